@@ -1,0 +1,111 @@
+"""Make examples/example.mp4: one face, eight one-second segments, each degraded differently but one.
+
+    python examples/make_example.py [--out examples/example.mp4] [--fps 10] [--seconds 1.0]
+
+The face comes from a photo the insightface wheel ships (data/images/t1.jpg), so no data is downloaded.
+The clean, frontal segment is where a good selector should pick its frames; the segment table is printed
+and written beside the clip as JSON, which the tests read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fqselect import degrade
+from fqselect.detect import RetinaFaceDetector
+from fqselect.faces import FaceBatch
+from fqselect.score import PoseScorer
+
+SEGMENTS = [
+    ("low_light", lambda im, i: degrade.low_light(im, 0.12, 8.0, seed=i)),
+    ("motion_blur", lambda im, i: degrade.motion_blur(im, 31, 10.0)),
+    ("clean", lambda im, i: im),
+    ("downscale", lambda im, i: degrade.downscale(im, 0.1)),
+    ("jpeg", lambda im, i: degrade.jpeg(im, 5)),
+    ("occluded", lambda im, i: degrade.occlude(im, (0.3, 0.42, 0.7, 0.72))),
+    ("head_turn", lambda im, i: degrade.turn_head(im, 0.6)),
+    ("defocus", lambda im, i: degrade.defocus(im, 5.0)),
+]
+FRAME_SIZE = (480, 360)
+FRAMING = 0.8  # half the frame height, in face-box heights
+
+
+def sample_photo() -> np.ndarray:
+    import insightface
+
+    path = Path(insightface.__file__).parent / "data" / "images" / "t1.jpg"
+    image = cv2.imread(str(path))
+    if image is None:
+        sys.exit(f"cannot read {path}: is insightface installed?")
+    return image
+
+
+def face_scene(photo: np.ndarray, size=FRAME_SIZE) -> np.ndarray:
+    """One face of the photo, framed so that no other face shows, resized to the clip's frame size."""
+    detections = RetinaFaceDetector().detect(photo)
+    poses = PoseScorer().score(FaceBatch(np.zeros((len(detections), 1, 1, 3), np.uint8), detections.landmarks,
+                                         detections.boxes, detections.scores))
+    windows = [_window(box, size) for box in detections.boxes]
+    intrusion = [sum(_overlap(w, other) for j, other in enumerate(detections.boxes) if j != i) for i, w in enumerate(windows)]
+    best = min(range(len(windows)), key=lambda i: (intrusion[i], -poses[i]))
+    x1, y1, x2, y2 = windows[best]
+    patch = cv2.getRectSubPix(photo, (int(x2 - x1), int(y2 - y1)), (float(x1 + x2) / 2, float(y1 + y2) / 2))
+    return cv2.resize(patch, size, interpolation=cv2.INTER_CUBIC)
+
+
+def _window(box: np.ndarray, size) -> tuple[float, float, float, float]:
+    cx, cy, half = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2, (box[3] - box[1]) * FRAMING
+    half_w = half * size[0] / size[1]
+    return cx - half_w, cy - half, cx + half_w, cy + half
+
+
+def _overlap(a, b) -> float:
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+def render_frames(scene: np.ndarray, fps: int, seconds: float):
+    """(frame, segment name) pairs: a little camera shake, then the segment's degradation."""
+    per_segment = max(1, round(fps * seconds))
+    for s, (name, damage) in enumerate(SEGMENTS):
+        for j in range(per_segment):
+            i = s * per_segment + j
+            shift = np.float32([[1, 0, 4 * np.sin(i / 3)], [0, 1, 3 * np.cos(i / 4)]])
+            moved = cv2.warpAffine(scene, shift, FRAME_SIZE, borderMode=cv2.BORDER_REFLECT)
+            yield damage(moved, i), name
+
+
+def make_clip(out: Path, fps: int = 10, seconds: float = 1.0) -> list[dict]:
+    """Write the clip and its segment table (JSON beside it); return the table."""
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, FRAME_SIZE)
+    if not writer.isOpened():
+        sys.exit(f"cannot write {out}")
+    table: list[dict] = []
+    for index, (frame, name) in enumerate(render_frames(face_scene(sample_photo()), fps, seconds)):
+        writer.write(frame)
+        if not table or table[-1]["segment"] != name:
+            table.append({"segment": name, "first_frame": index, "last_frame": index})
+        table[-1]["last_frame"] = index
+    writer.release()
+    out.with_suffix(".json").write_text(json.dumps({"fps": fps, "segments": table}, indent=2) + "\n")
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("example.mp4"))
+    parser.add_argument("--fps", type=int, default=10)
+    parser.add_argument("--seconds", type=float, default=1.0, help="length of each segment")
+    args = parser.parse_args()
+    for row in make_clip(args.out, args.fps, args.seconds):
+        print(f"{row['segment']:>12}: frames {row['first_frame']}-{row['last_frame']}")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Python API: what the CLI calls, importable by users."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterable, Iterator
+
+import cv2
+import numpy as np
+
+from .align import ALIGNED_SIZE
+from .decode import read_image
+from .detect import DEFAULT_MAX_SIDE, DEFAULT_THRESHOLD, load_detector
+from .errors import InputError
+from .faces import FaceBatch
+from .pipeline import InputResult, Options, detect_and_align, process_input
+from .score import Scorer, load_scorer
+
+SCORE_BATCH = 256  # faces per quality-network call in `score_images`
+READ_AHEAD = 64  # images decoded ahead on a thread pool (cv2 releases the GIL while decoding)
+
+
+def select(path: str, **options) -> InputResult:
+    """The best faces of one video, image or image folder. Keyword options are those of `Options`."""
+    return process_input(path, Options(**options))
+
+
+def score_crops(crops: np.ndarray, scorer: str | Scorer = "auto") -> np.ndarray:
+    """Qualities of (N, 112, 112, 3) BGR ArcFace-aligned crops."""
+    scorer = load_scorer(scorer) if isinstance(scorer, str) else scorer
+    return scorer.score(FaceBatch.from_crops(crops))
+
+
+def score_images(
+    paths: Iterable[str],
+    aligned: bool = False,
+    scorer: str | Scorer = "auto",
+    detector: str = "retinaface",
+    model_pack: str | None = None,
+    min_face: int = 0,
+    det_size: int = DEFAULT_MAX_SIDE,
+    det_threshold: float = DEFAULT_THRESHOLD,
+) -> Iterator[dict]:
+    """One record per face, in input order: {path, face, quality, scorer, [bbox, landmarks, det_score]};
+    an unreadable image or one with no face gives {path, error}. Faces are scored in large batches."""
+    scorer = load_scorer(scorer) if isinstance(scorer, str) else scorer
+    face_finder = None if aligned else load_detector(detector, model_pack, max_side=det_size, threshold=det_threshold)
+    pending: list[tuple[str, FaceBatch | None, str | None]] = []
+    pending_faces = 0
+    for path, image, error in _read_ahead(paths):
+        batch = None
+        if error is None:
+            try:
+                batch = _aligned_batch(path, image) if aligned else detect_and_align(image, face_finder, min_face)[1]
+                if len(batch) == 0:
+                    batch, error = None, "no face found"
+            except InputError as failure:
+                error = failure.reason
+        pending.append((path, batch, error))
+        pending_faces += len(batch) if batch is not None else 0
+        if pending_faces >= SCORE_BATCH:
+            yield from _score_pending(pending, scorer, aligned)
+            pending, pending_faces = [], 0
+    yield from _score_pending(pending, scorer, aligned)
+
+
+def _read_ahead(paths: Iterable[str]) -> Iterator[tuple[str, np.ndarray | None, str | None]]:
+    def load(path: str):
+        try:
+            return path, read_image(path), None
+        except InputError as error:
+            return path, None, error.reason
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        window: list = []
+        for path in paths:
+            window.append(pool.submit(load, path))
+            if len(window) >= READ_AHEAD:
+                yield window.pop(0).result()
+        for future in window:
+            yield future.result()
+
+
+def _aligned_batch(path: str, image: np.ndarray) -> FaceBatch:
+    height, width = image.shape[:2]
+    if height != width:
+        raise InputError(path, f"--aligned expects a square ArcFace crop, got {width}x{height}")
+    if height != ALIGNED_SIZE:
+        image = cv2.resize(image, (ALIGNED_SIZE, ALIGNED_SIZE), interpolation=cv2.INTER_AREA)
+    return FaceBatch.from_crops(image[None])
+
+
+def _score_pending(pending, scorer: Scorer, aligned: bool) -> Iterator[dict]:
+    batches = [b for _, b, _ in pending if b is not None]
+    if batches:
+        qualities = iter(scorer.score(FaceBatch.concat(batches)).tolist())
+    for path, batch, error in pending:
+        if batch is None:
+            yield {"path": path, "error": error}
+            continue
+        for i in range(len(batch)):
+            record = {"path": path, "face": i, "quality": round(next(qualities), 4), "scorer": scorer.name}
+            if not aligned:
+                record["bbox"] = [round(float(v), 1) for v in batch.boxes[i]]
+                record["landmarks"] = [[round(float(x), 2), round(float(y), 2)] for x, y in batch.landmarks[i]]
+                record["det_score"] = round(float(batch.det_scores[i]), 4)
+            yield record

@@ -1,0 +1,268 @@
+"""The `fqselect` command: a thin layer over the Python API (argument parsing, progress, output)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Iterable, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+from typer.core import TyperGroup
+
+from . import __version__
+from .errors import ExitCode, FQError, InputError, UsageError
+from .pipeline import DEFAULT_MIN_GAP, DEFAULT_TOP, InputResult, Options, models_for, process_input
+from .score import DEFAULT_NETWORK, available_networks
+from .write import check_free, is_complete, output_names, prepare_out_dir, write_result
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 every input gave a selection; 1 some input failed, had no face or was only partly "
+    "readable (the others were still processed); 2 usage error (bad option, no input, unwritable --out, "
+    "missing model); 130 interrupted."
+)
+
+stderr = Console(stderr=True, highlight=False)
+
+
+class DefaultToSelect(TyperGroup):
+    """`fqselect VIDEO ...` means `fqselect select VIDEO ...`: anything that is not a subcommand."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            args = ["select", *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(
+    cls=DefaultToSelect,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    help="Pick the best face frames from videos, image folders and image lists.\n\n"
+    "  fqselect VIDEO|FOLDER|IMAGE|- ... [--top 3] [--out DIR] [--jsonl] [--embeddings]\n\n" + EXIT_CODES_HELP,
+)
+
+
+def _version(value: bool):
+    if value:
+        typer.echo(f"fqselect {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version.")):
+    pass
+
+
+def expand_inputs(inputs: Iterable[str]) -> list[str]:
+    """Paths as given; `-` stands for the paths on standard input, one per line."""
+    paths: list[str] = []
+    for item in inputs:
+        if item == "-":
+            paths.extend(line.strip() for line in sys.stdin if line.strip())
+        else:
+            paths.append(item)
+    return paths
+
+
+def fail(message: str) -> None:
+    stderr.print(f"fqselect: error: {message}", markup=False, soft_wrap=True)
+
+
+def warn(message: str) -> None:
+    stderr.print(f"fqselect: warning: {message}", markup=False, soft_wrap=True)
+
+
+def progress_bar(quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=stderr, transient=True, disable=quiet or not stderr.is_terminal,
+    )
+
+
+def announce_scorer(scorer_option: str, quiet: bool, scorer_name: str) -> None:
+    if scorer_option == "auto" and DEFAULT_NETWORK not in available_networks() and not quiet:
+        warn(f"no trained quality network in weights/ ({DEFAULT_NETWORK}.onnx); scoring with the perceptual "
+             f"'{scorer_name}' scorer")
+
+
+@app.command("select", epilog=EXIT_CODES_HELP)
+def select_command(
+    inputs: list[str] = typer.Argument(..., help="Videos, image folders (one template each), images, or - to read paths from stdin."),
+    top: int = typer.Option(DEFAULT_TOP, "--top", "-k", min=1, help="Faces to pick per input."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write frames, aligned crops and manifest.json per input here."),
+    jsonl: bool = typer.Option(False, "--jsonl", help="One JSON object per picked face on stdout."),
+    embeddings: bool = typer.Option(False, "--embeddings", help="Also write the quality-weighted mean embedding (needs --out)."),
+    min_quality: float = typer.Option(0.0, "--min-quality", min=0.0, max=1.0, help="Never pick faces below this quality."),
+    min_gap: float = typer.Option(DEFAULT_MIN_GAP, "--min-gap", min=0.0, help="Seconds between picks from one video."),
+    min_face: int = typer.Option(0, "--min-face", min=0, help="Ignore faces whose box is smaller than this many pixels."),
+    every: int = typer.Option(1, "--every", min=1, help="Analyse every Nth video frame."),
+    fps: Optional[float] = typer.Option(None, "--fps", min=0.001, help="Analyse at most this many frames per second of video."),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Analyse at most this many frames per video."),
+    start: float = typer.Option(0.0, "--start", min=0.0, help="Start time in seconds."),
+    end: Optional[float] = typer.Option(None, "--end", min=0.0, help="End time in seconds."),
+    detector: str = typer.Option("retinaface", "--detector", help="retinaface, yunet, or scrfd (needs --model-pack)."),
+    det_size: int = typer.Option(640, "--det-size", min=64, help="Longer side frames are shrunk to for detection."),
+    scorer: str = typer.Option("auto", "--scorer", help="auto (trained network), a network in weights/, blur, pose, jpeg, combined, size, detector, random, or an .onnx path."),
+    model_pack: Optional[str] = typer.Option(None, "--model-pack", help="insightface model pack NAME or PATH on disk (SCRFD detector, ArcFace embeddings)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
+    resume: bool = typer.Option(False, "--resume", help="Skip inputs whose output folder is already complete."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or notes on stderr."),
+):
+    """Pick the TOP best faces of each input."""
+    paths = expand_inputs(inputs)
+    if not paths:
+        raise UsageError("no inputs (give paths, or - with paths on stdin)")
+    if embeddings and out is None:
+        raise UsageError("--embeddings writes .npy files: give --out DIR")
+    if end is not None and end <= start:
+        raise UsageError(f"--end {end} must be after --start {start}")
+    options = Options(top=top, min_quality=min_quality, min_gap=min_gap, min_face=min_face, every=every, fps=fps,
+                      max_frames=max_frames, start=start, end=end, detector=detector, det_size=det_size, scorer=scorer,
+                      model_pack=model_pack, embeddings=embeddings)
+    if out is not None:
+        prepare_out_dir(out)
+    models = models_for(options)
+    announce_scorer(scorer, quiet, models.scorer.name)
+    names = output_names(paths)
+    results = []
+    with progress_bar(quiet) as progress:
+        overall = progress.add_task("inputs", total=len(paths))
+        for path in paths:
+            folder = out / names[path] if out is not None else None
+            result = _run_one(path, options, folder, overwrite, resume, progress)
+            results.append(result)
+            _report(result, jsonl)
+            progress.advance(overall)
+    if not jsonl and results:
+        _print_table(results)
+    _summary(results, quiet)
+    raise typer.Exit(ExitCode.OK if all(r.ok for r in results) else ExitCode.INPUT_FAILED)
+
+
+def _run_one(path: str, options: Options, folder: Optional[Path], overwrite: bool, resume: bool, progress: Progress) -> InputResult:
+    if folder is not None and resume and is_complete(folder):
+        return InputResult(input=path, status="skipped", output_dir=str(folder))
+    try:
+        if folder is not None:
+            check_free(folder, path, overwrite)  # before the work, not after it
+    except InputError as error:
+        return InputResult(input=path, status="failed", error=error.reason)
+    task = progress.add_task(Path(path).name[:40], total=None)
+    result = process_input(path, options, lambda done, planned: progress.update(task, completed=done, total=planned))
+    progress.remove_task(task)
+    if folder is not None and result.status == "ok":
+        try:
+            write_result(result, options, folder, overwrite)
+        except (InputError, OSError) as error:
+            result.status, result.error = "failed", getattr(error, "reason", None) or f"cannot write output ({error})"
+    return result
+
+
+def _report(result: InputResult, jsonl: bool) -> None:
+    for message in result.warnings:
+        warn(f"{result.input}: {message}")
+    if result.error:
+        fail(f"{result.input}: {result.error}")
+    if jsonl:
+        for pick in result.picks:
+            sys.stdout.write(json.dumps(pick.record()) + "\n")
+        sys.stdout.flush()
+
+
+def _print_table(results: list[InputResult]) -> None:
+    table = Table("input", "rank", "frame", "time", "quality", "scorer", "file", box=None)
+    for result in results:
+        for pick in result.picks:
+            table.add_row(result.input, str(pick.rank), str(pick.frame), f"{pick.time:.2f}", f"{pick.quality:.3f}",
+                          pick.scorer, pick.frame_file or "")
+    if table.row_count:
+        stdout_console().print(table)
+
+
+def stdout_console() -> Console:
+    """Tables on stdout; when piped, wide enough not to cut paths."""
+    console = Console(highlight=False)
+    return console if console.is_terminal else Console(highlight=False, width=240)
+
+
+def _summary(results: list[InputResult], quiet: bool) -> None:
+    if quiet:
+        return
+    counts = {s: sum(r.status == s for r in results) for s in ("ok", "skipped", "no_face", "failed")}
+    frames = sum(r.frames_analysed for r in results)
+    faces = sum(r.faces_seen for r in results)
+    seconds = sum(r.seconds for r in results)
+    stderr.print(
+        f"fqselect: {len(results)} input(s): {counts['ok']} ok, {counts['skipped']} skipped, "
+        f"{counts['no_face']} without a face, {counts['failed']} failed; {frames} frames, {faces} faces, {seconds:.1f} s",
+        markup=False, soft_wrap=True,
+    )
+
+
+@app.command("score", epilog=EXIT_CODES_HELP)
+def score_command(
+    inputs: list[str] = typer.Argument(..., help="Images, or - to read paths from stdin."),
+    aligned: bool = typer.Option(False, "--aligned", help="Inputs are 112x112 ArcFace-aligned crops: no detection, one face each."),
+    jsonl: bool = typer.Option(False, "--jsonl", help="JSON lines even when stdout is a terminal (the default when piped)."),
+    scorer: str = typer.Option("auto", "--scorer", help="As for the main command."),
+    detector: str = typer.Option("retinaface", "--detector", help="retinaface, yunet, or scrfd (needs --model-pack)."),
+    model_pack: Optional[str] = typer.Option(None, "--model-pack", help="insightface model pack NAME or PATH."),
+    min_face: int = typer.Option(0, "--min-face", min=0, help="Ignore faces smaller than this many pixels."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No notes on stderr."),
+):
+    """Score every face in each image; one JSON object per face (path, quality, bbox, landmarks)."""
+    from .api import score_images
+    from .score import load_scorer
+
+    paths = expand_inputs(inputs)
+    if not paths:
+        raise UsageError("no inputs (give paths, or - with paths on stdin)")
+    quality_scorer = load_scorer(scorer)
+    announce_scorer(scorer, quiet, quality_scorer.name)
+    as_json = jsonl or not sys.stdout.isatty()
+    table = Table("path", "face", "quality", "scorer", box=None)
+    failed = False
+    for record in score_images(paths, aligned=aligned, scorer=quality_scorer, detector=detector,
+                               model_pack=model_pack, min_face=min_face):
+        if "error" in record:
+            failed = True
+            fail(f"{record['path']}: {record['error']}")
+        elif as_json:
+            sys.stdout.write(json.dumps(record) + "\n")
+        else:
+            table.add_row(record["path"], str(record["face"]), f"{record['quality']:.3f}", record["scorer"])
+    if not as_json and table.row_count:
+        stdout_console().print(table)
+    raise typer.Exit(ExitCode.INPUT_FAILED if failed else ExitCode.OK)
+
+
+def main() -> None:
+    """Entry point: one-line errors with documented exit codes, never a traceback."""
+    try:
+        code = app(standalone_mode=False)  # returns the code of a typer.Exit in this mode
+        sys.exit(code if isinstance(code, int) else ExitCode.OK)
+    except UsageError as error:
+        fail(str(error))
+        sys.exit(ExitCode.USAGE)
+    except FQError as error:
+        fail(str(error))
+        sys.exit(ExitCode.INPUT_FAILED)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except KeyboardInterrupt:
+        fail("interrupted")
+        sys.exit(ExitCode.INTERRUPTED)
+    except BrokenPipeError:  # `fqselect ... | head`: the reader left; not an error of ours
+        sys.stderr.close()
+        sys.exit(ExitCode.OK)
+    except typer.Abort:
+        sys.exit(ExitCode.INTERRUPTED)
+    except typer.exceptions.TyperException as error:  # bad options, as parsed by typer/click
+        message = error.format_message() if hasattr(error, "format_message") else str(error)
+        fail(f"{message} (see fqselect --help)")
+        sys.exit(ExitCode.USAGE)

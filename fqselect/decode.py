@@ -1,0 +1,214 @@
+"""Stage 1 — decoding: videos, single images and image folders become a stream of `Frame`s.
+
+Videos are decoded on a background thread into a small bounded queue, so decoding overlaps with
+analysis and memory stays flat however long the input is. Frames that sampling skips are only
+`grab()`bed, never `retrieve()`d: no colour conversion is paid for frames nobody looks at.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from .errors import InputError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".jp2", ".ppm", ".pgm", ".pbm", ".pnm"}
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".mts", ".3gp", ".ogv"}
+PREFETCH_FRAMES = 8  # decoded frames waiting for analysis; bounds memory
+TRUNCATION_TOLERANCE = 0.9  # fewer decoded frames than this share of the container's count = truncated
+FALLBACK_FPS = 25.0
+
+
+@dataclass
+class Frame:
+    index: int  # 0-based frame index in the video; the image's position in a folder; 0 for one image
+    time: float  # seconds from the start of the video; 0 for images
+    image: np.ndarray  # BGR uint8
+    source: str  # the file this frame came from (the image's own path inside a folder)
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Which video frames are analysed. `every` and `fps` combine: the larger stride wins."""
+
+    every: int = 1
+    fps: float | None = None
+    max_frames: int | None = None
+    start: float = 0.0
+    end: float | None = None
+
+    def stride(self, native_fps: float) -> int:
+        stride = max(1, self.every)
+        if self.fps:
+            stride = max(stride, round(native_fps / self.fps))
+        return stride
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """A BGR image, upright by its EXIF orientation; InputError when it is not a readable image."""
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except OSError as error:
+        raise InputError(str(path), f"cannot read ({error.strerror or error})") from None
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise InputError(str(path), "not an image OpenCV can decode (corrupt or unsupported)")
+    return image
+
+
+def folder_images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+class VideoInput:
+    """Frames of a video file, sampled, decoded ahead on a background thread."""
+
+    kind = "video"
+
+    def __init__(self, path: str, sampling: Sampling = Sampling()):
+        self.path = path
+        self.sampling = sampling
+        self.capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
+        if not self.capture.isOpened():
+            raise InputError(path, "cannot open as a video (corrupt, truncated or not a video)")
+        self.capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # phone videos come out upright
+        fps = self.capture.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if fps and math.isfinite(fps) and fps > 0 else FALLBACK_FPS
+        self.frame_count = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.decoded = 0  # frames the decoder got through (grabbed), for truncation checks
+        self.warnings: list[str] = []
+
+    def planned_frames(self) -> int | None:
+        """How many frames will be analysed, for progress bars (None when unknown)."""
+        first, last = self._range()
+        if last is None:
+            return None
+        count = max(0, math.ceil((last - first) / self.sampling.stride(self.fps)))
+        return min(count, self.sampling.max_frames) if self.sampling.max_frames else count
+
+    def _range(self) -> tuple[int, int | None]:
+        first = round(self.sampling.start * self.fps)
+        last = self.frame_count or None
+        if self.sampling.end is not None:
+            end = round(self.sampling.end * self.fps)
+            last = min(last, end) if last else end
+        return first, last
+
+    def frames(self) -> Iterator[Frame]:
+        """Sampled frames in order. Stops early when the consumer stops iterating."""
+        buffer: queue.Queue = queue.Queue(maxsize=PREFETCH_FRAMES)
+        stop = threading.Event()
+        worker = threading.Thread(target=self._decode_into, args=(buffer, stop), daemon=True)
+        worker.start()
+        try:
+            while (item := buffer.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            while worker.is_alive():  # unblock a producer waiting on a full queue
+                try:
+                    buffer.get_nowait()
+                except queue.Empty:
+                    worker.join(0.05)
+            self.capture.release()
+
+    def _decode_into(self, buffer: queue.Queue, stop: threading.Event) -> None:
+        try:
+            first, last = self._range()
+            stride, limit = self.sampling.stride(self.fps), self.sampling.max_frames
+            index, emitted = 0, 0
+            while not stop.is_set() and (last is None or index < last) and (limit is None or emitted < limit):
+                if not self.capture.grab():
+                    break
+                self.decoded = index + 1
+                if index >= first and (index - first) % stride == 0:
+                    ok, image = self.capture.retrieve()
+                    if ok:
+                        buffer.put(Frame(index, index / self.fps, image, self.path))
+                        emitted += 1
+                index += 1
+            self._check_truncation(index, stopped_early=stop.is_set() or (limit is not None and emitted >= limit))
+            buffer.put(None)
+        except BaseException as error:  # surfaced in the consumer's thread
+            buffer.put(error)
+
+    def _check_truncation(self, reached: int, stopped_early: bool) -> None:
+        _, last = self._range()
+        expected = last if last is not None else 0
+        if reached == 0:
+            raise InputError(self.path, "no frame could be decoded (corrupt or truncated video)")
+        if not stopped_early and expected and reached < TRUNCATION_TOLERANCE * expected:
+            self.warnings.append(f"truncated video: decoded {reached} of {expected} frames")
+
+
+class ImageInput:
+    """One still image: one frame."""
+
+    kind = "image"
+
+    def __init__(self, path: str):
+        self.path = path
+        self.image = read_image(path)
+        self.warnings: list[str] = []
+
+    def planned_frames(self) -> int:
+        return 1
+
+    def frames(self) -> Iterator[Frame]:
+        yield Frame(0, 0.0, self.image, self.path)
+
+
+class FolderInput:
+    """A folder of images taken as one template: every image is a candidate frame."""
+
+    kind = "folder"
+
+    def __init__(self, path: str):
+        self.path = path
+        self.images = folder_images(Path(path))
+        if not self.images:
+            raise InputError(path, "folder has no images (" + ", ".join(sorted(IMAGE_SUFFIXES)[:6]) + ", ...)")
+        self.warnings: list[str] = []
+
+    def planned_frames(self) -> int:
+        return len(self.images)
+
+    def frames(self) -> Iterator[Frame]:
+        for index, image_path in enumerate(self.images):
+            try:
+                image = read_image(image_path)
+            except InputError as error:
+                self.warnings.append(error.reason + f": {image_path.name}")
+                continue
+            yield Frame(index, 0.0, image, str(image_path))
+
+
+def open_input(path: str, sampling: Sampling = Sampling()) -> VideoInput | ImageInput | FolderInput:
+    """The right reader for a path: a folder, an image, or a video (by suffix, else by trying)."""
+    file = Path(path)
+    if not file.exists():
+        raise InputError(path, "no such file or folder")
+    if file.is_dir():
+        return FolderInput(path)
+    suffix = file.suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return ImageInput(path)
+    if suffix in VIDEO_SUFFIXES:
+        return VideoInput(path, sampling)
+    try:
+        return ImageInput(path)
+    except InputError:
+        pass
+    try:
+        return VideoInput(path, sampling)
+    except InputError:
+        raise InputError(path, "not an image or video OpenCV can read") from None

@@ -1,0 +1,96 @@
+"""Realistic image degradations, one function each, shared by the example-clip generator, the tests and
+training augmentation (so the network learns on the same kinds of damage the tests check)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def motion_blur(image: np.ndarray, length: int = 15, angle: float = 0.0) -> np.ndarray:
+    kernel = np.zeros((length, length), np.float32)
+    kernel[length // 2, :] = 1.0
+    rotation = cv2.getRotationMatrix2D((length / 2 - 0.5, length / 2 - 0.5), angle, 1.0)
+    kernel = cv2.warpAffine(kernel, rotation, (length, length))
+    return cv2.filter2D(image, -1, kernel / max(kernel.sum(), 1e-6))
+
+
+def defocus(image: np.ndarray, sigma: float = 4.0) -> np.ndarray:
+    return cv2.GaussianBlur(image, (0, 0), sigma)
+
+
+def downscale(image: np.ndarray, factor: float = 0.2) -> np.ndarray:
+    height, width = image.shape[:2]
+    small = cv2.resize(image, (max(1, round(width * factor)), max(1, round(height * factor))), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def jpeg(image: np.ndarray, quality: int = 8) -> np.ndarray:
+    _, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)
+
+
+def low_light(image: np.ndarray, gain: float = 0.2, noise: float = 6.0, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    dark = image.astype(np.float32) * gain + rng.normal(0.0, noise, image.shape)
+    return np.clip(dark, 0, 255).astype(np.uint8)
+
+
+def noise(image: np.ndarray, sigma: float = 20.0, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.clip(image.astype(np.float32) + rng.normal(0.0, sigma, image.shape), 0, 255).astype(np.uint8)
+
+
+def occlude(image: np.ndarray, box: tuple[float, float, float, float], colour=(40, 40, 40)) -> np.ndarray:
+    """Paint a rectangle given as fractions (x1, y1, x2, y2) of the image size."""
+    height, width = image.shape[:2]
+    out = image.copy()
+    x1, y1, x2, y2 = box
+    cv2.rectangle(out, (int(x1 * width), int(y1 * height)), (int(x2 * width), int(y2 * height)), colour, -1)
+    return out
+
+
+def turn_head(image: np.ndarray, amount: float = 0.35) -> np.ndarray:
+    """A head turn imitated by a perspective warp that shrinks one side of the image."""
+    height, width = image.shape[:2]
+    squeeze = amount * height / 2
+    source = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+    target = np.float32([[0, 0], [width * (1 - amount / 2), squeeze], [width * (1 - amount / 2), height - squeeze], [0, height]])
+    return cv2.warpPerspective(image, cv2.getPerspectiveTransform(source, target), (width, height), borderMode=cv2.BORDER_REPLICATE)
+
+
+DEGRADATIONS = {
+    "motion_blur": motion_blur,
+    "defocus": defocus,
+    "downscale": downscale,
+    "jpeg": jpeg,
+    "low_light": low_light,
+    "noise": noise,
+    "turn_head": turn_head,
+}
+
+
+def random_degradation(image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """One or two random degradations of random strength (training augmentation)."""
+    names = []
+    for _ in range(rng.integers(1, 3)):
+        name = str(rng.choice(list(DEGRADATIONS) + ["occlude"]))
+        names.append(name)
+        if name == "motion_blur":
+            image = motion_blur(image, int(rng.integers(3, 25)), float(rng.uniform(0, 180)))
+        elif name == "defocus":
+            image = defocus(image, float(rng.uniform(0.8, 5.0)))
+        elif name == "downscale":
+            image = downscale(image, float(rng.uniform(0.08, 0.6)))
+        elif name == "jpeg":
+            image = jpeg(image, int(rng.integers(3, 40)))
+        elif name == "low_light":
+            image = low_light(image, float(rng.uniform(0.08, 0.5)), float(rng.uniform(2, 12)), int(rng.integers(1 << 30)))
+        elif name == "noise":
+            image = noise(image, float(rng.uniform(5, 35)), int(rng.integers(1 << 30)))
+        elif name == "turn_head":
+            image = turn_head(image, float(rng.uniform(0.1, 0.6)))
+        else:
+            y = float(rng.uniform(0.2, 0.75))
+            image = occlude(image, (float(rng.uniform(0, 0.3)), y, float(rng.uniform(0.7, 1.0)), y + float(rng.uniform(0.1, 0.35))))
+    return image, "+".join(names)

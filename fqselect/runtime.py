@@ -1,0 +1,40 @@
+"""onnxruntime sessions: one place that picks providers and thread counts.
+
+Every model class gets its session from `create_session`, so that CUDA is used when the user has it and
+the CPU thread settings stay consistent (the decoder thread needs a core of its own on small machines).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import onnxruntime as ort
+
+# Quiet onnxruntime's graph-cleanup warnings about the PyPI-shipped models; real errors still raise.
+ort.set_default_logger_severity(3)
+
+
+def available_providers() -> list[str]:
+    """CUDA first when this onnxruntime build and machine have it, else the CPU."""
+    wanted = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    have = set(ort.get_available_providers())
+    return [p for p in wanted if p in have]
+
+
+def default_threads() -> int:
+    """Threads per session: FQSELECT_THREADS, else all cores but one (the decoder's), at least one."""
+    env = os.environ.get("FQSELECT_THREADS")
+    if env:
+        return max(1, int(env))
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
+def create_session(model: str | Path | bytes, threads: int | None = None) -> ort.InferenceSession:
+    """An InferenceSession from a path or serialized bytes, with the project's provider/thread policy."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or default_threads()
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    source = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(source, sess_options=options, providers=available_providers())

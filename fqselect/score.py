@@ -1,0 +1,242 @@
+"""Stage 4 — quality scoring. Every scorer maps a FaceBatch to one quality in [0, 1] per face, so learned
+networks and the perceptual baselines of the tinyFQnet paper are interchangeable everywhere (selection,
+`fqselect score`, the evaluation harness).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from .align import ALIGNED_SIZE, TEMPLATE
+from .errors import UsageError
+from .faces import FaceBatch
+from .models import weights_dir
+from .runtime import create_session
+
+# Template geometry the pose and size scorers compare against (from the one ArcFace template).
+_EYE_MID = TEMPLATE[:2].mean(axis=0)
+_MOUTH_MID = TEMPLATE[3:].mean(axis=0)
+TEMPLATE_EYE_MOUTH = float(np.linalg.norm(_MOUTH_MID - _EYE_MID))  # ≈ 40.7 px in the 112 crop
+TEMPLATE_NOSE_RATIO = float((TEMPLATE[2, 1] - _EYE_MID[1]) / (_MOUTH_MID[1] - _EYE_MID[1]))
+
+# Calibration of the perceptual scorers (why: each maps a raw measure onto [0, 1] with 0.5 at a value
+# that is visibly degraded in the aligned crop).
+BLUR_SCALE = 20.0  # variance of the Laplacian of the smoothed 112 crop; 1 - exp(-v / BLUR_SCALE)
+BLUR_PRESMOOTH = 1.0  # sigma; without it sensor noise and JPEG block edges read as sharpness
+JPEG_SCALE = 0.35  # excess 8×8 boundary gradient ratio; exp(-excess / JPEG_SCALE)
+POSE_YAW_SCALE = 0.35  # nose offset from the eye midline, in half eye distances
+POSE_PITCH_SCALE = 0.18  # nose height between eye line and mouth line, relative to the template
+
+
+class Scorer(Protocol):
+    """What every quality scorer provides."""
+
+    name: str
+    version: str
+
+    def score(self, faces: FaceBatch) -> np.ndarray:
+        """(N,) float32 qualities in [0, 1], higher is better for recognition."""
+        ...
+
+
+class BlurScorer:
+    """Sharpness: variance of the Laplacian over the aligned crop's face area, after light smoothing."""
+
+    name, version = "blur", "1"
+
+    def score(self, faces: FaceBatch) -> np.ndarray:
+        return np.array([_sharpness(c) for c in faces.crops], np.float32)
+
+
+def _sharpness(crop: np.ndarray) -> float:
+    face = crop[16:104, 20:92]
+    gray = cv2.GaussianBlur(cv2.cvtColor(face, cv2.COLOR_BGR2GRAY), (0, 0), BLUR_PRESMOOTH)
+    laplacian = cv2.Laplacian(gray, cv2.CV_32F)
+    inside = cv2.erode(inside_source(face), np.ones((5, 5), np.uint8)) > 0
+    if inside.sum() < 0.25 * inside.size:
+        return 0.0  # mostly outside the frame: nothing to judge, and nothing to recognise
+    return float(1.0 - np.exp(-laplacian[inside].var() / BLUR_SCALE))
+
+
+def inside_source(crop: np.ndarray) -> np.ndarray:
+    """uint8 mask of crop pixels that came from the source frame (alignment fills the rest with black)."""
+    return (crop.max(axis=2) > 0).astype(np.uint8)
+
+
+class PoseScorer:
+    """Frontality from the 5 landmarks: yaw from the nose's offset to the eye-mouth midline, pitch from
+    the nose's height between eye line and mouth line, both against the ArcFace template."""
+
+    name, version = "pose", "1"
+
+    def score(self, faces: FaceBatch) -> np.ndarray:
+        points = faces.landmarks.astype(np.float64)
+        eye_mid = points[:, :2].mean(axis=1)
+        mouth_mid = points[:, 3:].mean(axis=1)
+        axis = mouth_mid - eye_mid
+        length = np.linalg.norm(axis, axis=1) + 1e-6
+        unit = axis / length[:, None]
+        nose = points[:, 2] - eye_mid
+        along = (nose * unit).sum(axis=1) / length  # 0 at the eyes, 1 at the mouth
+        across = (nose[:, 0] * unit[:, 1] - nose[:, 1] * unit[:, 0]) / (
+            np.linalg.norm(points[:, 1] - points[:, 0], axis=1) / 2 + 1e-6
+        )
+        yaw = across / POSE_YAW_SCALE
+        pitch = (along - TEMPLATE_NOSE_RATIO) / POSE_PITCH_SCALE
+        return np.exp(-0.5 * (yaw**2 + pitch**2)).astype(np.float32)
+
+
+class JpegScorer:
+    """Compression: gradient energy on the 8×8 block grid versus inside blocks (1 = no blocking)."""
+
+    name, version = "jpeg", "1"
+
+    def score(self, faces: FaceBatch) -> np.ndarray:
+        return np.array([_unblockiness(r) for r in faces.regions], np.float32)
+
+
+def _unblockiness(region: np.ndarray) -> float:
+    gray = cv2.cvtColor(region, cv2.COLOR_BGR2GRAY).astype(np.float32) if region.ndim == 3 else region
+    if min(gray.shape) < 24:
+        return 0.5  # too small to see a block grid: no evidence either way
+    ratios = []
+    for diff in (np.abs(np.diff(gray, axis=1)), np.abs(np.diff(gray, axis=0)).T):
+        on_grid = diff[:, 7::8].mean()
+        off_grid = np.delete(diff, np.s_[7::8], axis=1).mean() + 1e-3
+        ratios.append(on_grid / off_grid)
+    excess = max(0.0, float(np.mean(ratios)) - 1.0)
+    return float(np.exp(-excess / JPEG_SCALE))
+
+
+class CombinedScorer:
+    """Product of blur, pose and JPEG, as if each were the chance the face survives that factor: all
+    three must be good for a high score."""
+
+    name, version = "combined", "1"
+
+    def __init__(self):
+        self.parts = (BlurScorer(), PoseScorer(), JpegScorer())
+
+    def score(self, faces: FaceBatch) -> np.ndarray:
+        return np.prod([p.score(faces) for p in self.parts], axis=0).astype(np.float32)
+
+
+class SizeScorer:
+    """Resolution: eye-to-mouth distance in source pixels against the 112 crop's (saturates at 1)."""
+
+    name, version = "size", "1"
+
+    def score(self, faces: FaceBatch) -> np.ndarray:
+        points = faces.landmarks
+        distance = np.linalg.norm(points[:, 3:].mean(axis=1) - points[:, :2].mean(axis=1), axis=1)
+        return np.clip(distance / TEMPLATE_EYE_MOUTH, 0.0, 1.0).astype(np.float32)
+
+
+class DetectorScorer:
+    """The detector's own confidence."""
+
+    name, version = "detector", "1"
+
+    def score(self, faces: FaceBatch) -> np.ndarray:
+        return np.clip(faces.det_scores, 0.0, 1.0).astype(np.float32)
+
+
+class RandomScorer:
+    """Uniform noise, seeded: the floor every real scorer must beat in evaluation."""
+
+    name, version = "random", "1"
+
+    def __init__(self, seed: int = 0):
+        self.rng = np.random.default_rng(seed)
+
+    def score(self, faces: FaceBatch) -> np.ndarray:
+        return self.rng.random(len(faces)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How a network wants its input, read from its model card (`preprocessing`)."""
+
+    size: int
+    layout: str = "NCHW"  # or NHWC
+    channels: str = "BGR"  # or RGB
+    mean: float = 127.5
+    std: float = 128.0
+
+    @classmethod
+    def from_card(cls, card: dict) -> "InputSpec":
+        p = card["preprocessing"]
+        return cls(int(p["size"]), p.get("layout", "NCHW"), p.get("channels", "BGR"),
+                   float(p.get("mean", 127.5)), float(p.get("std", 128.0)))
+
+
+class NetworkScorer:
+    """A quality network in ONNX, run batched in one reused onnxruntime session."""
+
+    batch_size = 256
+
+    def __init__(self, path: str | Path, spec: InputSpec, name: str | None = None, version: str = "1"):
+        self.path = Path(path)
+        self.spec = spec
+        self.name = name or self.path.stem
+        self.version = version
+        self.session = create_session(self.path)
+        self.input_name = self.session.get_inputs()[0].name
+
+    @classmethod
+    def from_weights(cls, path: str | Path) -> "NetworkScorer":
+        """A network with its model card (`<name>.json`) beside it."""
+        path = Path(path)
+        card_path = path.with_suffix(".json")
+        if not path.is_file() or not card_path.is_file():
+            raise UsageError(f"{path}: quality network or its model card {card_path.name} is missing")
+        card = json.loads(card_path.read_text())
+        return cls(path, InputSpec.from_card(card), card.get("name", path.stem), str(card.get("version", "1")))
+
+    def preprocess(self, crops: np.ndarray) -> np.ndarray:
+        size = self.spec.size
+        interpolation = cv2.INTER_AREA if size < ALIGNED_SIZE else cv2.INTER_LINEAR
+        batch = np.stack([cv2.resize(c, (size, size), interpolation=interpolation) for c in crops])
+        if self.spec.channels == "RGB":
+            batch = batch[..., ::-1]
+        batch = (batch.astype(np.float32) - self.spec.mean) / self.spec.std
+        return np.ascontiguousarray(batch.transpose(0, 3, 1, 2) if self.spec.layout == "NCHW" else batch)
+
+    def score(self, faces: FaceBatch) -> np.ndarray:
+        out = np.empty(len(faces), np.float32)
+        for start in range(0, len(faces), self.batch_size):
+            chunk = self.preprocess(faces.crops[start : start + self.batch_size])
+            out[start : start + len(chunk)] = self.session.run(None, {self.input_name: chunk})[0].reshape(-1)
+        return np.clip(out, 0.0, 1.0)
+
+
+PERCEPTUAL = {
+    cls.name: cls for cls in (BlurScorer, PoseScorer, JpegScorer, CombinedScorer, SizeScorer, DetectorScorer, RandomScorer)
+}
+DEFAULT_NETWORK = "tinyfqnet"  # weights/<DEFAULT_NETWORK>.onnx is the default scorer once trained
+FALLBACK_SCORER = "combined"
+
+
+def available_networks() -> list[str]:
+    return sorted(p.stem for p in weights_dir().glob("*.onnx") if p.with_suffix(".json").is_file())
+
+
+def load_scorer(name: str = "auto") -> Scorer:
+    """A scorer by name: `auto` (the trained default network, else the combined perceptual scorer),
+    a perceptual scorer, a network in weights/, or a path to an .onnx file with its card beside it."""
+    if name == "auto":
+        name = DEFAULT_NETWORK if DEFAULT_NETWORK in available_networks() else FALLBACK_SCORER
+    if name in PERCEPTUAL:
+        return PERCEPTUAL[name]()
+    if name in available_networks():
+        return NetworkScorer.from_weights(weights_dir() / f"{name}.onnx")
+    if name.endswith(".onnx"):
+        return NetworkScorer.from_weights(name)
+    choices = ", ".join(["auto", *PERCEPTUAL, *available_networks()])
+    raise UsageError(f"unknown scorer {name!r} (choose from {choices}, or a path to an .onnx network)")

@@ -1,0 +1,195 @@
+"""The command as a user runs it: options, JSON shape, outputs, and every kind of bad input."""
+
+import json
+import os
+import struct
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import assert_clean_error, json_lines, run_cli, segment_of
+
+RECORD_KEYS = {"source", "frame", "time", "bbox", "landmarks", "det_score", "quality", "rank", "scorer",
+               "scorer_version", "frame_file", "crop_file"}
+
+
+def test_default_run_picks_the_clean_frames(clip):
+    path, table = clip
+    proc = run_cli(path, "--jsonl", "--top", "3", "--min-gap", "0")
+    assert proc.returncode == 0, proc.stderr
+    picks = json_lines(proc.stdout)
+    assert [p["rank"] for p in picks] == [1, 2, 3]
+    assert segment_of(table, picks[0]["frame"]) == "clean"
+    assert sum(segment_of(table, p["frame"]) == "clean" for p in picks) >= 2
+
+
+def test_jsonl_record_shape(clip):
+    path, _ = clip
+    picks = json_lines(run_cli(path, "--jsonl", "-k", "2").stdout)
+    assert len(picks) == 2
+    for p in picks:
+        assert RECORD_KEYS <= set(p)
+        assert p["source"] == str(path)
+        assert len(p["bbox"]) == 4 and p["bbox"][0] < p["bbox"][2] and p["bbox"][1] < p["bbox"][3]
+        assert np.array(p["landmarks"]).shape == (5, 2)
+        assert 0 <= p["quality"] <= 1 and 0 <= p["det_score"] <= 1
+        assert p["time"] == pytest.approx(p["frame"] / 4, abs=1e-3)
+        assert p["frame_file"] is None and p["crop_file"] is None
+    assert picks[0]["quality"] >= picks[1]["quality"]
+
+
+def test_min_gap_spreads_the_picks(clip):
+    path, _ = clip
+    picks = json_lines(run_cli(path, "--jsonl", "--min-gap", "1.5").stdout)
+    times = sorted(p["time"] for p in picks)
+    assert all(b - a >= 1.5 for a, b in zip(times, times[1:]))
+
+
+def test_sampling_options_limit_the_frames(clip):
+    path, _ = clip
+    picks = json_lines(run_cli(path, "--jsonl", "--every", "5", "--top", "10", "--min-gap", "0").stdout)
+    assert picks and all(p["frame"] % 5 == 0 for p in picks)
+    picks = json_lines(run_cli(path, "--jsonl", "--start", "2", "--end", "3", "--top", "10", "--min-gap", "0").stdout)
+    assert picks and all(2.0 <= p["time"] < 3.0 for p in picks)
+    picks = json_lines(run_cli(path, "--jsonl", "--max-frames", "4", "--fps", "2", "--top", "10", "--min-gap", "0").stdout)
+    assert sorted(p["frame"] for p in picks) == [0, 2, 4, 6][: len(picks)]
+
+
+def test_out_writes_frames_crops_and_manifest(clip, tmp_path):
+    path, _ = clip
+    proc = run_cli(path, "--out", tmp_path / "out", "--jsonl", "--embeddings")
+    assert proc.returncode == 0, proc.stderr
+    folder = tmp_path / "out" / "clip"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["input"] == str(path) and manifest["kind"] == "video" and manifest["frames_analysed"] == 24
+    assert [f["rank"] for f in manifest["faces"]] == [1, 2, 3]
+    assert manifest["faces"] == json_lines(proc.stdout)  # one set of field names for both
+    for face in manifest["faces"]:
+        frame, crop = cv2.imread(face["frame_file"]), cv2.imread(face["crop_file"])
+        assert frame.shape == (360, 480, 3) and crop.shape == (112, 112, 3)
+    mean, each = np.load(folder / "embedding.npy"), np.load(folder / "embeddings.npy")
+    assert mean.shape == (128,) and each.shape == (3, 128)
+    assert np.linalg.norm(mean) == pytest.approx(1, abs=1e-4)
+    assert all(float(e @ mean) > 0.8 for e in each)  # one person: the template sits among its faces
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no staging left behind
+
+
+def test_existing_output_is_kept_unless_overwrite_and_resume_skips(clip, tmp_path):
+    path, _ = clip
+    out = tmp_path / "out"
+    assert run_cli(path, "--out", out, "-q").returncode == 0
+    manifest = out / "clip" / "manifest.json"
+    before = manifest.read_text()
+    again = run_cli(path, "--out", out)
+    assert again.returncode == 1
+    assert_clean_error(again, str(path), "exists")
+    assert manifest.read_text() == before
+    resumed = run_cli(path, "--out", out, "--resume")
+    assert resumed.returncode == 0 and "1 skipped" in resumed.stderr
+    replaced = run_cli(path, "--out", out, "--overwrite", "--top", "1", "-q")
+    assert replaced.returncode == 0
+    assert len(json.loads(manifest.read_text())["faces"]) == 1
+
+
+def test_paths_from_stdin_folder_and_single_image(clip, face_photo, tmp_path):
+    path, _ = clip
+    folder = tmp_path / "gallery"
+    folder.mkdir()
+    photo = cv2.imread(str(face_photo))
+    for i, sigma in enumerate((6.0, 0.0, 3.0)):  # the sharp copy must win
+        cv2.imwrite(str(folder / f"img{i}.jpg"), cv2.GaussianBlur(photo, (0, 0), sigma) if sigma else photo)
+    proc = run_cli("-", "--jsonl", "--top", "1", "--scorer", "blur", stdin=f"{path}\n{folder}\n\n{face_photo}\n")
+    assert proc.returncode == 0, proc.stderr
+    picks = json_lines(proc.stdout)
+    assert [Path(p["source"]).name for p in picks] == ["clip.mp4", "img1.jpg", "t1.jpg"]
+    assert picks[1]["frame"] == 1 and picks[2]["frame"] == 0 and picks[2]["time"] == 0
+
+
+def test_bad_inputs_fail_alone_with_one_line_errors(clip, tmp_path):
+    path, _ = clip
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes(os.urandom(2000))
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is not a video\n" * 50)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((240, 320, 3), 127, np.uint8))
+    missing = tmp_path / "missing.mp4"
+    out = tmp_path / "out"
+    proc = run_cli(missing, corrupt, text, empty, blank, path, "--out", out, "--jsonl")
+    assert proc.returncode == 1
+    assert_clean_error(proc, f"{missing}: no such file", f"{corrupt}: not an image", f"{text}: ",
+                       f"{empty}: folder has no images", f"{blank}: no face found")
+    assert [p["source"] for p in json_lines(proc.stdout)] == [str(path)] * 3  # the good input still ran
+    assert (out / "clip" / "manifest.json").is_file()
+    assert sorted(p.name for p in out.iterdir()) == ["clip"]  # nothing written for the bad ones
+
+
+def test_truncated_video_keeps_what_decodes(clip, tmp_path, make_example):
+    path, _ = clip
+    avi = tmp_path / "long.avi"  # AVI (MJPG) decodes up to the cut, as surveillance dumps often do
+    capture, writer = cv2.VideoCapture(str(path)), cv2.VideoWriter(str(avi), cv2.VideoWriter_fourcc(*"MJPG"), 4, (480, 360))
+    while (frame := capture.read())[0]:
+        writer.write(frame[1])
+    writer.release()
+    data = avi.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) * 2 // 5])
+    proc = run_cli(cut, "--jsonl")
+    assert "Traceback" not in proc.stderr
+    assert proc.returncode == 1
+    assert f"{cut}: truncated video" in proc.stderr
+    assert json_lines(proc.stdout)  # the readable part still gave picks
+
+
+def test_unwritable_out_is_a_usage_error(clip, tmp_path):
+    path, _ = clip
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    proc = run_cli(path, "--out", blocker / "sub")
+    assert proc.returncode == 2
+    assert_clean_error(proc, str(blocker / "sub"))
+
+
+@pytest.mark.parametrize("args, fragment", [
+    ([], "no inputs"),
+    (["--embeddings"], "--out"),
+    (["--top", "0"], "--top"),
+    (["--scorer", "nope"], "unknown scorer"),
+    (["--detector", "nope"], "unknown detector"),
+    (["--detector", "scrfd"], "--model-pack"),
+    (["--model-pack", "/no/such/pack", "--detector", "scrfd"], "not found"),
+])
+def test_usage_errors_exit_2(clip, args, fragment):
+    path, _ = clip
+    proc = run_cli(*([] if fragment == "no inputs" else [path]), *args, stdin="" if fragment == "no inputs" else None)
+    if fragment == "no inputs":
+        proc = run_cli("-", stdin="")
+    assert proc.returncode == 2, proc.stderr
+    assert fragment in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_rotation_metadata_comes_out_upright(clip, tmp_path):
+    """A phone video: frames stored landscape with a 90° display matrix must be analysed upright."""
+    path, _ = clip
+    data = bytearray(path.read_bytes())
+    at = data.find(b"tkhd")
+    assert at > 0 and data[at + 4] == 0  # version-0 track header
+    data[at + 44 : at + 80] = struct.pack(">9i", 0, 1 << 16, 0, -(1 << 16), 0, 0, 0, 0, 1 << 30)
+    rotated = tmp_path / "phone.mp4"
+    rotated.write_bytes(bytes(data))
+    capture = cv2.VideoCapture(str(rotated))
+    capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+    ok, frame = capture.read()
+    assert ok and frame.shape[:2] == (480, 360)  # portrait after rotation
+    picks = json_lines(run_cli(rotated, "--jsonl", "--top", "1").stdout)
+    assert picks and picks[0]["quality"] > 0.3  # an upright face, found and scored well
+
+
+def test_help_documents_exit_codes():
+    proc = run_cli("select", "--help")
+    assert proc.returncode == 0
+    assert "Exit codes" in proc.stdout and "--min-gap" in proc.stdout

@@ -1,0 +1,90 @@
+import cv2
+import numpy as np
+import pytest
+
+from fqselect import degrade
+from fqselect.align import TEMPLATE, align_faces
+from fqselect.detect import RetinaFaceDetector
+from fqselect.faces import FaceBatch
+from fqselect.score import (
+    PERCEPTUAL, BlurScorer, CombinedScorer, JpegScorer, PoseScorer, SizeScorer, UsageError, load_scorer,
+)
+
+
+@pytest.fixture(scope="module")
+def photo_faces(face_photo):
+    image = cv2.imread(str(face_photo))
+    detections = RetinaFaceDetector().detect(image)
+    assert len(detections) == 6  # the wheel's group photo has six people
+    return image, detections
+
+
+def crops_of(image, detections):
+    return align_faces(image, detections.landmarks)
+
+
+@pytest.mark.parametrize("name", sorted(PERCEPTUAL))
+def test_every_perceptual_scorer_is_in_unit_range(name, photo_faces):
+    image, detections = photo_faces
+    batch = FaceBatch(crops_of(image, detections), detections.landmarks, detections.boxes, detections.scores,
+                      [image[int(b[1]):int(b[3]), int(b[0]):int(b[2])] for b in detections.boxes])
+    scores = load_scorer(name).score(batch)
+    assert scores.shape == (6,) and scores.dtype == np.float32
+    assert np.all((scores >= 0) & (scores <= 1))
+
+
+def test_blur_drops_with_defocus_and_motion(photo_faces):
+    image, detections = photo_faces
+    sharp = FaceBatch.from_crops(crops_of(image, detections))
+    blurred = FaceBatch.from_crops(crops_of(degrade.defocus(image, 4.0), detections))
+    smeared = FaceBatch.from_crops(crops_of(degrade.motion_blur(image, 25), detections))
+    blur = BlurScorer()
+    assert np.all(blur.score(blurred) < blur.score(sharp))
+    assert np.all(blur.score(smeared) < blur.score(sharp))
+
+
+def test_blur_ignores_the_black_fill_outside_the_frame(photo_faces):
+    image, detections = photo_faces
+    crop = crops_of(degrade.defocus(image, 4.0), detections)[:1]
+    half_outside = crop.copy()
+    half_outside[:, :, 70:] = 0  # as alignment leaves a face cut by the frame edge
+    blur = BlurScorer()
+    assert blur.score(FaceBatch.from_crops(half_outside))[0] <= blur.score(FaceBatch.from_crops(crop))[0] + 0.05
+
+
+def test_jpeg_scorer_sees_blocking():
+    rng = np.random.default_rng(0)
+    smooth = cv2.GaussianBlur(rng.integers(0, 255, (128, 128, 3)).astype(np.uint8), (0, 0), 3)
+    scorer = JpegScorer()
+    clean = FaceBatch.from_crops(np.stack([cv2.resize(smooth, (112, 112))]))
+    clean.regions = [smooth]
+    blocky = FaceBatch.from_crops(np.stack([cv2.resize(smooth, (112, 112))]))
+    blocky.regions = [degrade.jpeg(smooth, 5)]
+    assert scorer.score(blocky)[0] < 0.5 < scorer.score(clean)[0]
+
+
+def test_pose_prefers_the_template_over_a_turned_face():
+    frontal = TEMPLATE[None].astype(np.float32)
+    turned = frontal.copy()
+    turned[0, 2, 0] += 14  # nose far towards one eye: a strong yaw
+    batch = FaceBatch.from_crops(np.zeros((2, 112, 112, 3), np.uint8))
+    batch.landmarks = np.concatenate([frontal, turned])
+    scores = PoseScorer().score(batch)
+    assert scores[0] > 0.95 and scores[1] < 0.3
+
+
+def test_size_saturates_at_the_crop_resolution():
+    batch = FaceBatch.from_crops(np.zeros((3, 112, 112, 3), np.uint8))
+    batch.landmarks = np.stack([TEMPLATE * s for s in (0.25, 1.0, 3.0)]).astype(np.float32)
+    assert SizeScorer().score(batch).tolist() == pytest.approx([0.25, 1.0, 1.0], abs=1e-3)
+
+
+def test_combined_is_low_when_any_part_is_low(photo_faces):
+    image, detections = photo_faces
+    crops = crops_of(degrade.defocus(image, 6.0), detections)
+    assert np.all(CombinedScorer().score(FaceBatch.from_crops(crops)) < 0.5)
+
+
+def test_unknown_scorer_is_a_usage_error():
+    with pytest.raises(UsageError, match="unknown scorer"):
+        load_scorer("sharpest")
