@@ -96,6 +96,27 @@ def make_clip(out: Path, fps: int = 10, seconds: float = 1.0) -> list[dict]:
     return table
 
 
+def make_group_clip(out: Path, size=(1280, 720), frames: int = 300, fps: int = 25) -> None:
+    """A group scene (six faces) with a slow pan and zoom and bursts of blur, for benchmarks and
+    multi-person tests: `size` pixels, `frames` long."""
+    photo = sample_photo()
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    if not writer.isOpened():
+        sys.exit(f"cannot write {out}")
+    height, width = photo.shape[:2]
+    for i in range(frames):
+        phase = i / max(1, frames - 1)
+        zoom = 1.0 + 0.15 * np.sin(np.pi * phase)
+        crop_w, crop_h = width / zoom, width / zoom * size[1] / size[0]
+        centre = (width / 2 + 0.05 * width * np.sin(2 * np.pi * phase), min(height / 2, height - crop_h / 2))
+        view = cv2.getRectSubPix(photo, (int(crop_w), int(min(crop_h, height))), centre)
+        frame = cv2.resize(view, size, interpolation=cv2.INTER_LINEAR)
+        if (i // 25) % 3 == 1:  # every third second the camera shakes
+            frame = degrade.motion_blur(frame, 21, 15.0 * (i % 7))
+        writer.write(frame)
+    writer.release()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("example.mp4"))

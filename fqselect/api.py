@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Iterable, Iterator
 
 import cv2
@@ -13,11 +15,28 @@ from .decode import read_image
 from .detect import DEFAULT_MAX_SIDE, DEFAULT_THRESHOLD, load_detector
 from .errors import InputError
 from .faces import FaceBatch
-from .pipeline import InputResult, Options, detect_and_align, process_input
+from .pipeline import InputResult, Options, detect_and_align, models_for, process_input
 from .score import Scorer, load_scorer
 
 SCORE_BATCH = 256  # faces per quality-network call in `score_images`
 READ_AHEAD = 64  # images decoded ahead on a thread pool (cv2 releases the GIL while decoding)
+
+
+def select_many(paths: list[str], options: Options, workers: int = 1, progress=None) -> Iterator[InputResult]:
+    """`process_input` over many inputs, results in input order. With workers > 1 the inputs run in a
+    process pool, each worker loading the models once and using one onnxruntime thread per session."""
+    if workers <= 1 or len(paths) <= 1:
+        for path in paths:
+            yield process_input(path, options, progress)
+        return
+    context = multiprocessing.get_context("spawn")  # no forked onnxruntime or decoder threads
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(options,)) as pool:
+        yield from pool.map(process_input, paths, [options] * len(paths))
+
+
+def _init_worker(options: Options) -> None:
+    os.environ["FQSELECT_THREADS"] = "1"
+    models_for(options)  # load once per worker, before the first input
 
 
 def select(path: str, **options) -> InputResult:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -15,7 +17,9 @@ from typer.core import TyperGroup
 
 from . import __version__
 from .errors import ExitCode, FQError, InputError, UsageError
-from .pipeline import DEFAULT_MIN_GAP, DEFAULT_TOP, InputResult, Options, models_for, process_input
+from .api import select_many
+from .pipeline import DEFAULT_MIN_GAP, DEFAULT_TOP, InputResult, Options, models_for
+from .prescreen import DEFAULT_WINDOW
 from .score import DEFAULT_NETWORK, available_networks
 from .write import check_free, is_complete, output_names, prepare_out_dir, write_result
 
@@ -26,6 +30,10 @@ EXIT_CODES_HELP = (
 )
 
 stderr = Console(stderr=True, highlight=False)
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
 
 
 class DefaultToSelect(TyperGroup):
@@ -105,12 +113,15 @@ def select_command(
     max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Analyse at most this many frames per video."),
     start: float = typer.Option(0.0, "--start", min=0.0, help="Start time in seconds."),
     end: Optional[float] = typer.Option(None, "--end", min=0.0, help="End time in seconds."),
+    exhaustive: bool = typer.Option(False, "--exhaustive", help="Analyse every frame, not only the sharpest frame of each --window."),
+    window: float = typer.Option(DEFAULT_WINDOW, "--window", min=0.01, help="Seconds of video whose sharpest frame is analysed (default path)."),
     detector: str = typer.Option("retinaface", "--detector", help="retinaface, yunet, or scrfd (needs --model-pack)."),
     det_size: int = typer.Option(640, "--det-size", min=64, help="Longer side frames are shrunk to for detection."),
     scorer: str = typer.Option("auto", "--scorer", help="auto (trained network), a network in weights/, blur, pose, jpeg, combined, size, detector, random, or an .onnx path."),
     model_pack: Optional[str] = typer.Option(None, "--model-pack", help="insightface model pack NAME or PATH on disk (SCRFD detector, ArcFace embeddings)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
     resume: bool = typer.Option(False, "--resume", help="Skip inputs whose output folder is already complete."),
+    workers: int = typer.Option(default_workers(), "--workers", "-j", min=1, help="Inputs processed in parallel (processes)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or notes on stderr."),
 ):
     """Pick the TOP best faces of each input."""
@@ -123,44 +134,54 @@ def select_command(
         raise UsageError(f"--end {end} must be after --start {start}")
     options = Options(top=top, min_quality=min_quality, min_gap=min_gap, min_face=min_face, every=every, fps=fps,
                       max_frames=max_frames, start=start, end=end, detector=detector, det_size=det_size, scorer=scorer,
-                      model_pack=model_pack, embeddings=embeddings)
+                      model_pack=model_pack, embeddings=embeddings, exhaustive=exhaustive, window=window)
     if out is not None:
         prepare_out_dir(out)
     models = models_for(options)
     announce_scorer(scorer, quiet, models.scorer.name)
+    started = time.perf_counter()
     names = output_names(paths)
+    folders = {path: (out / names[path] if out is not None else None) for path in paths}
+    prechecked = {path: _precheck(path, folders[path], overwrite, resume) for path in paths}
+    to_run = [path for path in paths if prechecked[path] is None]
     results = []
     with progress_bar(quiet) as progress:
         overall = progress.add_task("inputs", total=len(paths))
+        frames_task = progress.add_task("frames", total=None, visible=workers <= 1)
+        on_frame = lambda done, planned: progress.update(frames_task, completed=done, total=planned)  # noqa: E731
+        running = select_many(to_run, options, workers, on_frame)
         for path in paths:
-            folder = out / names[path] if out is not None else None
-            result = _run_one(path, options, folder, overwrite, resume, progress)
+            result = prechecked[path] or next(running)
+            if folders[path] is not None and result.status == "ok":
+                _write(result, options, folders[path], overwrite)
             results.append(result)
             _report(result, jsonl)
             progress.advance(overall)
     if not jsonl and results:
         _print_table(results)
-    _summary(results, quiet)
+    _summary(results, quiet, time.perf_counter() - started)
     raise typer.Exit(ExitCode.OK if all(r.ok for r in results) else ExitCode.INPUT_FAILED)
 
 
-def _run_one(path: str, options: Options, folder: Optional[Path], overwrite: bool, resume: bool, progress: Progress) -> InputResult:
-    if folder is not None and resume and is_complete(folder):
+def _precheck(path: str, folder: Optional[Path], overwrite: bool, resume: bool) -> Optional[InputResult]:
+    """A result for inputs that need no work (already done, with --resume) or must not run (output
+    exists); None for inputs to process. Checked before the work, not after it."""
+    if folder is None:
+        return None
+    if resume and is_complete(folder):
         return InputResult(input=path, status="skipped", output_dir=str(folder))
     try:
-        if folder is not None:
-            check_free(folder, path, overwrite)  # before the work, not after it
+        check_free(folder, path, overwrite)
     except InputError as error:
         return InputResult(input=path, status="failed", error=error.reason)
-    task = progress.add_task(Path(path).name[:40], total=None)
-    result = process_input(path, options, lambda done, planned: progress.update(task, completed=done, total=planned))
-    progress.remove_task(task)
-    if folder is not None and result.status == "ok":
-        try:
-            write_result(result, options, folder, overwrite)
-        except (InputError, OSError) as error:
-            result.status, result.error = "failed", getattr(error, "reason", None) or f"cannot write output ({error})"
-    return result
+    return None
+
+
+def _write(result: InputResult, options: Options, folder: Path, overwrite: bool) -> None:
+    try:
+        write_result(result, options, folder, overwrite)
+    except (InputError, OSError) as error:
+        result.status, result.error = "failed", getattr(error, "reason", None) or f"cannot write output ({error})"
 
 
 def _report(result: InputResult, jsonl: bool) -> None:
@@ -190,16 +211,16 @@ def stdout_console() -> Console:
     return console if console.is_terminal else Console(highlight=False, width=240)
 
 
-def _summary(results: list[InputResult], quiet: bool) -> None:
+def _summary(results: list[InputResult], quiet: bool, seconds: float) -> None:
     if quiet:
         return
     counts = {s: sum(r.status == s for r in results) for s in ("ok", "skipped", "no_face", "failed")}
-    frames = sum(r.frames_analysed for r in results)
+    frames = sum(r.frames_decoded for r in results)
+    analysed = sum(r.frames_analysed for r in results)
     faces = sum(r.faces_seen for r in results)
-    seconds = sum(r.seconds for r in results)
     stderr.print(
         f"fqselect: {len(results)} input(s): {counts['ok']} ok, {counts['skipped']} skipped, "
-        f"{counts['no_face']} without a face, {counts['failed']} failed; {frames} frames, {faces} faces, {seconds:.1f} s",
+        f"{counts['no_face']} without a face, {counts['failed']} failed; {frames} frames ({analysed} analysed), {faces} faces, {seconds:.1f} s",
         markup=False, soft_wrap=True,
     )
 
@@ -239,6 +260,40 @@ def score_command(
     if not as_json and table.row_count:
         stdout_console().print(table)
     raise typer.Exit(ExitCode.INPUT_FAILED if failed else ExitCode.OK)
+
+
+@app.command("eval")
+def eval_command(
+    dataset: Path = typer.Argument(..., help="A folder laid out as <identity>/<images>."),
+    people: Optional[Path] = typer.Option(None, "--people", help="Only these identities (LFW people list such as peopleDevTest.txt, or one name per line)."),
+    out: Path = typer.Option(Path("eval"), "--out", "-o", help="Folder for results.md, results.json, edc.png, tar.png."),
+    scorers: Optional[str] = typer.Option(None, "--scorers", help="Comma-separated scorers (default: every baseline and every network in weights/)."),
+    peer: Optional[Path] = typer.Option(None, "--peer", help="The peer LightQNet ONNX (default: ../shared/peers/lightqnet-dm100.onnx when present)."),
+    no_peer: bool = typer.Option(False, "--no-peer", help="Leave the peer model out."),
+    model_pack: Optional[str] = typer.Option(None, "--model-pack", help="Embed with ArcFace from this insightface model pack instead of SFace."),
+    splits: int = typer.Option(10, "--splits", min=1, help="Random two-template splits for TAR."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Processes for the one-off align-and-embed pass."),
+):
+    """Error-versus-discard and template-selection TAR for every scorer side by side."""
+    from .evaluate import default_peer, run_evaluation
+
+    if people is not None and not people.is_file():
+        raise UsageError(f"{people}: people list not found")
+    peer_path = None if no_peer else (peer or default_peer())
+    if peer is not None and not peer.is_file():
+        raise UsageError(f"{peer}: peer model not found")
+    names = [s.strip() for s in scorers.split(",")] if scorers else None
+    run_evaluation(dataset, people, out, names, peer_path, model_pack, splits, workers=workers,
+                   log=lambda line: stderr.print(line, markup=False, highlight=False))
+    stderr.print(f"wrote {out}/results.md, results.json and plots", markup=False)
+
+
+@app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []})
+def train_command(ctx: typer.Context):
+    """Train a quality network (needs the [train] extra); `fqselect train --help` lists its options."""
+    from .train import main as train_main
+
+    train_main(list(ctx.args))
 
 
 def main() -> None:

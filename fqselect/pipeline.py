@@ -19,11 +19,13 @@ from .detect import DEFAULT_MAX_SIDE, DEFAULT_THRESHOLD, Detections, load_detect
 from .embed import load_recognizer, quality_weighted_mean
 from .errors import FQError, InputError, NoFaceError
 from .faces import FaceBatch
+from .prescreen import DEFAULT_WINDOW, sharpest_first, windows
 from .score import Scorer, load_scorer
 from .select import Candidate, TopKSelector
 
 DEFAULT_TOP = 3
 DEFAULT_MIN_GAP = 1.0  # seconds between picks from one video, so the top 3 are not one moment thrice
+REFINE_MARGIN = 0.1  # a window is analysed in full when its sharpest frame comes this close to the picks
 BLOCK = 8  # JPEG/video codec block size: the JPEG scorer's regions start on this grid
 
 
@@ -46,10 +48,18 @@ class Options:
     scorer: str = "auto"
     model_pack: str | None = None
     embeddings: bool = False
+    exhaustive: bool = False  # analyse every sampled frame instead of the sharpest of each window
+    window: float = DEFAULT_WINDOW
 
     @property
     def sampling(self) -> Sampling:
         return Sampling(self.every, self.fps, self.max_frames, self.start, self.end)
+
+    @property
+    def prescreen(self) -> bool:
+        """Windowed pre-screening is the default; explicit sampling or --exhaustive analyse exactly
+        the frames asked for."""
+        return not (self.exhaustive or self.every > 1 or self.fps)
 
 
 @dataclass
@@ -117,6 +127,7 @@ class InputResult:
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     picks: list[Pick] = field(default_factory=list)
+    frames_decoded: int = 0
     frames_analysed: int = 0
     faces_seen: int = 0
     seconds: float = 0.0
@@ -149,14 +160,22 @@ def _analyse(path: str, options: Options, models: Models, result: InputResult, p
     result.kind = source.kind
     selector = TopKSelector(options.top, options.min_gap if source.kind == "video" else 0.0, options.min_quality)
     planned = source.planned_frames()
-    for frame in source.frames():
-        faces = analyse_frame(frame, models, options.min_face)
-        result.frames_analysed += 1
-        result.faces_seen += len(faces)
-        for candidate in faces:
-            selector.offer(candidate)
+    prescreen = source.kind == "video" and options.prescreen
+    groups = windows(source.frames(), options.window) if prescreen else ([f] for f in source.frames())
+    for group in groups:
+        ordered = sharpest_first(group) if len(group) > 1 else group
+        for position, frame in enumerate(ordered):
+            faces = analyse_frame(frame, models, options.min_face)
+            result.frames_analysed += 1
+            result.faces_seen += len(faces)
+            could_win = any(c.quality >= selector.threshold() - REFINE_MARGIN for c in faces)
+            for candidate in faces:
+                selector.offer(candidate)
+            if position == 0 and not could_win:
+                break  # the window's sharpest frame cannot enter the picks: skip the rest of the window
+        result.frames_decoded += len(group)
         if progress:
-            progress(result.frames_analysed, planned)
+            progress(result.frames_decoded, planned)
     result.warnings.extend(source.warnings)
     if result.faces_seen == 0:
         raise NoFaceError(path)
@@ -178,7 +197,7 @@ def detect_and_align(image: np.ndarray, detector, min_face: int = 0) -> tuple[De
         landmarks=detections.landmarks,
         boxes=detections.boxes,
         det_scores=detections.scores,
-        regions=[_region(image, box) for box in detections.boxes],
+        regions=[face_region(image, box) for box in detections.boxes],
     )
     return detections, batch
 
@@ -209,7 +228,7 @@ def analyse_frame(frame: Frame, models: Models, min_face: int = 0) -> list[Candi
     ]
 
 
-def _region(image: np.ndarray, box: np.ndarray) -> np.ndarray:
+def face_region(image: np.ndarray, box: np.ndarray) -> np.ndarray:
     """The box's source pixels, starting on the codec's 8×8 grid (a view, no copy)."""
     height, width = image.shape[:2]
     x1, y1 = (max(0, int(v) // BLOCK * BLOCK) for v in box[:2])

@@ -82,6 +82,7 @@ def manifest(result: InputResult, options: Options) -> dict:
         "input": result.input,
         "kind": result.kind,
         "options": {k: v for k, v in vars(options).items()},
+        "frames_decoded": result.frames_decoded,
         "frames_analysed": result.frames_analysed,
         "faces_seen": result.faces_seen,
         "warnings": result.warnings,

@@ -61,7 +61,9 @@ def json_lines(text: str) -> list[dict]:
 def assert_clean_error(proc: subprocess.CompletedProcess, *fragments: str) -> None:
     """A one-line-per-problem error naming the input, and never a traceback."""
     assert "Traceback" not in proc.stderr, proc.stderr
+    stray = [line for line in proc.stderr.splitlines() if line and not line.startswith("fqselect: ")]
+    assert not stray, f"lines that are not fqselect's own on stderr: {stray}"
     errors = [line for line in proc.stderr.splitlines() if line.startswith("fqselect: error:")]
     assert errors, proc.stderr
     for fragment in fragments:
-        assert any(fragment in line for line in errors), (fragment, proc.stderr)
+        assert any(fragment in line for line in errors), f"{fragment!r} not in:\n{proc.stderr}"

@@ -63,7 +63,7 @@ def test_out_writes_frames_crops_and_manifest(clip, tmp_path):
     assert proc.returncode == 0, proc.stderr
     folder = tmp_path / "out" / "clip"
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["input"] == str(path) and manifest["kind"] == "video" and manifest["frames_analysed"] == 24
+    assert manifest["input"] == str(path) and manifest["kind"] == "video" and manifest["frames_decoded"] == 24
     assert [f["rank"] for f in manifest["faces"]] == [1, 2, 3]
     assert manifest["faces"] == json_lines(proc.stdout)  # one set of field names for both
     for face in manifest["faces"]:

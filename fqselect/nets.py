@@ -1,0 +1,115 @@
+"""Quality networks in PyTorch (training only; inference runs their ONNX export with onnxruntime)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def conv_bn(cin: int, cout: int, kernel: int = 1, stride: int = 1, groups: int = 1, relu: bool = True) -> nn.Sequential:
+    layers = [nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)]
+    if relu:
+        layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class TinyBlock(nn.Module):
+    """tinyFQnet's block (Fig. 4): 1×1 expand, 3×3 depthwise, 1×1 project; residual when shapes allow."""
+
+    def __init__(self, cin: int, expand: int, cout: int, stride: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            conv_bn(cin, expand), conv_bn(expand, expand, 3, stride, groups=expand), conv_bn(expand, cout, relu=False)
+        )
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x):
+        y = self.body(x)
+        return x + y if self.residual else y
+
+
+class TinyFQNet(nn.Module):
+    """tinyFQnet, Table I of the paper: 64×64×3 input, 7 blocks, 256-channel 1×1 conv, pool, fc, sigmoid."""
+
+    input_size = 64
+    # (in, expand, out, stride) per block, as Table I lists them
+    blocks = [(11, 8, 2, 1), (2, 8, 5, 2), (5, 20, 5, 1), (5, 20, 11, 2), (11, 44, 11, 1), (11, 44, 11, 1), (11, 44, 22, 1)]
+
+    def __init__(self):
+        super().__init__()
+        self.stem = conv_bn(3, 11, 3, 2)
+        self.features = nn.Sequential(*[TinyBlock(*b) for b in self.blocks])
+        self.head = conv_bn(22, 256)
+        self.fc = nn.Linear(256, 1)
+
+    def forward(self, x):
+        x = self.head(self.features(self.stem(x)))
+        return torch.sigmoid(self.fc(x.mean(dim=(2, 3))))
+
+
+class LiteBlock(nn.Module):
+    """MobileNetV3 inverted residual, 'lite': no squeeze-excite, ReLU everywhere."""
+
+    def __init__(self, cin: int, kernel: int, expand: int, cout: int, stride: int):
+        super().__init__()
+        layers = [] if expand == cin else [conv_bn(cin, expand)]
+        layers += [conv_bn(expand, expand, kernel, stride, groups=expand), conv_bn(expand, cout, relu=False)]
+        self.body = nn.Sequential(*layers)
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x):
+        y = self.body(x)
+        return x + y if self.residual else y
+
+
+class LightQNet(nn.Module):
+    """LightQNet-style MobileNetV3-small-lite at 96×96: first stride 1 (the paper's change), no SE, ReLU."""
+
+    input_size = 96
+    # MobileNetV3-small: (kernel, expand, out, stride)
+    blocks = [(3, 16, 16, 2), (3, 72, 24, 2), (3, 88, 24, 1), (5, 96, 40, 2), (5, 240, 40, 1), (5, 240, 40, 1),
+              (5, 120, 48, 1), (5, 144, 48, 1), (5, 288, 96, 2), (5, 576, 96, 1), (5, 576, 96, 1)]
+
+    def __init__(self):
+        super().__init__()
+        self.stem = conv_bn(3, 16, 3, 1)
+        layers, cin = [], 16
+        for kernel, expand, cout, stride in self.blocks:
+            layers.append(LiteBlock(cin, kernel, expand, cout, stride))
+            cin = cout
+        self.features = nn.Sequential(*layers)
+        self.head = conv_bn(cin, 576)
+        self.fc = nn.Linear(576, 1)
+
+    def forward(self, x):
+        x = self.head(self.features(self.stem(x)))
+        return torch.sigmoid(self.fc(x.mean(dim=(2, 3))))
+
+
+ARCHITECTURES = {"tinyfqnet": TinyFQNet, "lightqnet": LightQNet}
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_macs(model: nn.Module) -> int:
+    """Multiply-adds of one forward pass, from the conv and linear layers' output shapes."""
+    total = 0
+
+    def hook(module, inputs, output):
+        nonlocal total
+        if isinstance(module, nn.Conv2d):
+            total += output.numel() * module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
+        elif isinstance(module, nn.Linear):
+            total += module.in_features * module.out_features
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, 3, model.input_size, model.input_size))
+    model.train(was_training)
+    for h in handles:
+        h.remove()
+    return total

