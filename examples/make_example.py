@@ -117,6 +117,43 @@ def make_group_clip(out: Path, size=(1280, 720), frames: int = 300, fps: int = 2
     writer.release()
 
 
+def face_patches(photo: np.ndarray, count: int, side: int = 150) -> list[np.ndarray]:
+    """Square patches (side×side) around the `count` most frontal faces of the photo: different people."""
+    detections = RetinaFaceDetector().detect(photo)
+    poses = PoseScorer().score(FaceBatch(np.zeros((len(detections), 1, 1, 3), np.uint8), detections.landmarks,
+                                         detections.boxes, detections.scores))
+    patches = []
+    for i in np.argsort(-poses)[:count]:
+        x1, y1, x2, y2 = detections.boxes[i]
+        size = 1.6 * max(x2 - x1, y2 - y1)
+        patch = cv2.getRectSubPix(photo, (int(size), int(size)), (float(x1 + x2) / 2, float(y1 + y2) / 2))
+        patches.append(cv2.resize(patch, (side, side), interpolation=cv2.INTER_CUBIC))
+    return patches
+
+
+def make_people_clip(out: Path, fps: int = 10) -> dict:
+    """Two different people on one 640×360 stage, 30 frames: A alone (sharp only in frames 4-6), B alone
+    (sharp only in 13-15), then both together, both blurred. Returns and writes (as JSON) who is where."""
+    a, b = face_patches(sample_photo(), 2)
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (640, 360))
+    table = {"fps": fps, "A": {"x": 160, "frames": [], "sharp": [4, 5, 6]}, "B": {"x": 480, "frames": [], "sharp": [13, 14, 15]}}
+    for i in range(30):
+        stage = np.full((360, 640, 3), 90, np.uint8)
+        cast = {"A": a if i < 10 or i >= 20 else None, "B": b if i >= 10 else None}
+        for name, patch in cast.items():
+            if patch is None:
+                continue
+            sharp = i in table[name]["sharp"]
+            shown = patch if sharp else (degrade.defocus(patch, 3.0) if name == "A" else degrade.motion_blur(patch, 15, 30.0))
+            x = table[name]["x"] + int(4 * np.sin(i / 2))
+            stage[105:255, x - 75 : x + 75] = shown
+            table[name]["frames"].append(i)
+        writer.write(stage)
+    writer.release()
+    out.with_suffix(".json").write_text(json.dumps(table, indent=2) + "\n")
+    return table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("example.mp4"))

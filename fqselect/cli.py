@@ -115,6 +115,8 @@ def select_command(
     end: Optional[float] = typer.Option(None, "--end", min=0.0, help="End time in seconds."),
     exhaustive: bool = typer.Option(False, "--exhaustive", help="Analyse every frame, not only the sharpest frame of each --window."),
     window: float = typer.Option(DEFAULT_WINDOW, "--window", min=0.01, help="Seconds of video whose sharpest frame is analysed (default path)."),
+    per_person: bool = typer.Option(False, "--per-person", help="Link faces into persons and pick the TOP best of each person."),
+    gallery: Optional[Path] = typer.Option(None, "--gallery", help="Known people as <name>/<images>: label each person (implies --per-person)."),
     detector: str = typer.Option("retinaface", "--detector", help="retinaface, yunet, or scrfd (needs --model-pack)."),
     det_size: int = typer.Option(640, "--det-size", min=64, help="Longer side frames are shrunk to for detection."),
     scorer: str = typer.Option("auto", "--scorer", help="auto (trained network), a network in weights/, blur, pose, jpeg, combined, size, detector, random, or an .onnx path."),
@@ -134,7 +136,8 @@ def select_command(
         raise UsageError(f"--end {end} must be after --start {start}")
     options = Options(top=top, min_quality=min_quality, min_gap=min_gap, min_face=min_face, every=every, fps=fps,
                       max_frames=max_frames, start=start, end=end, detector=detector, det_size=det_size, scorer=scorer,
-                      model_pack=model_pack, embeddings=embeddings, exhaustive=exhaustive, window=window)
+                      model_pack=model_pack, embeddings=embeddings, exhaustive=exhaustive, window=window,
+                      per_person=per_person or gallery is not None, gallery=str(gallery) if gallery else None)
     if out is not None:
         prepare_out_dir(out)
     models = models_for(options)
@@ -196,10 +199,11 @@ def _report(result: InputResult, jsonl: bool) -> None:
 
 
 def _print_table(results: list[InputResult]) -> None:
-    table = Table("input", "rank", "frame", "time", "quality", "scorer", "file", box=None)
+    table = Table("input", "person", "rank", "frame", "time", "quality", "scorer", "file", box=None)
     for result in results:
         for pick in result.picks:
-            table.add_row(result.input, str(pick.rank), str(pick.frame), f"{pick.time:.2f}", f"{pick.quality:.3f}",
+            person = "" if pick.person is None else f"{pick.person}" + (f" ({pick.identity})" if pick.identity else "")
+            table.add_row(result.input, person, str(pick.rank), str(pick.frame), f"{pick.time:.2f}", f"{pick.quality:.3f}",
                           pick.scorer, pick.frame_file or "")
     if table.row_count:
         stdout_console().print(table)
@@ -217,10 +221,12 @@ def _summary(results: list[InputResult], quiet: bool, seconds: float) -> None:
     counts = {s: sum(r.status == s for r in results) for s in ("ok", "skipped", "no_face", "failed")}
     frames = sum(r.frames_decoded for r in results)
     analysed = sum(r.frames_analysed for r in results)
+    persons = sum(len(r.persons) for r in results)
+    persons_note = f", {persons} persons" if persons else ""
     faces = sum(r.faces_seen for r in results)
     stderr.print(
         f"fqselect: {len(results)} input(s): {counts['ok']} ok, {counts['skipped']} skipped, "
-        f"{counts['no_face']} without a face, {counts['failed']} failed; {frames} frames ({analysed} analysed), {faces} faces, {seconds:.1f} s",
+        f"{counts['no_face']} without a face, {counts['failed']} failed; {frames} frames ({analysed} analysed), {faces} faces{persons_note}, {seconds:.1f} s",
         markup=False, soft_wrap=True,
     )
 

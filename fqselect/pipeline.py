@@ -19,6 +19,7 @@ from .detect import DEFAULT_MAX_SIDE, DEFAULT_THRESHOLD, Detections, load_detect
 from .embed import load_recognizer, quality_weighted_mean
 from .errors import FQError, InputError, NoFaceError
 from .faces import FaceBatch
+from .persons import Gallery, Person, PersonTracker
 from .prescreen import DEFAULT_WINDOW, sharpest_first, windows
 from .score import Scorer, load_scorer
 from .select import Candidate, TopKSelector
@@ -50,6 +51,8 @@ class Options:
     embeddings: bool = False
     exhaustive: bool = False  # analyse every sampled frame instead of the sharpest of each window
     window: float = DEFAULT_WINDOW
+    per_person: bool = False
+    gallery: str | None = None  # <name>/<images> folder; implies per_person
 
     @property
     def sampling(self) -> Sampling:
@@ -68,12 +71,18 @@ class Models:
     scorer: Scorer
     model_pack: str | None
     _recognizer: object = None
+    _galleries: dict = field(default_factory=dict)
 
     @property
     def recognizer(self):
-        if self._recognizer is None:  # only `--embeddings` pays for loading the recogniser
+        if self._recognizer is None:  # only --embeddings and --per-person pay for loading the recogniser
             self._recognizer = load_recognizer(self.model_pack)
         return self._recognizer
+
+    def gallery(self, folder: str) -> Gallery:
+        if folder not in self._galleries:
+            self._galleries[folder] = Gallery(folder, self.detector, self.recognizer)
+        return self._galleries[folder]
 
 
 @lru_cache(maxsize=4)
@@ -106,6 +115,8 @@ class Pick:
     scorer_version: str = ""
     frame_file: str | None = None
     crop_file: str | None = None
+    person: int | None = None  # --per-person: the person's id within its input
+    identity: str | None = None  # --gallery: the matched name, or "unknown"
     image: np.ndarray | None = field(default=None, repr=False)
     crop: np.ndarray | None = field(default=None, repr=False)
     embedding: np.ndarray | None = field(default=None, repr=False)
@@ -114,7 +125,9 @@ class Pick:
                      "scorer", "scorer_version", "frame_file", "crop_file")
 
     def record(self) -> dict:
-        return {name: getattr(self, name) for name in self.RECORD_FIELDS}
+        record = {name: getattr(self, name) for name in self.RECORD_FIELDS}
+        record.update({name: getattr(self, name) for name in ("person", "identity") if getattr(self, name) is not None})
+        return record
 
 
 @dataclass
@@ -132,6 +145,7 @@ class InputResult:
     faces_seen: int = 0
     seconds: float = 0.0
     embedding: np.ndarray | None = field(default=None, repr=False)
+    persons: list[Person] = field(default_factory=list)
     output_dir: str | None = None
 
     @property
@@ -158,7 +172,9 @@ def process_input(path: str, options: Options, progress: Progress | None = None)
 def _analyse(path: str, options: Options, models: Models, result: InputResult, progress: Progress | None) -> None:
     source = open_input(path, options.sampling)
     result.kind = source.kind
-    selector = TopKSelector(options.top, options.min_gap if source.kind == "video" else 0.0, options.min_quality)
+    min_gap = options.min_gap if source.kind == "video" else 0.0
+    selector = TopKSelector(options.top, min_gap, options.min_quality)
+    tracker = PersonTracker(options.top, min_gap, options.min_quality, models.recognizer) if options.per_person else None
     planned = source.planned_frames()
     prescreen = source.kind == "video" and options.prescreen
     groups = windows(source.frames(), options.window) if prescreen else ([f] for f in source.frames())
@@ -168,9 +184,12 @@ def _analyse(path: str, options: Options, models: Models, result: InputResult, p
             faces = analyse_frame(frame, models, options.min_face)
             result.frames_analysed += 1
             result.faces_seen += len(faces)
-            could_win = any(c.quality >= selector.threshold() - REFINE_MARGIN for c in faces)
-            for candidate in faces:
-                selector.offer(candidate)
+            if tracker is not None:
+                could_win = any(c.quality >= t.selector.threshold() - REFINE_MARGIN for c, t in zip(faces, tracker.update(faces)))
+            else:
+                could_win = any(c.quality >= selector.threshold() - REFINE_MARGIN for c in faces)
+                for candidate in faces:
+                    selector.offer(candidate)
             if position == 0 and not could_win:
                 break  # the window's sharpest frame cannot enter the picks: skip the rest of the window
         result.frames_decoded += len(group)
@@ -179,10 +198,19 @@ def _analyse(path: str, options: Options, models: Models, result: InputResult, p
     result.warnings.extend(source.warnings)
     if result.faces_seen == 0:
         raise NoFaceError(path)
-    result.picks = _finish_picks(selector.picks(), models.scorer)
+    if tracker is not None:
+        result.persons = tracker.persons()
+        for person in result.persons:
+            if options.gallery:
+                person.identity, person.similarity = models.gallery(options.gallery).label(person.embedding)
+            for pick in _finish_picks(person.picks, models.scorer):
+                pick.person, pick.identity = person.id, person.identity
+                result.picks.append(pick)
+    else:
+        result.picks = _finish_picks(selector.picks(), models.scorer)
     if not result.picks:
         raise InputError(path, f"no face reached --min-quality {options.min_quality}")
-    if options.embeddings:
+    if options.embeddings and tracker is None:
         _embed(result, models)
 
 

@@ -60,7 +60,7 @@ def write_result(result: InputResult, options: Options, folder: Path, overwrite:
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.tmp-"))
     try:
         for pick in result.picks:
-            stem = f"r{pick.rank:02d}_f{pick.frame:06d}"
+            stem = (f"p{pick.person:02d}_" if pick.person is not None else "") + f"r{pick.rank:02d}_f{pick.frame:06d}"
             pick.frame_file = str(folder / f"{stem}_frame.jpg")
             pick.crop_file = str(folder / f"{stem}_crop.png")
             _imwrite(staging / f"{stem}_frame.jpg", pick.image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
@@ -68,6 +68,9 @@ def write_result(result: InputResult, options: Options, folder: Path, overwrite:
         if result.embedding is not None:
             np.save(staging / "embedding.npy", result.embedding)
             np.save(staging / "embeddings.npy", np.stack([p.embedding for p in result.picks]))
+        if options.embeddings:
+            for person in result.persons:
+                np.save(staging / f"p{person.id:02d}_embedding.npy", person.embedding)
         (staging / MANIFEST).write_text(json.dumps(manifest(result, options), indent=2) + "\n")
         _swap_into_place(staging, folder)
     except BaseException:
@@ -88,7 +91,18 @@ def manifest(result: InputResult, options: Options) -> dict:
         "warnings": result.warnings,
         "embedding_file": "embedding.npy" if result.embedding is not None else None,
         "faces": [p.record() for p in result.picks],
+        **({"persons": [_person_entry(person, result, options) for person in result.persons]} if options.per_person else {}),
     }
+
+
+def _person_entry(person, result: InputResult, options: Options) -> dict:
+    entry = person.record()
+    entry["selected"] = [{"frame": p.frame, "time": p.time, "quality": p.quality, "rank": p.rank,
+                          "frame_file": p.frame_file, "crop_file": p.crop_file}
+                         for p in result.picks if p.person == person.id]
+    if options.embeddings:
+        entry["embedding_file"] = f"p{person.id:02d}_embedding.npy"
+    return entry
 
 
 def _imwrite(path: Path, image: np.ndarray, params: list[int] | None = None) -> None:
