@@ -98,6 +98,14 @@ def stage_costs(path: Path, samples: int = 40) -> dict[str, float]:
     }
 
 
+def write_report(lines: list[str], out: Path) -> None:
+    """Print the Markdown table and keep it under benchmarks/results/ for the README."""
+    report = "\n".join(lines) + "\n"
+    print(report)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=300, help="length of the generated 1280x720 clip")
@@ -120,10 +128,7 @@ def main() -> None:
     costs = stage_costs(group)
     lines += ["", "| stage (1280×720 group clip) | value |", "| --- | --- |"]
     lines += [f"| {name} | {value:.2f} |" for name, value in costs.items()]
-    report = "\n".join(lines) + "\n"
-    print(report)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report)
+    write_report(lines, args.out)
 
 
 if __name__ == "__main__":

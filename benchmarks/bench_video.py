@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_pipeline import decode_only_fps, examples_module  # noqa: E402
+from bench_pipeline import decode_only_fps, examples_module, write_report  # noqa: E402
 from fqselect.pipeline import Options, models_for, process_input  # noqa: E402
 
 RSS_PROBE = (
@@ -89,10 +89,7 @@ def main() -> None:
             seconds, _, rss = run_command(clip)
             lines.append(f"| {minutes} minute(s) | {minutes * 1500} | {seconds:.1f} | {rss} MiB |")
             print(lines[-1], flush=True)
-    report = "\n".join(lines) + "\n"
-    print(report)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report)
+    write_report(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from .errors import InputError, UsageError
 
 DEFAULT_CACHE = Path(os.environ.get("FQSELECT_CACHE", Path.home() / ".cache" / "fqselect"))
 CHUNK = 64  # images per worker task
+ARRAY_FIELDS = ("paths", "identities", "crops", "embeddings", "landmarks", "boxes", "det_scores")
 
 
 @dataclass
@@ -41,20 +42,20 @@ class FaceSet:
         return len(self.paths)
 
     def subset(self, keep: np.ndarray) -> "FaceSet":
-        arrays = {k: getattr(self, k)[keep] for k in ("paths", "identities", "crops", "embeddings", "landmarks", "boxes", "det_scores")}
+        arrays = {k: getattr(self, k)[keep] for k in ARRAY_FIELDS}
         return FaceSet(**arrays, recognizer=self.recognizer, missed=self.missed)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, **{k: getattr(self, k) for k in ("paths", "identities", "crops", "embeddings", "landmarks", "boxes", "det_scores")},
+        np.savez(tmp, **{k: getattr(self, k) for k in ARRAY_FIELDS},
                  recognizer=self.recognizer, missed=self.missed)
         tmp.replace(path)
 
     @classmethod
     def load(cls, path: Path) -> "FaceSet":
         with np.load(path, allow_pickle=False) as data:
-            fields = {k: data[k] for k in ("paths", "identities", "crops", "embeddings", "landmarks", "boxes", "det_scores")}
+            fields = {k: data[k] for k in ARRAY_FIELDS}
             return cls(**fields, recognizer=str(data["recognizer"]), missed=int(data["missed"]))
 
 
@@ -63,11 +64,13 @@ def read_people(path: str | Path | None) -> set[str] | None:
     file with one name per line; None when no list is given."""
     if path is None:
         return None
-    names = set()
-    for line in Path(path).read_text().splitlines():
-        name = line.split("\t")[0].strip()
-        if name and not (name.isdigit() and "\t" not in line):
-            names.add(name)
+    lines = [line for line in Path(path).read_text().splitlines() if line.strip()]
+    lfw_format = any("\t" in line for line in lines)
+    if lfw_format and lines and lines[0].strip().isdigit():
+        lines = lines[1:]  # LFW's first line counts the people
+    names = {line.split("\t")[0].strip() for line in lines}
+    if not names:
+        raise UsageError(f"{path}: the people list is empty")
     return names
 
 
@@ -89,7 +92,8 @@ def scan(root: str | Path, people: set[str] | None = None, min_images: int = 2) 
 
 
 def cache_path(root: str | Path, people: set[str] | None, recognizer: str, cache: Path = DEFAULT_CACHE) -> Path:
-    key = hashlib.sha1(f"{Path(root).resolve()}|{sorted(people) if people else ''}|{recognizer}".encode()).hexdigest()[:12]
+    selection = "all" if people is None else ",".join(sorted(people))
+    key = hashlib.sha1(f"{Path(root).resolve()}|{selection}|{recognizer}".encode()).hexdigest()[:12]
     return cache / f"faces-{Path(root).name}-{recognizer.replace(':', '_').replace('/', '_')}-{key}.npz"
 
 
@@ -129,7 +133,7 @@ def _init_worker(model_pack: str | None) -> None:
 def _embed_chunk(chunk: Sequence[tuple[str, str]]) -> dict:
     from .align import align_faces
 
-    rows: dict[str, list] = {k: [] for k in ("paths", "identities", "crops", "landmarks", "boxes", "det_scores")}
+    rows: dict[str, list] = {k: [] for k in ARRAY_FIELDS if k != "embeddings"}
     for identity, image_path in chunk:
         try:
             image = read_image(image_path)

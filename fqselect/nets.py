@@ -13,14 +13,15 @@ def conv_bn(cin: int, cout: int, kernel: int = 1, stride: int = 1, groups: int =
     return nn.Sequential(*layers)
 
 
-class TinyBlock(nn.Module):
-    """tinyFQnet's block (Fig. 4): 1×1 expand, 3×3 depthwise, 1×1 project; residual when shapes allow."""
+class InvertedResidual(nn.Module):
+    """The block both networks stack (tinyFQnet Fig. 4; MobileNetV3 without squeeze-excite, ReLU): 1×1
+    expand, k×k depthwise, 1×1 project; residual when stride and channels allow."""
 
-    def __init__(self, cin: int, expand: int, cout: int, stride: int):
+    def __init__(self, cin: int, kernel: int, expand: int, cout: int, stride: int):
         super().__init__()
-        self.body = nn.Sequential(
-            conv_bn(cin, expand), conv_bn(expand, expand, 3, stride, groups=expand), conv_bn(expand, cout, relu=False)
-        )
+        layers = [] if expand == cin else [conv_bn(cin, expand)]
+        layers += [conv_bn(expand, expand, kernel, stride, groups=expand), conv_bn(expand, cout, relu=False)]
+        self.body = nn.Sequential(*layers)
         self.residual = stride == 1 and cin == cout
 
     def forward(self, x):
@@ -38,28 +39,13 @@ class TinyFQNet(nn.Module):
     def __init__(self):
         super().__init__()
         self.stem = conv_bn(3, 11, 3, 2)
-        self.features = nn.Sequential(*[TinyBlock(*b) for b in self.blocks])
+        self.features = nn.Sequential(*[InvertedResidual(cin, 3, expand, cout, stride) for cin, expand, cout, stride in self.blocks])
         self.head = conv_bn(22, 256)
         self.fc = nn.Linear(256, 1)
 
     def forward(self, x):
         x = self.head(self.features(self.stem(x)))
         return torch.sigmoid(self.fc(x.mean(dim=(2, 3))))
-
-
-class LiteBlock(nn.Module):
-    """MobileNetV3 inverted residual, 'lite': no squeeze-excite, ReLU everywhere."""
-
-    def __init__(self, cin: int, kernel: int, expand: int, cout: int, stride: int):
-        super().__init__()
-        layers = [] if expand == cin else [conv_bn(cin, expand)]
-        layers += [conv_bn(expand, expand, kernel, stride, groups=expand), conv_bn(expand, cout, relu=False)]
-        self.body = nn.Sequential(*layers)
-        self.residual = stride == 1 and cin == cout
-
-    def forward(self, x):
-        y = self.body(x)
-        return x + y if self.residual else y
 
 
 class LightQNet(nn.Module):
@@ -75,7 +61,7 @@ class LightQNet(nn.Module):
         self.stem = conv_bn(3, 16, 3, 1)
         layers, cin = [], 16
         for kernel, expand, cout, stride in self.blocks:
-            layers.append(LiteBlock(cin, kernel, expand, cout, stride))
+            layers.append(InvertedResidual(cin, kernel, expand, cout, stride))
             cin = cout
         self.features = nn.Sequential(*layers)
         self.head = conv_bn(cin, 576)
