@@ -254,18 +254,30 @@ def score_command(
     as_json = jsonl or not sys.stdout.isatty()
     table = Table("path", "face", "quality", "scorer", box=None)
     failed = False
-    for record in score_images(paths, aligned=aligned, scorer=quality_scorer, detector=detector,
-                               model_pack=model_pack, min_face=min_face):
-        if "error" in record:
-            failed = True
-            fail(f"{record['path']}: {record['error']}")
-        elif as_json:
-            sys.stdout.write(json.dumps(record) + "\n")
-        else:
-            table.add_row(record["path"], str(record["face"]), f"{record['quality']:.3f}", record["scorer"])
+    with progress_bar(quiet) as progress:
+        task = progress.add_task("images", total=len(paths))
+        last_path = None
+        for record in score_images(paths, aligned=aligned, scorer=quality_scorer, detector=detector,
+                                   model_pack=model_pack, min_face=min_face):
+            if record["path"] != last_path:
+                progress.advance(task)
+                last_path = record["path"]
+            failed |= _emit_score(record, as_json, table)
     if not as_json and table.row_count:
         stdout_console().print(table)
     raise typer.Exit(ExitCode.INPUT_FAILED if failed else ExitCode.OK)
+
+
+def _emit_score(record: dict, as_json: bool, table: Table) -> bool:
+    """Print one `score` record (or its error); True when it was an error."""
+    if "error" in record:
+        fail(f"{record['path']}: {record['error']}")
+        return True
+    if as_json:
+        sys.stdout.write(json.dumps(record) + "\n")
+    else:
+        table.add_row(record["path"], str(record["face"]), f"{record['quality']:.3f}", record["scorer"])
+    return False
 
 
 @app.command("eval")
@@ -289,8 +301,11 @@ def eval_command(
     if peer is not None and not peer.is_file():
         raise UsageError(f"{peer}: peer model not found")
     names = [s.strip() for s in scorers.split(",")] if scorers else None
-    run_evaluation(dataset, people, out, names, peer_path, model_pack, splits, workers=workers,
-                   log=lambda line: stderr.print(line, markup=False, highlight=False))
+    with progress_bar(False) as progress:
+        task = progress.add_task("align and embed", total=None)
+        run_evaluation(dataset, people, out, names, peer_path, model_pack, splits, workers=workers,
+                       log=lambda line: progress.console.print(line, markup=False, highlight=False),
+                       progress=lambda done, total: progress.update(task, completed=done, total=total))
     stderr.print(f"wrote {out}/results.md, results.json and plots", markup=False)
 
 
