@@ -229,6 +229,9 @@ def _summary(results: list[InputResult], quiet: bool, seconds: float) -> None:
         f"{counts['no_face']} without a face, {counts['failed']} failed; {frames} frames ({analysed} analysed), {faces} faces{persons_note}, {seconds:.1f} s",
         markup=False, soft_wrap=True,
     )
+    for result in results:  # the reasons again, together, so a long batch's failures are not scrolled away
+        if result.status in ("failed", "no_face"):
+            stderr.print(f"fqselect:   failed {result.input}: {result.error}", markup=False, soft_wrap=True)
 
 
 @app.command("score", epilog=EXIT_CODES_HELP)
