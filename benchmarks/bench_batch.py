@@ -41,7 +41,7 @@ def main() -> None:
     for workers in (1, 2):
         start = time.perf_counter()
         subprocess.run([sys.executable, "-m", "fqselect", *map(str, clips), "--out", str(work / f"out{workers}"),
-                        "--workers", str(workers), "-q"], check=True, cwd=ROOT)
+                        "--workers", str(workers), "-q"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
         seconds = time.perf_counter() - start
         baseline = baseline or seconds
         lines.append(f"| {workers} | {seconds:.1f} | {frames / seconds:.1f} | {baseline / seconds:.2f} |")

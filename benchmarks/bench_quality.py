@@ -4,7 +4,9 @@
 
 1. LFW people of peopleDevTest.txt (never seen in training).
 2. The CelebA identities that training holds back (every 4th identity, `fqselect.train`).
-Writes <out>/lfw-devtest/ and <out>/celeba-heldout/ (results.md, results.json, edc.png, tar.png).
+Each with SFace (the labels' recogniser) and dlib's ResNet (an independent one: do the scores generalise?).
+Writes <out>/<set>[-dlib]/ (results.md, results.json, edc.png, tar.png) and copies each network's numbers
+into its model card.
 """
 
 from __future__ import annotations
@@ -30,17 +32,22 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=Path(os.environ.get("FQ_SHARED", ROOT.parent / "shared")))
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--splits", type=int, default=10)
+    parser.add_argument("--recognizers", default="sface,dlib", help="comma-separated: sface, dlib (needs the [eval] extra)")
     args = parser.parse_args()
     data = args.shared / "data"
     if not data.is_dir():
         sys.exit(f"{data}: shared data not found; nothing to evaluate")
     peer = default_peer()
-    results = {"lfw-devtest": run_evaluation(data / "lfw" / "images", data / "lfw" / "peopleDevTest.txt",
-                                             args.out / "lfw-devtest", peer=peer, splits=args.splits)}
     people = Path(tempfile.mkdtemp()) / "celeba-heldout.txt"
     people.write_text("\n".join(celeba_heldout_people(data / "celeba" / "images")) + "\n")
-    results["celeba-heldout"] = run_evaluation(data / "celeba" / "images", people, args.out / "celeba-heldout",
-                                               peer=peer, splits=args.splits)
+    sets = {"lfw-devtest": (data / "lfw" / "images", data / "lfw" / "peopleDevTest.txt"),
+            "celeba-heldout": (data / "celeba" / "images", people)}
+    results = {}
+    for recognizer in args.recognizers.split(","):
+        for name, (root, people_file) in sets.items():
+            key = name if recognizer == "sface" else f"{name}-{recognizer}"
+            results[key] = run_evaluation(root, people_file, args.out / key, peer=peer, splits=args.splits,
+                                          recognizer=recognizer)
     record_in_model_cards(results)
 
 

@@ -291,11 +291,16 @@ def eval_command(
     scorers: Optional[str] = typer.Option(None, "--scorers", help="Comma-separated scorers (default: every baseline and every network in weights/)."),
     peer: Optional[Path] = typer.Option(None, "--peer", help="The peer LightQNet ONNX (default: ../shared/peers/lightqnet-dm100.onnx when present)."),
     no_peer: bool = typer.Option(False, "--no-peer", help="Leave the peer model out."),
-    model_pack: Optional[str] = typer.Option(None, "--model-pack", help="Embed with ArcFace from this insightface model pack instead of SFace."),
+    recognizer: Optional[str] = typer.Option(None, "--recognizer", help="sface (default), dlib (needs the [eval] extra), or arcface (needs --model-pack)."),
+    model_pack: Optional[str] = typer.Option(None, "--model-pack", help="insightface model pack for --recognizer arcface (implies it)."),
     splits: int = typer.Option(10, "--splits", min=1, help="Random two-template splits for TAR."),
     workers: int = typer.Option(2, "--workers", min=1, help="Processes for the one-off align-and-embed pass."),
 ):
     """Error-versus-discard and template-selection TAR for every scorer side by side."""
+    from .embed import RECOGNIZERS
+
+    if recognizer is not None and recognizer not in RECOGNIZERS:
+        raise UsageError(f"unknown recogniser {recognizer!r} (choose from {', '.join(RECOGNIZERS)})")
     from .evaluate import default_peer, run_evaluation
 
     if people is not None and not people.is_file():
@@ -308,7 +313,8 @@ def eval_command(
         task = progress.add_task("align and embed", total=None)
         run_evaluation(dataset, people, out, names, peer_path, model_pack, splits, workers=workers,
                        log=lambda line: progress.console.print(line, markup=False, highlight=False),
-                       progress=lambda done, total: progress.update(task, completed=done, total=total))
+                       progress=lambda done, total: progress.update(task, completed=done, total=total),
+                       recognizer=recognizer)
     stderr.print(f"wrote {out}/results.md, results.json and plots", markup=False)
 
 

@@ -99,21 +99,32 @@ def cache_path(root: str | Path, people: set[str] | None, recognizer: str, cache
 
 def load_face_set(root: str | Path, people: set[str] | None = None, model_pack: str | None = None,
                   cache: Path = DEFAULT_CACHE, workers: int = 2,
-                  progress: Callable[[int, int], None] | None = None) -> FaceSet:
-    """The dataset's faces, from the cache or computed (detect, align, embed) in `workers` processes."""
-    recognizer = f"arcface:{Path(model_pack).name}" if model_pack else "sface"
-    path = cache_path(root, people, recognizer, cache)
+                  progress: Callable[[int, int], None] | None = None, recognizer: str = "sface") -> FaceSet:
+    """The dataset's faces, from the cache or computed (detect, align, embed with SFace) in `workers`
+    processes. Another recogniser (`arcface` with a model pack, `dlib`) re-embeds the same aligned
+    crops, so every recogniser sees exactly the same faces."""
+    if recognizer != "sface":
+        tag = f"arcface:{Path(model_pack).name}" if recognizer == "arcface" else recognizer
+        path = cache_path(root, people, tag, cache)
+        if path.is_file():
+            return FaceSet.load(path)
+        faces = load_face_set(root, people, None, cache, workers, progress)
+        faces.embeddings = _embed_crops(faces.crops, recognizer, model_pack, workers)
+        faces.recognizer = tag
+        faces.save(path)
+        return faces
+    path = cache_path(root, people, "sface", cache)
     if path.is_file():
         return FaceSet.load(path)
     items = scan(root, people)
     chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
     parts = []
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(model_pack,)) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(None,)) as pool:
         for done, part in enumerate(pool.map(_embed_chunk, chunks), start=1):
             parts.append(part)
             if progress:
                 progress(min(done * CHUNK, len(items)), len(items))
-    faces = _concat(parts, recognizer, missed=len(items) - sum(len(p["paths"]) for p in parts))
+    faces = _concat(parts, "sface", missed=len(items) - sum(len(p["paths"]) for p in parts))
     faces.save(path)
     return faces
 
@@ -121,13 +132,24 @@ def load_face_set(root: str | Path, people: set[str] | None = None, model_pack: 
 _worker: dict = {}
 
 
-def _init_worker(model_pack: str | None) -> None:
+def _init_worker(model_pack: str | None, recognizer: str | None = None, detect: bool = True) -> None:
     os.environ.setdefault("FQSELECT_THREADS", "1")
     from .detect import RetinaFaceDetector
     from .embed import load_recognizer
 
-    _worker["detector"] = RetinaFaceDetector(threshold=0.3)  # datasets: find the face even when it is poor
-    _worker["recognizer"] = load_recognizer(model_pack)
+    if detect:
+        _worker["detector"] = RetinaFaceDetector(threshold=0.3)  # datasets: find the face even when it is poor
+    _worker["recognizer"] = load_recognizer(model_pack, recognizer)
+
+
+def _embed_crops(crops: np.ndarray, recognizer: str, model_pack: str | None, workers: int) -> np.ndarray:
+    chunks = [crops[i : i + CHUNK] for i in range(0, len(crops), CHUNK)]
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(model_pack, recognizer, False)) as pool:
+        return np.concatenate(list(pool.map(_worker_embed, chunks))).astype(np.float32)
+
+
+def _worker_embed(crops: np.ndarray) -> np.ndarray:
+    return _worker["recognizer"].embed(crops)
 
 
 def _embed_chunk(chunk: Sequence[tuple[str, str]]) -> dict:

@@ -92,6 +92,30 @@ class ArcFaceRecognizer:
         return _normalise(np.concatenate(feats) if feats else np.zeros((0, 512), np.float32))
 
 
+class DlibRecognizer:
+    """dlib's ResNet (128-d), from the `dlib-bin` and `face-recognition-models` wheels: a second,
+    independent recogniser for evaluation. dlib re-aligns our crop with its own 5-point model."""
+
+    name = "dlib"
+    # where dlib's own face detector would put its box inside the 112×112 ArcFace crop
+    FACE_BOX = (16, 26, 96, 108)
+
+    def __init__(self):
+        import dlib
+
+        self.dlib = dlib
+        self.shapes = dlib.shape_predictor(str(packaged_model("shape_predictor_5_face_landmarks.dat", "face_recognition_models")))
+        self.net = dlib.face_recognition_model_v1(str(packaged_model("dlib_face_recognition_resnet_model_v1.dat", "face_recognition_models")))
+
+    def embed(self, crops: np.ndarray) -> np.ndarray:
+        box = self.dlib.rectangle(*self.FACE_BOX)
+        features = []
+        for crop in crops:
+            rgb = np.ascontiguousarray(crop[..., ::-1])
+            features.append(np.array(self.net.compute_face_descriptor(rgb, self.shapes(rgb, box))))
+        return _normalise(np.array(features).reshape(len(crops), 128))
+
+
 def _pack_recognizer(pack: str):
     from .errors import UsageError
 
@@ -113,9 +137,26 @@ def _normalise(features: np.ndarray) -> np.ndarray:
     return features / (np.linalg.norm(features, axis=1, keepdims=True) + 1e-12)
 
 
-def load_recognizer(model_pack: str | None = None) -> SFaceRecognizer | ArcFaceRecognizer:
-    """ArcFace from the model pack when one is given, else the default SFace."""
-    return ArcFaceRecognizer(model_pack) if model_pack else SFaceRecognizer()
+RECOGNIZERS = ("sface", "arcface", "dlib")
+
+
+def load_recognizer(model_pack: str | None = None, name: str | None = None):
+    """`name` (sface, arcface, dlib); by default ArcFace when a model pack is given, else SFace."""
+    name = name or ("arcface" if model_pack else "sface")
+    if name == "arcface":
+        if not model_pack:
+            from .errors import UsageError
+
+            raise UsageError("the arcface recogniser needs --model-pack NAME|PATH (an insightface model pack on disk)")
+        return ArcFaceRecognizer(model_pack)
+    if name == "dlib":
+        try:
+            return DlibRecognizer()
+        except ImportError:
+            from .errors import UsageError
+
+            raise UsageError("the dlib recogniser needs: pip install -e '.[eval]' (dlib-bin, face-recognition-models)") from None
+    return SFaceRecognizer()
 
 
 def quality_weighted_mean(embeddings: np.ndarray, qualities: np.ndarray) -> np.ndarray:

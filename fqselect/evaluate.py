@@ -125,10 +125,13 @@ def build_scorers(names: list[str] | None, peer: Path | None) -> dict[str, Score
 def run_evaluation(dataset: str | Path, people_file: str | Path | None = None, out_dir: Path = Path("eval"),
                    scorer_names: list[str] | None = None, peer: Path | None = None, model_pack: str | None = None,
                    splits: int = 10, cache: Path = DEFAULT_CACHE, workers: int = 2,
-                   log: Callable[[str], None] = print, progress: Callable[[int, int], None] | None = None) -> dict:
+                   log: Callable[[str], None] = print, progress: Callable[[int, int], None] | None = None,
+                   recognizer: str | None = None) -> dict:
+    """Score and measure every scorer; `recognizer` (sface, dlib, arcface) decides the comparisons."""
     people = read_people(people_file)
-    log(f"aligning and embedding {dataset} (cached after the first run) ...")
-    faces = load_face_set(dataset, people, model_pack, cache, workers, progress)
+    recognizer = recognizer or ("arcface" if model_pack else "sface")
+    log(f"aligning and embedding {dataset} with {recognizer} (cached after the first run) ...")
+    faces = load_face_set(dataset, people, model_pack, cache, workers, progress, recognizer)
     log(f"{len(faces)} faces of {len(np.unique(faces.identities))} identities; {faces.missed} images without a detected face left out")
     scorers = build_scorers(scorer_names, peer)
     needs_regions = any(isinstance(s, (PERCEPTUAL["jpeg"], PERCEPTUAL["combined"])) for s in scorers.values())

@@ -52,3 +52,20 @@ def test_quality_weighted_mean_leans_to_good_faces():
     mean = quality_weighted_mean(embeddings, np.array([0.9, 0.1, 0.0]))
     assert np.linalg.norm(mean) == np.float32(1) or abs(np.linalg.norm(mean) - 1) < 1e-5
     assert mean[0] > 0.95
+
+
+def test_dlib_recogniser_tells_people_apart(face_photo):
+    import pytest
+
+    pytest.importorskip("dlib")
+    from fqselect.embed import load_recognizer
+
+    image = cv2.imread(str(face_photo))
+    shifted = np.roll(image, (3, 5), axis=(0, 1))
+    recogniser = load_recognizer(name="dlib")
+    a = recogniser.embed(align_faces(image, RetinaFaceDetector().detect(image).landmarks))
+    b = recogniser.embed(align_faces(shifted, RetinaFaceDetector().detect(shifted).landmarks))
+    similarity = a @ b.T
+    same = similarity.max(axis=1)
+    others = np.sort(similarity, axis=1)[:, -2]
+    assert a.shape == (6, 128) and np.all(same > others + 0.05)
