@@ -49,6 +49,27 @@ def main() -> None:
             results[key] = run_evaluation(root, people_file, args.out / key, peer=peer, splits=args.splits,
                                           recognizer=recognizer)
     record_in_model_cards(results)
+    (args.out / "summary.md").write_text(summary_table(results))
+    print(summary_table(results))
+
+
+def summary_table(results: dict) -> str:
+    """One row per scorer: EDC pAUC@20% / @30% on every held-out set and recogniser, and cost."""
+    sets = list(results)
+    first = results[sets[0]]
+    order = sorted(first["scorers"], key=lambda n: first["scorers"][n]["pauc_20"])
+    header = "| scorer | " + " | ".join(f"{s} pAUC 20% / 30%" for s in sets) + " | params | MMACs | ms/face (b256, 1 thread) |"
+    lines = [header, "| --- " * (len(sets) + 4) + "|"]
+    for name in order:
+        cells = [f"{r['scorers'][name]['pauc_20']:.4f} / {r['scorers'][name]['pauc_30']:.4f}" if name in r["scorers"] else ""
+                 for r in results.values()]
+        cost = first["costs"].get(name)
+        cost_cells = [f"{cost['params']:,}", f"{cost['mmacs']:.2f}", f"{cost['ms_batch256']:.3f}"] if cost else ["", "", ""]
+        lines.append(f"| {name} | " + " | ".join(cells + cost_cells) + " |")
+    lines.append("| *perfect* | " + " | ".join(f"{r['perfect']['pauc_20']:.4f} / {r['perfect']['pauc_30']:.4f}" for r in results.values()) + " | | | |")
+    notes = [f"{s}: {r['faces']} faces, {r['identities']} identities, recogniser {r['recognizer']}, FNMR at FMR 1e-3 without discard "
+             f"{r['scorers']['random']['fnmr_at_0']:.4f}" for s, r in results.items()]
+    return "\n".join(lines) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
 
 
 def record_in_model_cards(results: dict) -> None:
