@@ -199,12 +199,13 @@ def _report(result: InputResult, jsonl: bool) -> None:
 
 
 def _print_table(results: list[InputResult]) -> None:
-    table = Table("input", "person", "rank", "frame", "time", "quality", "scorer", "file", box=None)
+    with_persons = any(pick.person is not None for r in results for pick in r.picks)
+    table = Table("input", *(["person"] if with_persons else []), "rank", "frame", "time", "quality", "scorer", "file", box=None)
     for result in results:
         for pick in result.picks:
             person = "" if pick.person is None else f"{pick.person}" + (f" ({pick.identity})" if pick.identity else "")
-            table.add_row(result.input, person, str(pick.rank), str(pick.frame), f"{pick.time:.2f}", f"{pick.quality:.3f}",
-                          pick.scorer, pick.frame_file or "")
+            table.add_row(result.input, *([person] if with_persons else []), str(pick.rank), str(pick.frame),
+                          f"{pick.time:.2f}", f"{pick.quality:.3f}", pick.scorer, pick.frame_file or "")
     if table.row_count:
         stdout_console().print(table)
 

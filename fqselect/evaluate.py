@@ -223,8 +223,10 @@ def _plots(results: dict, out_dir: Path) -> None:
 
     grid = np.array(results["discard_grid"]) * 100
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, row in sorted(results["scorers"].items(), key=lambda kv: kv[1]["pauc_20"]):
-        ax.plot(grid, row["edc"], label=f"{name} ({row['pauc_20']:.3f})", linewidth=2.2 if name not in BASELINES else 1.2)
+    colours = plt.get_cmap("tab20").colors  # more scorers than the default ten-colour cycle
+    for i, (name, row) in enumerate(sorted(results["scorers"].items(), key=lambda kv: kv[1]["pauc_20"])):
+        ax.plot(grid, row["edc"], label=f"{name} ({row['pauc_20']:.4f})", color=colours[i % len(colours)],
+                linewidth=2.2 if name not in BASELINES else 1.2)
     ax.plot(grid, results["perfect_edc"], "k--", label="perfect", linewidth=1)
     ax.set_xlabel("discarded comparisons, lowest quality first (%)")
     ax.set_ylabel(f"FNMR at FMR {results['fmr']:g}")
