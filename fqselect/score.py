@@ -181,12 +181,13 @@ class NetworkScorer:
 
     batch_size = 256
 
-    def __init__(self, path: str | Path, spec: InputSpec, name: str | None = None, version: str = "1"):
+    def __init__(self, path: str | Path, spec: InputSpec, name: str | None = None, version: str = "1",
+                 threads: int | None = None):
         self.path = Path(path)
         self.spec = spec
         self.name = name or self.path.stem
         self.version = version
-        self.session = create_session(self.path)
+        self.session = create_session(self.path, threads)
         self.input_name = self.session.get_inputs()[0].name
 
     @classmethod
