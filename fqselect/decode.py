@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from .errors import InputError
+from .runtime import decoder_threads
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".jp2", ".ppm", ".pgm", ".pbm", ".pnm"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".mts", ".3gp", ".ogv"}
@@ -75,7 +76,9 @@ class VideoInput:
     def __init__(self, path: str, sampling: Sampling = Sampling()):
         self.path = path
         self.sampling = sampling
-        self.capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
+        # One decoder thread: the analysis (onnxruntime) has the other cores, and FFmpeg's own threading
+        # costs more CPU per frame than it gains when nothing is idle.
+        self.capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, decoder_threads()])
         if not self.capture.isOpened():
             raise InputError(path, "cannot open as a video (corrupt, truncated or not a video)")
         self.capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # phone videos come out upright

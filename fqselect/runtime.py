@@ -30,6 +30,11 @@ def default_threads() -> int:
     return max(1, (os.cpu_count() or 1) - 1)
 
 
+def decoder_threads() -> int:
+    """FFmpeg threads for video decoding: the cores onnxruntime sessions leave free, at least one."""
+    return max(1, (os.cpu_count() or 1) - default_threads())
+
+
 def create_session(model: str | Path | bytes, threads: int | None = None) -> ort.InferenceSession:
     """An InferenceSession from a path or serialized bytes, with the project's provider/thread policy."""
     options = ort.SessionOptions()

