@@ -28,7 +28,7 @@ DEFAULT_TOP = 3
 DEFAULT_MIN_GAP = 1.0  # seconds between picks from one video, so the top 3 are not one moment thrice
 # A face of a window's sharpest frame this close to becoming a pick sends the window's next-sharpest
 # frames to the detector too: the quality network's frame-to-frame jitter on a still face is this large.
-REFINE_MARGIN = 0.03
+REFINE_MARGIN = 0.02
 REFINE_FRAMES = 1
 BLOCK = 8  # JPEG/video codec block size: the JPEG scorer's regions start on this grid
 
