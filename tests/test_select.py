@@ -50,3 +50,16 @@ def test_threshold_lets_callers_skip_hopeless_faces():
     for c in candidates([0.3, 0.8, 0.6], [0, 1, 2]):
         selector.offer(c)
     assert selector.threshold() == pytest.approx(0.6)
+
+
+def test_could_pick_reflects_the_gap_and_the_margin():
+    selector = TopKSelector(k=2, min_gap=1.0)
+    for c in candidates([0.9, 0.8], [0.0, 5.0]):
+        selector.offer(c)
+    late, close = Candidate(0.85, 10.0, order=9), Candidate(0.95, 0.5, order=10)
+    assert selector.could_pick(late)  # beats the 0.8 pick and is far from both
+    assert not selector.could_pick(Candidate(0.75, 10.0, order=11))
+    assert selector.could_pick(Candidate(0.79, 10.0, order=12), margin=0.02)  # within the margin
+    assert selector.could_pick(close)  # displaces the 0.9 pick it is too close to
+    assert not selector.could_pick(Candidate(0.88, 0.5, order=13))  # too close to a better pick
+    assert len(selector.pool) == 2  # asking changes nothing
