@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -27,7 +28,8 @@ from .select import Candidate, TopKSelector
 DEFAULT_TOP = 3
 DEFAULT_MIN_GAP = 1.0  # seconds between picks from one video, so the top 3 are not one moment thrice
 # A face of a window's sharpest frame this close to becoming a pick sends the window's next-sharpest
-# frames to the detector too: the quality network's frame-to-frame jitter on a still face is this large.
+# frame to the detector too (REFINE_FRAMES more per pick the window can hold): the quality network's
+# frame-to-frame jitter on a still face is this large.
 REFINE_MARGIN = 0.02
 REFINE_FRAMES = 1
 BLOCK = 8  # JPEG/video codec block size: the JPEG scorer's regions start on this grid
@@ -184,9 +186,11 @@ def _analyse(path: str, options: Options, models: Models, result: InputResult, p
     planned = source.planned_frames()
     prescreen = source.kind == "video" and options.prescreen
     groups = windows(source.frames(), options.window) if prescreen else ([f] for f in source.frames())
+    # a window holds at most this many picks, min_gap apart (all k without a gap): each may need refining
+    picks_per_window = options.top if min_gap <= 0 else min(options.top, math.ceil(options.window / min_gap))
     for group in groups:
         if tracker is None:
-            _select_in_window(group, models, options.min_face, selector, result)
+            _select_in_window(group, models, options.min_face, selector, result, 1 + REFINE_FRAMES * picks_per_window)
         else:
             _track_in_window(group, models, options.min_face, tracker, result)
         result.frames_decoded += len(group)
@@ -213,19 +217,18 @@ def _analyse(path: str, options: Options, models: Models, result: InputResult, p
 
 
 def _select_in_window(group: list[Frame], models: Models, min_face: int, selector: TopKSelector,
-                      result: InputResult) -> None:
-    """The window's sharpest frame goes through the detector. When one of its faces could become a pick,
-    the next-sharpest frames do too (up to REFINE_FRAMES): a face's quality also moves with small changes
-    of pose and landmark placement between frames, which sharpness does not see."""
-    order = sharpness_order(group)
-    for position, index in enumerate(order[: 1 + REFINE_FRAMES]):
+                      result: InputResult, budget: int) -> None:
+    """The window's sharpest frame goes through the detector. While the last frame analysed holds a face
+    that could become a pick, the next-sharpest goes too (up to `budget` frames): a face's quality also
+    moves with small changes of pose and landmark placement between frames, which sharpness does not see."""
+    for index in sharpness_order(group)[:budget]:
         faces = analyse_frame(group[index], models, min_face)
         result.frames_analysed += 1
         result.faces_seen += len(faces)
         promising = any(selector.could_pick(c, REFINE_MARGIN) for c in faces)
         for candidate in faces:
             selector.offer(candidate)
-        if position == 0 and not promising:
+        if not promising:
             break
 
 

@@ -46,11 +46,14 @@ def face_photo() -> Path:
     return Path(insightface.__file__).parent / "data" / "images" / "t1.jpg"
 
 
-def run_cli(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """`fqselect ARGS` as a user runs it: a separate process, stdout and stderr captured."""
+def run_cli(*args: str, stdin: str | None = None, cwd: Path | None = None,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`fqselect ARGS` as a user runs it: a separate process, stdout and stderr captured; `env` adds
+    environment variables."""
     return subprocess.run(
         [sys.executable, "-m", "fqselect", *map(str, args)],
         input=stdin, capture_output=True, text=True, cwd=cwd, timeout=300,
+        env={**os.environ, **(env or {})},
     )
 
 

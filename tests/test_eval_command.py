@@ -32,7 +32,7 @@ def small_gallery(tmp_path_factory, face_photo):
 def test_eval_writes_table_json_and_plots(small_gallery, tmp_path):
     out = tmp_path / "eval"
     proc = run_cli("eval", small_gallery, "--scorers", "random,blur,combined", "--no-peer", "--splits", "2",
-                   "--out", out, "--workers", "1")
+                   "--out", out, "--workers", "1", env={"FQSELECT_CACHE": str(tmp_path / "cache")})  # not the user's
     assert proc.returncode == 0, proc.stderr
     results = json.loads((out / "results.json").read_text())
     assert results["faces"] == 24 and results["identities"] == 6
