@@ -32,12 +32,15 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_pipeline import decode_only_fps, examples_module, write_report  # noqa: E402
 from fqselect.pipeline import Options, models_for, process_input  # noqa: E402
 
+# Peak RSS from /proc/self/status (VmHWM, this process image only): getrusage's ru_maxrss survives
+# fork and exec, so a child would report this benchmark's own, larger peak.
 RSS_PROBE = (
-    "import resource, sys, runpy\n"
+    "import re, sys, runpy\n"
     "sys.argv = ['fqselect'] + sys.argv[1:]\n"
     "try:\n    runpy.run_module('fqselect', run_name='__main__')\n"
     "except SystemExit:\n    pass\n"
-    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, file=sys.stderr)\n"
+    "hwm = re.search(r'VmHWM:\\s+(\\d+) kB', open('/proc/self/status').read())\n"
+    "print(int(hwm.group(1)) // 1024, file=sys.stderr)\n"
 )
 
 
