@@ -15,7 +15,7 @@ import numpy as np
 
 def _load_face_align():
     """insightface's own face_align module, loaded by itself: `import insightface` runs the package's
-    __init__, which imports scipy, requests, onnx and its apps (~0.5 s a process) for one function."""
+    __init__, which imports scipy, requests, onnx and its apps (~0.5 s a process) for one template."""
     package = importlib.util.find_spec("insightface")
     if package is None or not package.submodule_search_locations:
         raise ImportError("fqselect needs insightface (pip install insightface)")
