@@ -31,7 +31,11 @@ def default_threads() -> int:
 
 
 def decoder_threads() -> int:
-    """FFmpeg threads for video decoding: the cores onnxruntime sessions leave free, at least one."""
+    """FFmpeg threads for video decoding: FQSELECT_DECODER_THREADS, else the cores onnxruntime sessions
+    leave free, at least one."""
+    env = os.environ.get("FQSELECT_DECODER_THREADS")
+    if env:
+        return max(1, int(env))
     return max(1, (os.cpu_count() or 1) - default_threads())
 
 
