@@ -11,6 +11,8 @@ from pathlib import Path
 
 import onnxruntime as ort
 
+from .errors import UsageError
+
 # Quiet onnxruntime's graph-cleanup warnings about the PyPI-shipped models; real errors still raise.
 ort.set_default_logger_severity(3)
 
@@ -22,21 +24,25 @@ def available_providers() -> list[str]:
     return [p for p in wanted if p in have]
 
 
+def _env_count(name: str) -> int | None:
+    """A positive whole number from the environment variable `name`, None when unset."""
+    value = os.environ.get(name)
+    if not value:
+        return None
+    if not value.strip().isdigit() or int(value) < 1:
+        raise UsageError(f"{name}={value!r}: expected a whole number of threads, 1 or more")
+    return int(value)
+
+
 def default_threads() -> int:
     """Threads per session: FQSELECT_THREADS, else all cores but one (the decoder's), at least one."""
-    env = os.environ.get("FQSELECT_THREADS")
-    if env:
-        return max(1, int(env))
-    return max(1, (os.cpu_count() or 1) - 1)
+    return _env_count("FQSELECT_THREADS") or max(1, (os.cpu_count() or 1) - 1)
 
 
 def decoder_threads() -> int:
     """FFmpeg threads for video decoding: FQSELECT_DECODER_THREADS, else the cores onnxruntime sessions
     leave free, at least one."""
-    env = os.environ.get("FQSELECT_DECODER_THREADS")
-    if env:
-        return max(1, int(env))
-    return max(1, (os.cpu_count() or 1) - default_threads())
+    return _env_count("FQSELECT_DECODER_THREADS") or max(1, (os.cpu_count() or 1) - default_threads())
 
 
 def create_session(model: str | Path | bytes, threads: int | None = None) -> ort.InferenceSession:

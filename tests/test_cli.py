@@ -195,3 +195,12 @@ def test_help_documents_exit_codes():
     proc = run_cli("select", "--help")
     assert proc.returncode == 0
     assert "Exit codes" in proc.stdout and "--min-gap" in proc.stdout
+
+
+@pytest.mark.parametrize("variable", ["FQSELECT_THREADS", "FQSELECT_DECODER_THREADS"])
+def test_bad_thread_setting_is_a_usage_error(clip, variable):
+    path, _ = clip
+    proc = run_cli(path, "--jsonl", env={variable: "two"})
+    assert proc.returncode == 2
+    assert_clean_error(proc, f"{variable}='two'")
+    assert proc.stdout == ""
