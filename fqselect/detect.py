@@ -2,7 +2,7 @@
 right mouth, as seen in the image).
 
 Every detector has the same shape: built once (one onnxruntime/OpenCV session, reused), then
-`detect(image_bgr, max_side=None) -> Detections` in source-image pixels. Frames are shrunk to `max_side` before
+`detect(image_bgr) -> Detections` in source-image pixels. Frames are shrunk to `max_side` before
 detection: faces worth selecting are large enough to survive it, and it bounds the cost per frame.
 """
 
@@ -45,16 +45,6 @@ class Detections:
         return Detections(self.boxes * factor, self.scores, self.landmarks * factor)
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box in a (N, 4) with every box in b (M, 4)."""
-    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
-    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / (area_a[:, None] + area_b[None, :] - inter + 1e-9)
-
-
 def _shrink(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     """The image resized so that its longer side is at most max_side, and the factor back to source."""
     height, width = image.shape[:2]
@@ -92,8 +82,8 @@ class RetinaFaceDetector:
         self.max_side = max_side
         self.threshold = threshold
 
-    def detect(self, image: np.ndarray, max_side: int | None = None) -> Detections:
-        small, back = _shrink(image, max_side or self.max_side)
+    def detect(self, image: np.ndarray) -> Detections:
+        small, back = _shrink(image, self.max_side)
         blob = cv2.dnn.blobFromImage(small, mean=tuple(self.mean.tolist()))  # BGR minus mean, NCHW, like training
         loc, conf, landmarks = self.session.run(None, {"input": blob})
         return self._decode(loc, conf, landmarks, small.shape[:2]).scaled(back)
@@ -131,8 +121,8 @@ class YuNetDetector:
         self.model = cv2.FaceDetectorYN.create(str(path), "", (320, 320), threshold, NMS_IOU, 5000)
         self.max_side = max_side
 
-    def detect(self, image: np.ndarray, max_side: int | None = None) -> Detections:
-        small, back = _shrink(image, max_side or self.max_side)
+    def detect(self, image: np.ndarray) -> Detections:
+        small, back = _shrink(image, self.max_side)
         self.model.setInputSize((small.shape[1], small.shape[0]))
         _, rows = self.model.detect(small)
         if rows is None or len(rows) == 0:
@@ -157,9 +147,8 @@ class SCRFDDetector:
         self.model.prepare(-1, det_thresh=threshold, input_size=(max_side, max_side))
         self.max_side = max_side
 
-    def detect(self, image: np.ndarray, max_side: int | None = None) -> Detections:
-        side = max_side or self.max_side
-        boxes, points = self.model.detect(image, input_size=(side, side))
+    def detect(self, image: np.ndarray) -> Detections:
+        boxes, points = self.model.detect(image, input_size=(self.max_side, self.max_side))
         if boxes is None or len(boxes) == 0:
             return Detections.empty()
         return Detections(boxes[:, :4].astype(np.float32), boxes[:, 4].astype(np.float32), points.astype(np.float32))

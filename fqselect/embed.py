@@ -6,11 +6,16 @@ Same shape as the other model classes: built once, `embed(crops) -> (N, D)` unit
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .errors import UsageError
 from .models import model_pack_file, packaged_model
 from .runtime import create_session
+
+if TYPE_CHECKING:
+    import onnx
 
 SFACE_FILE = "face_recognition_sface_2021dec_int8bq.onnx"
 

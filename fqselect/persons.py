@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 
 from .decode import folder_images, read_image
-from .detect import box_iou
 from .embed import quality_weighted_mean
 from .errors import InputError, UsageError
 from .select import Candidate, TopKSelector, greedy_picks
@@ -32,6 +31,16 @@ LINK_SOLID_IOU = 0.5  # boxes overlapping this much within LINK_RECENT seconds l
 LINK_RECENT = 1.0  # changes a face's embedding far more than it moves its box between close frames
 LINK_SIMILARITY = 0.5  # faces this alike link whatever the boxes do
 TRACK_TIMEOUT = 2.0  # seconds without a face before a track ends
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box in a (N, 4) with every box in b (M, 4)."""
+    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
+    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
+    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
+    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
+    return inter / (area_a[:, None] + area_b[None, :] - inter + 1e-9)
 
 
 @dataclass

@@ -188,15 +188,16 @@ def _analyse(path: str, options: Options, models: Models, result: InputResult, p
     groups = windows(source.frames(), options.window) if prescreen else ([f] for f in source.frames())
     # a window holds at most this many picks, min_gap apart (all k without a gap): each may need refining
     picks_per_window = options.top if min_gap <= 0 else min(options.top, math.ceil(options.window / min_gap))
+    seen = 0  # frames looked at (converted to pixels), against `planned`
     for group in groups:
         if tracker is None:
             _select_in_window(group, models, options.min_face, selector, result, 1 + REFINE_FRAMES * picks_per_window)
         else:
             _track_in_window(group, models, options.min_face, tracker, result)
-        result.frames_decoded += len(group)
+        seen += len(group)
         if progress:
-            progress(result.frames_decoded, planned)
-    result.frames_decoded = getattr(source, "decoded", result.frames_decoded)  # videos: grabbed ones too
+            progress(seen, planned)
+    result.frames_decoded = getattr(source, "decoded", seen)  # videos: the grabbed-only frames count too
     result.warnings.extend(source.warnings)
     if result.faces_seen == 0:
         raise NoFaceError(path)
@@ -251,17 +252,14 @@ def detect_and_align(image: np.ndarray, detector, min_face: int = 0) -> tuple[De
     if min_face and len(detections):
         sides = np.minimum(*(detections.boxes[:, 2:] - detections.boxes[:, :2]).T)
         detections = detections.take(sides >= min_face)
-    return detections, aligned_batch(image, detections)
-
-
-def aligned_batch(image: np.ndarray, detections: Detections) -> FaceBatch:
-    return FaceBatch(
+    batch = FaceBatch(
         crops=align_faces(image, detections.landmarks),
         landmarks=detections.landmarks,
         boxes=detections.boxes,
         det_scores=detections.scores,
         regions=[face_region(image, box) for box in detections.boxes],
     )
+    return detections, batch
 
 
 def analyse_frame(frame: Frame, models: Models, min_face: int = 0) -> list[Candidate]:
@@ -269,27 +267,25 @@ def analyse_frame(frame: Frame, models: Models, min_face: int = 0) -> list[Candi
     if not len(detections):
         return []
     qualities = models.scorer.score(batch)
-    return [_candidate(frame, detections, i, batch.crops[i], qualities[i]) for i in range(len(detections))]
-
-
-def _candidate(frame: Frame, detections: Detections, i: int, crop: np.ndarray, quality: float,
-               order_offset: int = 0) -> Candidate:
-    return Candidate(
-        float(quality),
-        frame.time,
-        order=frame.index * 1000 + order_offset + i,
-        payload=Pick(
-            source=frame.source,
-            frame=frame.index,
-            time=round(frame.time, 3),
-            bbox=[round(float(v), 1) for v in detections.boxes[i]],
-            landmarks=[[round(float(x), 2), round(float(y), 2)] for x, y in detections.landmarks[i]],
-            det_score=round(float(detections.scores[i]), 4),
-            quality=round(float(quality), 4),
-            image=frame.image,
-            crop=crop,
-        ),
-    )
+    return [
+        Candidate(
+            float(qualities[i]),
+            frame.time,
+            order=frame.index * 1000 + i,
+            payload=Pick(
+                source=frame.source,
+                frame=frame.index,
+                time=round(frame.time, 3),
+                bbox=[round(float(v), 1) for v in detections.boxes[i]],
+                landmarks=[[round(float(x), 2), round(float(y), 2)] for x, y in detections.landmarks[i]],
+                det_score=round(float(detections.scores[i]), 4),
+                quality=round(float(qualities[i]), 4),
+                image=frame.image,
+                crop=batch.crops[i],
+            ),
+        )
+        for i in range(len(detections))
+    ]
 
 
 def face_region(image: np.ndarray, box: np.ndarray) -> np.ndarray:
