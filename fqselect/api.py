@@ -16,6 +16,7 @@ from .detect import DEFAULT_MAX_SIDE, DEFAULT_THRESHOLD, load_detector
 from .errors import InputError
 from .faces import FaceBatch
 from .pipeline import InputResult, Options, detect_and_align, models_for, process_input
+from .runtime import keep_freed_memory
 from .score import Scorer, load_scorer
 
 SCORE_BATCH = 256  # faces per quality-network call in `score_images`
@@ -36,6 +37,7 @@ def select_many(paths: list[str], options: Options, workers: int = 1, progress=N
 
 def _init_worker(options: Options) -> None:
     os.environ["FQSELECT_THREADS"] = "1"
+    keep_freed_memory()
     models_for(options)  # load once per worker, before the first input
 
 

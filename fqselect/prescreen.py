@@ -17,7 +17,7 @@ import numpy as np
 from .decode import Frame
 
 DEFAULT_WINDOW = 1.0  # seconds of video reduced to one analysed frame: picks are a second apart anyway
-PRESCREEN_FPS = 8.0  # frames a second converted to pixels and judged; the rest are only grabbed
+PRESCREEN_FPS = 6.0  # frames a second converted to pixels and judged; the rest are only grabbed
 THUMBNAIL_WIDTH = 320
 
 
