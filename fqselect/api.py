@@ -30,6 +30,7 @@ def select_many(paths: list[str], options: Options, workers: int = 1, progress=N
         for path in paths:
             yield process_input(path, options, progress)
         return
+    models_for(options)  # a model that fails to load fails here, once, not in every worker
     context = multiprocessing.get_context("spawn")  # no forked onnxruntime or decoder threads
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(options,)) as pool:
         yield from pool.map(process_input, paths, [options] * len(paths))

@@ -18,7 +18,7 @@ from typer.core import TyperGroup
 from . import __version__
 from .errors import ExitCode, FQError, InputError, UsageError
 from .api import select_many
-from .pipeline import DEFAULT_MIN_GAP, DEFAULT_TOP, InputResult, Options, models_for
+from .pipeline import DEFAULT_MIN_GAP, DEFAULT_TOP, InputResult, Options, check_models
 from .prescreen import DEFAULT_WINDOW
 from .runtime import keep_freed_memory
 from .score import DEFAULT_NETWORK, available_networks
@@ -141,8 +141,7 @@ def select_command(
                       per_person=per_person or gallery is not None, gallery=str(gallery) if gallery else None)
     if out is not None:
         prepare_out_dir(out)
-    models = models_for(options)
-    announce_scorer(scorer, quiet, models.scorer.name)
+    announce_scorer(scorer, quiet, check_models(options))  # models load with the first input, as it decodes
     started = time.perf_counter()
     names = output_names(paths)
     folders = {path: (out / names[path] if out is not None else None) for path in paths}

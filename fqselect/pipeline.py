@@ -10,19 +10,20 @@ import math
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
 from .align import align_faces
-from .decode import Frame, Sampling, open_input
-from .detect import DEFAULT_MAX_SIDE, DEFAULT_THRESHOLD, Detections, load_detector
+from .decode import Frame, InputSource, Sampling, open_input
+from .detect import DEFAULT_MAX_SIDE, DEFAULT_THRESHOLD, Detections, check_detector, load_detector
 from .embed import load_recognizer, quality_weighted_mean
 from .errors import FQError, InputError, NoFaceError
 from .faces import FaceBatch
 from .persons import Gallery, Person, PersonTracker
 from .prescreen import DEFAULT_WINDOW, PRESCREEN_FPS, sharpness_order, windows
-from .score import Scorer, load_scorer
+from .models import model_pack_dir
+from .score import Scorer, load_scorer, scorer_name
 from .select import Candidate, TopKSelector
 
 DEFAULT_TOP = 3
@@ -103,6 +104,15 @@ def load_models(detector: str, det_size: int, det_threshold: float, scorer: str,
     )
 
 
+def check_models(options: Options) -> str:
+    """Fail fast on models that cannot be found (unknown names, missing packs or files) without loading
+    them, so the first input can start decoding while they load. The quality scorer's name."""
+    check_detector(options.detector, options.model_pack)
+    if options.model_pack:
+        model_pack_dir(options.model_pack)
+    return scorer_name(options.scorer)
+
+
 def models_for(options: Options) -> Models:
     return load_models(options.detector, options.det_size, options.det_threshold, options.scorer, options.model_pack)
 
@@ -169,7 +179,9 @@ def process_input(path: str, options: Options, progress: Progress | None = None)
     started = time.perf_counter()
     result = InputResult(input=path)
     try:
-        _analyse(path, options, models_for(options), result, progress)
+        with open_input(path, options.sampling) as source:
+            frames = source.frames()  # a video decodes from here on, while the models load (first input)
+            _analyse(source, frames, options, models_for(options), result, progress)
     except InputError as error:
         result.status = "no_face" if isinstance(error, NoFaceError) else "failed"
         result.error = error.reason
@@ -177,15 +189,16 @@ def process_input(path: str, options: Options, progress: Progress | None = None)
     return result
 
 
-def _analyse(path: str, options: Options, models: Models, result: InputResult, progress: Progress | None) -> None:
-    source = open_input(path, options.sampling)
+def _analyse(source: InputSource, frames: Iterator[Frame], options: Options, models: Models, result: InputResult,
+             progress: Progress | None) -> None:
+    path = source.path
     result.kind = source.kind
     min_gap = options.min_gap if source.kind == "video" else 0.0
     selector = TopKSelector(options.top, min_gap, options.min_quality)
     tracker = PersonTracker(options.top, min_gap, options.min_quality, models.recognizer) if options.per_person else None
     planned = source.planned_frames()
     prescreen = source.kind == "video" and options.prescreen
-    groups = windows(source.frames(), options.window) if prescreen else ([f] for f in source.frames())
+    groups = windows(frames, options.window) if prescreen else ([f] for f in frames)
     # a window holds at most this many picks, min_gap apart (all k without a gap): each may need refining
     picks_per_window = options.top if min_gap <= 0 else min(options.top, math.ceil(options.window / min_gap))
     seen = 0  # frames looked at (converted to pixels), against `planned`
@@ -313,4 +326,4 @@ def _embed(result: InputResult, models: Models) -> None:
     result.embedding = quality_weighted_mean(embeddings, np.array([p.quality for p in result.picks]))
 
 
-__all__ = ["Options", "InputResult", "Pick", "process_input", "models_for", "FQError"]
+__all__ = ["Options", "InputResult", "Pick", "process_input", "check_models", "models_for", "FQError"]

@@ -194,10 +194,7 @@ class NetworkScorer:
     def from_weights(cls, path: str | Path) -> "NetworkScorer":
         """A network with its model card (`<name>.json`) beside it."""
         path = Path(path)
-        card_path = path.with_suffix(".json")
-        if not path.is_file() or not card_path.is_file():
-            raise UsageError(f"{path}: quality network or its model card {card_path.name} is missing")
-        card = json.loads(card_path.read_text())
+        card = json.loads(_card_path(path).read_text())
         return cls(path, InputSpec.from_card(card), card.get("name", path.stem), str(card.get("version", "1")))
 
     def preprocess(self, crops: np.ndarray) -> np.ndarray:
@@ -224,20 +221,38 @@ DEFAULT_NETWORK = "tinyfqnet"  # weights/<DEFAULT_NETWORK>.onnx is the default s
 FALLBACK_SCORER = "combined"
 
 
+def _card_path(network: Path) -> Path:
+    """The model card beside a network file; UsageError when either is missing."""
+    card_path = network.with_suffix(".json")
+    if not network.is_file() or not card_path.is_file():
+        raise UsageError(f"{network}: quality network or its model card {card_path.name} is missing")
+    return card_path
+
+
 def available_networks() -> list[str]:
     return sorted(p.stem for p in weights_dir().glob("*.onnx") if p.with_suffix(".json").is_file())
 
 
-def load_scorer(name: str = "auto") -> Scorer:
-    """A scorer by name: `auto` (the trained default network, else the combined perceptual scorer),
-    a perceptual scorer, a network in weights/, or a path to an .onnx file with its card beside it."""
+def scorer_name(name: str = "auto") -> str:
+    """What a scorer option stands for, checked without loading anything: `auto` is the trained default
+    network, else the combined perceptual scorer. UsageError for a name that is none of them."""
     if name == "auto":
         name = DEFAULT_NETWORK if DEFAULT_NETWORK in available_networks() else FALLBACK_SCORER
+    if name in PERCEPTUAL or name in available_networks():
+        return name
+    if name.endswith(".onnx"):
+        _card_path(Path(name))
+        return name
+    choices = ", ".join(["auto", *PERCEPTUAL, *available_networks()])
+    raise UsageError(f"unknown scorer {name!r} (choose from {choices}, or a path to an .onnx network)")
+
+
+def load_scorer(name: str = "auto") -> Scorer:
+    """A scorer by name (see `scorer_name`): a perceptual scorer, a network in weights/, or a path to an
+    .onnx file with its card beside it."""
+    name = scorer_name(name)
     if name in PERCEPTUAL:
         return PERCEPTUAL[name]()
     if name in available_networks():
         return NetworkScorer.from_weights(weights_dir() / f"{name}.onnx")
-    if name.endswith(".onnx"):
-        return NetworkScorer.from_weights(name)
-    choices = ", ".join(["auto", *PERCEPTUAL, *available_networks()])
-    raise UsageError(f"unknown scorer {name!r} (choose from {choices}, or a path to an .onnx network)")
+    return NetworkScorer.from_weights(name)
