@@ -9,14 +9,14 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+from functools import lru_cache
 from pathlib import Path
-
-import onnxruntime as ort
+from typing import TYPE_CHECKING
 
 from .errors import UsageError
 
-# Quiet onnxruntime's graph-cleanup warnings about the PyPI-shipped models; real errors still raise.
-ort.set_default_logger_severity(3)
+if TYPE_CHECKING:
+    import onnxruntime
 
 
 # glibc malloc hands multi-megabyte blocks (a decoded frame, a detector blob) straight back to the kernel
@@ -39,10 +39,21 @@ def keep_freed_memory() -> None:
         pass
 
 
+@lru_cache(maxsize=1)
+def onnxruntime_module():
+    """onnxruntime, imported when the first session is made, not with fqselect: a video's decoding has
+    started by then, and the import (tens of ms) overlaps it."""
+    import onnxruntime
+
+    # Quiet onnxruntime's graph-cleanup warnings about the PyPI-shipped models; real errors still raise.
+    onnxruntime.set_default_logger_severity(3)
+    return onnxruntime
+
+
 def available_providers() -> list[str]:
     """CUDA first when this onnxruntime build and machine have it, else the CPU."""
     wanted = ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    have = set(ort.get_available_providers())
+    have = set(onnxruntime_module().get_available_providers())
     return [p for p in wanted if p in have]
 
 
@@ -67,8 +78,9 @@ def decoder_threads() -> int:
     return _env_count("FQSELECT_DECODER_THREADS") or max(1, (os.cpu_count() or 1) - default_threads())
 
 
-def create_session(model: str | Path | bytes, threads: int | None = None) -> ort.InferenceSession:
+def create_session(model: str | Path | bytes, threads: int | None = None) -> onnxruntime.InferenceSession:
     """An InferenceSession from a path or serialized bytes, with the project's provider/thread policy."""
+    ort = onnxruntime_module()
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or default_threads()
     options.inter_op_num_threads = 1
