@@ -8,7 +8,7 @@ one minute), in one run:
   a whole process (`python -c "import cv2; ..."`, start-up included);
 - `fqselect VIDEO --top 3` at default settings: the in-process pipeline (models loaded, as in a batch
   run; the median of three runs, each paired with a decode-only run just before it) and the whole
-  command (process start, imports, model loading included);
+  command (process start, imports, model loading included; the median of five such pairs);
 - the same with --exhaustive (every frame through the detector), in-process.
 Ratios are default over decode-only, like for like (pipeline / in-process loop, command / command).
 "top-1 quality" compares the default run's best face with the exhaustive run's. Peak RSS of the whole
@@ -32,35 +32,48 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_pipeline import decode_only_fps, examples_module, write_report  # noqa: E402
 from fqselect.pipeline import Options, models_for, process_input  # noqa: E402
 
-# Peak RSS from /proc/self/status (VmHWM, this process image only): getrusage's ru_maxrss survives
-# fork and exec, so a child would report this benchmark's own, larger peak.
-RSS_PROBE = (
-    "import re, sys, runpy\n"
-    "sys.argv = ['fqselect'] + sys.argv[1:]\n"
-    "try:\n    runpy.run_module('fqselect', run_name='__main__')\n"
-    "except SystemExit:\n    pass\n"
-    "hwm = re.search(r'VmHWM:\\s+(\\d+) kB', open('/proc/self/status').read())\n"
-    "print(int(hwm.group(1)) // 1024, file=sys.stderr)\n"
+# A small launcher process times one command and reads its peak RSS from wait4(): started straight
+# from this (large) benchmark process, the command's ru_maxrss would start from this process's own peak,
+# which a fork carries over; and fqselect leaves by os._exit, so it cannot report on itself.
+LAUNCHER = (
+    "import os, sys, time\n"
+    "start = time.perf_counter()\n"
+    "pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ)\n"
+    "_, status, usage = os.wait4(pid, 0)\n"
+    "print(time.perf_counter() - start, usage.ru_maxrss // 1024, os.waitstatus_to_exitcode(status), file=sys.stderr)\n"
 )
+DECODE_COMMAND = "import cv2, sys\ncapture = cv2.VideoCapture(sys.argv[1])\nwhile capture.read()[0]:\n    pass\n"
+
+
+def launch(*argv: str) -> tuple[float, str, int]:
+    """Wall seconds, stdout and peak RSS (MiB) of one process running argv."""
+    proc = subprocess.run([sys.executable, "-c", LAUNCHER, *argv], capture_output=True, text=True, cwd=ROOT)
+    seconds, rss, code = proc.stderr.strip().splitlines()[-1].split()
+    if int(code) != 0:
+        raise RuntimeError(f"{argv} exited with {code}: {proc.stderr.strip()}")
+    return float(seconds), proc.stdout, int(rss)
 
 
 def run_command(path: Path, *args: str) -> tuple[float, list[dict], int]:
     """Wall time, picks, and peak RSS (MiB) of one `fqselect` process."""
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", RSS_PROBE, str(path), "--jsonl", "-q", *args],
-                          capture_output=True, text=True, cwd=ROOT, check=True)
-    seconds = time.perf_counter() - start
-    picks = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
-    return seconds, picks, int(proc.stderr.strip().splitlines()[-1])
-
-
-DECODE_COMMAND = "import cv2, sys\ncapture = cv2.VideoCapture(sys.argv[1])\nwhile capture.read()[0]:\n    pass\n"
+    seconds, stdout, rss = launch(sys.executable, "-m", "fqselect", str(path), "--jsonl", "-q", *args)
+    return seconds, [json.loads(line) for line in stdout.splitlines() if line.strip()], rss
 
 
 def decode_command_seconds(path: Path) -> float:
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", DECODE_COMMAND, str(path)], check=True)
-    return time.perf_counter() - start
+    return launch(sys.executable, "-c", DECODE_COMMAND, str(path))[0]
+
+
+def paired_command_ratio(path: Path, repeats: int = 5) -> tuple[float, float, float, int]:
+    """Decode-only command seconds, fqselect command seconds, their ratio and fqselect's peak RSS, for
+    the median of `repeats` back-to-back pairs (start-up included on both sides)."""
+    pairs = []
+    for _ in range(repeats):
+        decode_s = decode_command_seconds(path)
+        command_s, _, rss = run_command(path)
+        pairs.append((decode_s / command_s, decode_s, command_s, rss))
+    ratio, decode_s, command_s, rss = sorted(pairs)[len(pairs) // 2]
+    return decode_s, command_s, ratio, rss
 
 
 def pipeline_run(path: Path, **options) -> tuple[float, object]:
@@ -103,14 +116,13 @@ def main() -> None:
             make.make_group_clip(clip, (width, height), frames)
             decode_fps, default_fps, ratio, default = paired_ratio(clip)
             exhaustive_s, exhaustive = pipeline_run(clip, exhaustive=True)
-            decode_cmd_s = decode_command_seconds(clip)
-            command_s, _, rss = run_command(clip)
+            decode_cmd_s, command_s, command_ratio, rss = paired_command_ratio(clip)
             top, best = default.picks[0].quality, exhaustive.picks[0].quality
             lines.append(
                 f"| {width}×{height}, 6 faces | {frames} | {decode_fps:.0f} | {default_fps:.0f} | "
                 f"**{ratio:.2f}** | {default.frames_analysed} | {frames / exhaustive_s:.1f} | "
                 f"{frames / exhaustive_s / decode_fps:.2f} | {top:.4f} / {best:.4f} ({100 * (top / best - 1):+.1f}%) | "
-                f"{frames / decode_cmd_s:.0f} | {frames / command_s:.0f} | **{decode_cmd_s / command_s:.2f}** | {rss} MiB |")
+                f"{frames / decode_cmd_s:.0f} | {frames / command_s:.0f} | **{command_ratio:.2f}** | {rss} MiB |")
             print(lines[-1], flush=True)
     if not args.skip_rss:
         lines += ["", "| input (640×360, 25 fps, default settings) | frames | seconds | peak RSS |", "| --- | --- | --- | --- |"]

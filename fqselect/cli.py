@@ -193,9 +193,16 @@ def _report(result: InputResult, jsonl: bool) -> None:
     if result.error:
         fail(f"{result.input}: {result.error}")
     if jsonl:
-        for pick in result.picks:
-            sys.stdout.write(json.dumps(pick.record()) + "\n")
-        sys.stdout.flush()
+        try:
+            for pick in result.picks:
+                sys.stdout.write(json.dumps(pick.record()) + "\n")
+            sys.stdout.flush()
+        except BrokenPipeError:  # not an OSError from here on: click would turn it into exit 1
+            raise ReaderLeft() from None
+
+
+class ReaderLeft(Exception):
+    """stdout's reader closed the pipe (`fqselect ... --jsonl | head -1`)."""
 
 
 def _print_table(results: list[InputResult]) -> None:
@@ -357,7 +364,7 @@ def run_app() -> int:
     except KeyboardInterrupt:
         fail("interrupted")
         return ExitCode.INTERRUPTED
-    except BrokenPipeError:  # `fqselect ... | head`: the reader left; not an error of ours
+    except (ReaderLeft, BrokenPipeError):  # `fqselect ... | head`: the reader left; not an error of ours
         return ExitCode.OK
     except typer.Abort:
         return ExitCode.INTERRUPTED

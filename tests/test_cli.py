@@ -3,6 +3,8 @@
 import json
 import os
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -204,3 +206,14 @@ def test_bad_thread_setting_is_a_usage_error(clip, variable):
     assert proc.returncode == 2
     assert_clean_error(proc, f"{variable}='two'")
     assert proc.stdout == ""
+
+
+def test_a_reader_that_leaves_early_is_not_an_error(clip):
+    """`fqselect ... --jsonl | head -0`: the closed pipe ends the run quietly, exit 0, no traceback."""
+    path, _ = clip
+    proc = subprocess.Popen([sys.executable, "-m", "fqselect", str(path), "--jsonl", "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0
+    assert "Traceback" not in stderr and "Exception" not in stderr

@@ -47,3 +47,12 @@ def test_exhaustive_and_explicit_sampling_convert_every_asked_frame(group_clip):
     assert len(list(open_input(str(group_clip), Options(exhaustive=True).sampling).frames())) == 100
     assert [f.index for f in open_input(str(group_clip), Options(every=10).sampling).frames()] == list(range(0, 100, 10))
     assert np.all(np.diff([f.time for f in open_input(str(group_clip), Options(fps=5).sampling).frames()]) > 0)
+
+
+def test_decoding_starts_when_frames_are_asked_for_and_stops_on_close(group_clip):
+    """The decoder runs ahead while the caller still loads models, and leaves no thread behind."""
+    with open_input(str(group_clip), Options().sampling) as source:
+        source.frames()  # not iterated yet
+        source._worker.join(timeout=30)  # blocks on its full prefetch queue, or reaches the end
+        assert source.decoded > 0
+    assert not source._worker.is_alive()
