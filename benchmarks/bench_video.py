@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_pipeline import decode_only_fps, examples_module, write_report  # noqa: E402
 from fqselect.pipeline import Options, models_for, process_input  # noqa: E402
+from fqselect.runtime import keep_freed_memory  # noqa: E402
 
 # A small launcher process times one command and reads its peak RSS from wait4(): started straight
 # from this (large) benchmark process, the command's ru_maxrss would start from this process's own peak,
@@ -103,6 +104,7 @@ def main() -> None:
     parser.add_argument("--skip-rss", action="store_true", help="skip the 1- and 10-minute memory runs")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "video.md")
     args = parser.parse_args()
+    keep_freed_memory()  # the allocator policy of the command and its batch workers, for both loops alike
     make = examples_module()
     work = Path(tempfile.mkdtemp(prefix="fqvideo-"))
     lines = [
