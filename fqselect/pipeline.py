@@ -20,9 +20,9 @@ from .detect import DEFAULT_MAX_SIDE, DEFAULT_THRESHOLD, Detections, check_detec
 from .embed import load_recognizer, quality_weighted_mean
 from .errors import FQError, InputError, NoFaceError
 from .faces import FaceBatch
+from .models import model_pack_dir
 from .persons import Gallery, Person, PersonTracker
 from .prescreen import DEFAULT_WINDOW, PRESCREEN_FPS, sharpness_order, windows
-from .models import model_pack_dir
 from .score import Scorer, load_scorer, scorer_name
 from .select import Candidate, TopKSelector
 
