@@ -37,6 +37,10 @@ def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+class ReaderLeft(Exception):
+    """stdout's reader closed the pipe (`fqselect ... | head -1`)."""
+
+
 class DefaultToSelect(TyperGroup):
     """`fqselect VIDEO ...` means `fqselect select VIDEO ...`: anything that is not a subcommand."""
 
@@ -44,6 +48,12 @@ class DefaultToSelect(TyperGroup):
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
             args = ["select", *args]
         return super().parse_args(ctx, args)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:  # any command's stdout; as an OSError, click would turn it into exit 1
+            raise ReaderLeft() from None
 
 
 app = typer.Typer(
@@ -193,16 +203,9 @@ def _report(result: InputResult, jsonl: bool) -> None:
     if result.error:
         fail(f"{result.input}: {result.error}")
     if jsonl:
-        try:
-            for pick in result.picks:
-                sys.stdout.write(json.dumps(pick.record()) + "\n")
-            sys.stdout.flush()
-        except BrokenPipeError:  # not an OSError from here on: click would turn it into exit 1
-            raise ReaderLeft() from None
-
-
-class ReaderLeft(Exception):
-    """stdout's reader closed the pipe (`fqselect ... --jsonl | head -1`)."""
+        for pick in result.picks:
+            sys.stdout.write(json.dumps(pick.record()) + "\n")
+        sys.stdout.flush()
 
 
 def _print_table(results: list[InputResult]) -> None:
@@ -217,10 +220,16 @@ def _print_table(results: list[InputResult]) -> None:
         stdout_console().print(table)
 
 
+class _StdoutConsole(Console):
+    def on_broken_pipe(self) -> None:  # rich's own answer is exit 1; a reader leaving is not an error
+        self.quiet = True
+        raise ReaderLeft()
+
+
 def stdout_console() -> Console:
     """Tables on stdout; when piped, wide enough not to cut paths."""
-    console = Console(highlight=False)
-    return console if console.is_terminal else Console(highlight=False, width=240)
+    console = _StdoutConsole(highlight=False)
+    return console if console.is_terminal else _StdoutConsole(highlight=False, width=240)
 
 
 def _summary(results: list[InputResult], quiet: bool, seconds: float) -> None:

@@ -208,10 +208,11 @@ def test_bad_thread_setting_is_a_usage_error(clip, variable):
     assert proc.stdout == ""
 
 
-def test_a_reader_that_leaves_early_is_not_an_error(clip):
-    """`fqselect ... --jsonl | head -0`: the closed pipe ends the run quietly, exit 0, no traceback."""
+@pytest.mark.parametrize("output", [["--jsonl"], []])
+def test_a_reader_that_leaves_early_is_not_an_error(clip, output):
+    """`fqselect ... | head -0`, JSON lines or the table: the closed pipe ends the run quietly, exit 0."""
     path, _ = clip
-    proc = subprocess.Popen([sys.executable, "-m", "fqselect", str(path), "--jsonl", "-q"],
+    proc = subprocess.Popen([sys.executable, "-m", "fqselect", str(path), *output, "-q"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     proc.stdout.close()
     _, stderr = proc.communicate(timeout=300)
