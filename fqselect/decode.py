@@ -99,6 +99,7 @@ class VideoInput(_Input):
         self.fps = fps if fps and math.isfinite(fps) and fps > 0 else FALLBACK_FPS
         self.frame_count = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self.decoded = 0  # frames the decoder got through (grabbed), for truncation checks
+        self._worker: threading.Thread | None = None  # the decoder thread, once frames() is called
         self.warnings: list[str] = []
 
     def planned_frames(self) -> int | None:
@@ -137,14 +138,13 @@ class VideoInput(_Input):
 
     def close(self) -> None:
         """Stop the decoder thread (if started) and release the file."""
-        worker = getattr(self, "_worker", None)
-        if worker is not None:
+        if self._worker is not None:
             self._stop.set()
-            while worker.is_alive():  # unblock a producer waiting on a full queue
+            while self._worker.is_alive():  # unblock a producer waiting on a full queue
                 try:
                     self._buffer.get_nowait()
                 except queue.Empty:
-                    worker.join(0.05)
+                    self._worker.join(0.05)
         self.capture.release()
 
     def _decode_into(self, buffer: queue.Queue, stop: threading.Event) -> None:

@@ -10,7 +10,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 
@@ -180,8 +180,7 @@ def process_input(path: str, options: Options, progress: Progress | None = None)
     result = InputResult(input=path)
     try:
         with open_input(path, options.sampling) as source:
-            frames = source.frames()  # a video decodes from here on, while the models load (first input)
-            _analyse(source, frames, options, models_for(options), result, progress)
+            _analyse(source, options, result, progress)
     except InputError as error:
         result.status = "no_face" if isinstance(error, NoFaceError) else "failed"
         result.error = error.reason
@@ -189,8 +188,9 @@ def process_input(path: str, options: Options, progress: Progress | None = None)
     return result
 
 
-def _analyse(source: InputSource, frames: Iterator[Frame], options: Options, models: Models, result: InputResult,
-             progress: Progress | None) -> None:
+def _analyse(source: InputSource, options: Options, result: InputResult, progress: Progress | None) -> None:
+    frames = source.frames()  # a video decodes from here on, while the models load (first input)
+    models = models_for(options)
     path = source.path
     result.kind = source.kind
     min_gap = options.min_gap if source.kind == "video" else 0.0
