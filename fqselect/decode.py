@@ -1,7 +1,7 @@
 """Stage 1 — decoding: videos, single images and image folders become a stream of `Frame`s.
 
-Videos are decoded on a background thread into a small bounded queue, so decoding overlaps with
-analysis and memory stays flat however long the input is. Frames that sampling skips are only
+Inputs are read on a background thread (`ReadAhead`) into a small bounded queue, so decoding overlaps
+with analysis and memory stays flat however long the input is. Frames that sampling skips are only
 `grab()`bed, never `retrieve()`d: no colour conversion is paid for frames nobody looks at.
 """
 
@@ -22,7 +22,8 @@ from .runtime import decoder_threads
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".jp2", ".ppm", ".pgm", ".pbm", ".pnm"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".mts", ".3gp", ".ogv"}
-PREFETCH_FRAMES = 8  # decoded frames waiting for analysis; bounds memory
+PREFETCH_FRAMES = 8  # decoded video frames waiting for analysis; bounds memory
+PREFETCH_IMAGES = 2  # photos can be 50 MB decoded each
 TRUNCATION_TOLERANCE = 0.9  # fewer decoded frames than this share of the container's count = truncated
 FALLBACK_FPS = 25.0
 
@@ -82,7 +83,7 @@ class _Input:
 
 
 class VideoInput(_Input):
-    """Frames of a video file, sampled, decoded ahead on a background thread."""
+    """Frames of a video file, sampled."""
 
     kind = "video"
 
@@ -99,7 +100,6 @@ class VideoInput(_Input):
         self.fps = fps if fps and math.isfinite(fps) and fps > 0 else FALLBACK_FPS
         self.frame_count = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self.decoded = 0  # frames the decoder got through (grabbed), for truncation checks
-        self._worker: threading.Thread | None = None  # the decoder thread, once frames() is called
         self.warnings: list[str] = []
 
     def planned_frames(self) -> int | None:
@@ -119,53 +119,24 @@ class VideoInput(_Input):
         return first, last
 
     def frames(self) -> Iterator[Frame]:
-        """Sampled frames in order. Decoding starts now, not at the first frame asked for, so that it
-        overlaps what the caller does first (loading models); it stops when the caller stops iterating."""
-        self._buffer: queue.Queue = queue.Queue(maxsize=PREFETCH_FRAMES)
-        self._stop = threading.Event()
-        self._worker = threading.Thread(target=self._decode_into, args=(self._buffer, self._stop), daemon=True)
-        self._worker.start()
-        return self._drain()
-
-    def _drain(self) -> Iterator[Frame]:
-        try:
-            while (item := self._buffer.get()) is not None:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            self.close()
+        """Sampled frames in order (run it on a `ReadAhead` thread to overlap decoding with analysis)."""
+        first, last = self._range()
+        stride, limit = self.sampling.stride(self.fps), self.sampling.max_frames
+        index, emitted = 0, 0
+        while (last is None or index < last) and (limit is None or emitted < limit):
+            if not self.capture.grab():
+                break
+            self.decoded = index + 1
+            if index >= first and (index - first) % stride == 0:
+                ok, image = self.capture.retrieve()
+                if ok:
+                    yield Frame(index, index / self.fps, image, self.path)
+                    emitted += 1
+            index += 1
+        self._check_truncation(index, stopped_early=limit is not None and emitted >= limit)
 
     def close(self) -> None:
-        """Stop the decoder thread (if started) and release the file."""
-        if self._worker is not None:
-            self._stop.set()
-            while self._worker.is_alive():  # unblock a producer waiting on a full queue
-                try:
-                    self._buffer.get_nowait()
-                except queue.Empty:
-                    self._worker.join(0.05)
         self.capture.release()
-
-    def _decode_into(self, buffer: queue.Queue, stop: threading.Event) -> None:
-        try:
-            first, last = self._range()
-            stride, limit = self.sampling.stride(self.fps), self.sampling.max_frames
-            index, emitted = 0, 0
-            while not stop.is_set() and (last is None or index < last) and (limit is None or emitted < limit):
-                if not self.capture.grab():
-                    break
-                self.decoded = index + 1
-                if index >= first and (index - first) % stride == 0:
-                    ok, image = self.capture.retrieve()
-                    if ok:
-                        buffer.put(Frame(index, index / self.fps, image, self.path))
-                        emitted += 1
-                index += 1
-            self._check_truncation(index, stopped_early=stop.is_set() or (limit is not None and emitted >= limit))
-            buffer.put(None)
-        except BaseException as error:  # surfaced in the consumer's thread
-            buffer.put(error)
 
     def _check_truncation(self, reached: int, stopped_early: bool) -> None:
         _, last = self._range()
@@ -219,6 +190,61 @@ class FolderInput(_Input):
 
 
 InputSource = VideoInput | ImageInput | FolderInput
+
+
+class ReadAhead:
+    """Iterates `items` on a background thread, up to `size` items ahead of the consumer: decoding overlaps
+    analysis (cv2 releases the GIL while it decodes) and memory stays bounded by `size` however long the
+    input is. It starts on creation, so the first items are ready by the time the caller has loaded its
+    models. Leave it (`close()` or the `with` block) before closing the input it reads from."""
+
+    _END = object()
+
+    def __init__(self, items: Iterator, size: int):
+        self._items = items
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, size))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, name="fqselect-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _produce(self) -> None:
+        try:
+            for item in self._items:
+                if self._stop.is_set():
+                    break
+                self._queue.put(item)
+            self._queue.put(self._END)
+        except BaseException as error:  # raised again in the consumer's thread
+            self._queue.put(error)
+        finally:
+            getattr(self._items, "close", lambda: None)()
+
+    def __iter__(self) -> Iterator:
+        while (item := self._queue.get()) is not self._END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        """Stop the thread; it is gone when this returns."""
+        self._stop.set()
+        while self._thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                self._thread.join(0.05)
+
+    def __enter__(self) -> "ReadAhead":
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.close()
+
+
+def read_ahead(source: InputSource, items: Iterator, frames_per_item: int = 1) -> ReadAhead:
+    """`items` (made from `source`'s frames) read ahead: PREFETCH_FRAMES video frames, PREFETCH_IMAGES images."""
+    frames = PREFETCH_FRAMES if source.kind == "video" else PREFETCH_IMAGES
+    return ReadAhead(items, frames // frames_per_item)
 
 
 def open_input(path: str, sampling: Sampling = Sampling()) -> InputSource:

@@ -9,20 +9,20 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Callable
 
 import numpy as np
 
 from .align import align_faces
-from .decode import Frame, InputSource, Sampling, open_input
-from .detect import DEFAULT_MAX_SIDE, DEFAULT_THRESHOLD, Detections, check_detector, load_detector
+from .decode import Frame, InputSource, Sampling, open_input, read_ahead
+from .detect import DEFAULT_MAX_SIDE, DEFAULT_THRESHOLD, Detections, check_detector, detect_regions, load_detector
 from .embed import load_recognizer, quality_weighted_mean
 from .errors import FQError, InputError, NoFaceError
 from .faces import FaceBatch
 from .models import model_pack_dir
 from .persons import Gallery, Person, PersonTracker
-from .prescreen import DEFAULT_WINDOW, PRESCREEN_FPS, sharpness_order, windows
+from .prescreen import DEFAULT_WINDOW, PRESCREEN_FPS, Window, every_frame, sharpest_per_window
 from .score import Scorer, load_scorer, scorer_name
 from .select import Candidate, TopKSelector
 
@@ -160,6 +160,7 @@ class InputResult:
     picks: list[Pick] = field(default_factory=list)
     frames_decoded: int = 0
     frames_analysed: int = 0  # frames the detector saw whole
+    regions_analysed: int = 0  # face regions it searched again in a window's next-sharpest frames
     faces_seen: int = 0
     seconds: float = 0.0
     embedding: np.ndarray | None = field(default=None, repr=False)
@@ -189,68 +190,85 @@ def process_input(path: str, options: Options, progress: Progress | None = None)
 
 
 def _analyse(source: InputSource, options: Options, result: InputResult, progress: Progress | None) -> None:
-    frames = source.frames()  # a video decodes from here on, while the models load (first input)
-    models = models_for(options)
-    path = source.path
     result.kind = source.kind
     min_gap = options.min_gap if source.kind == "video" else 0.0
-    selector = TopKSelector(options.top, min_gap, options.min_quality)
-    tracker = PersonTracker(options.top, min_gap, options.min_quality, models.recognizer) if options.per_person else None
-    planned = source.planned_frames()
-    prescreen = source.kind == "video" and options.prescreen
-    groups = windows(frames, options.window) if prescreen else ([f] for f in frames)
     # a window holds at most this many picks, min_gap apart (all k without a gap): each may need refining
     picks_per_window = options.top if min_gap <= 0 else min(options.top, math.ceil(options.window / min_gap))
-    seen = 0  # frames looked at (converted to pixels), against `planned`
-    for group in groups:
-        if tracker is None:
-            _select_in_window(group, models, options.min_face, selector, result, 1 + REFINE_FRAMES * picks_per_window)
+    budget = None if options.per_person else 1 + REFINE_FRAMES * picks_per_window  # detector runs a window
+    if source.kind == "video" and options.prescreen:
+        windows = sharpest_per_window(source.frames(), options.window, budget)
+        frames_per_window = budget or math.ceil(options.window * PRESCREEN_FPS)
+    else:
+        windows, frames_per_window = every_frame(source.frames()), 1
+    with read_ahead(source, windows, frames_per_window) as windows:  # decoding starts while models load
+        models = models_for(options)
+        if options.per_person:
+            tracker = PersonTracker(options.top, min_gap, options.min_quality, models.recognizer)
+            analyse = partial(_track_in_window, models=models, min_face=options.min_face, tracker=tracker, result=result)
         else:
-            _track_in_window(group, models, options.min_face, tracker, result)
-        seen += len(group)
-        if progress:
-            progress(seen, planned)
+            selector = TopKSelector(options.top, min_gap, options.min_quality)
+            analyse = partial(_select_in_window, models=models, min_face=options.min_face, selector=selector, result=result)
+        seen = _analyse_windows(windows, analyse, source.planned_frames(), progress)
     result.frames_decoded = getattr(source, "decoded", seen)  # videos: the grabbed-only frames count too
     result.warnings.extend(source.warnings)
     if result.faces_seen == 0:
-        raise NoFaceError(path)
-    if tracker is not None:
-        result.persons = tracker.persons()
-        for person in result.persons:
-            if options.gallery:
-                person.identity, person.similarity = models.gallery(options.gallery).label(person.embedding)
-            for pick in _finish_picks(person.picks, models.scorer):
-                pick.person, pick.identity = person.id, person.identity
-                result.picks.append(pick)
+        raise NoFaceError(source.path)
+    if options.per_person:
+        _finish_persons(tracker, options, models, result)
     else:
         result.picks = _finish_picks(selector.picks(), models.scorer)
     if not result.picks:
-        raise InputError(path, f"no face reached --min-quality {options.min_quality}")
-    if options.embeddings and tracker is None:
+        raise InputError(source.path, f"no face reached --min-quality {options.min_quality}")
+    if options.embeddings and not options.per_person:
         _embed(result, models)
 
 
-def _select_in_window(group: list[Frame], models: Models, min_face: int, selector: TopKSelector,
-                      result: InputResult, budget: int) -> None:
-    """The window's sharpest frame goes through the detector. While the last frame analysed holds a face
-    that could become a pick, the next-sharpest goes too (up to `budget` frames): a face's quality also
-    moves with small changes of pose and landmark placement between frames, which sharpness does not see."""
-    for index in sharpness_order(group)[:budget]:
-        faces = analyse_frame(group[index], models, min_face)
-        result.frames_analysed += 1
+def _analyse_windows(windows, analyse: Callable[[Window], None], planned: int | None, progress: Progress | None) -> int:
+    """Frames looked at (converted to pixels), reported against `planned` as they go."""
+    seen = 0
+    for window in windows:
+        analyse(window)
+        seen += window.looked_at
+        if progress:
+            progress(seen, planned)
+    return seen
+
+
+def _finish_persons(tracker: PersonTracker, options: Options, models: Models, result: InputResult) -> None:
+    result.persons = tracker.persons()
+    for person in result.persons:
+        if options.gallery:
+            person.identity, person.similarity = models.gallery(options.gallery).label(person.embedding)
+        for pick in _finish_picks(person.picks, models.scorer):
+            pick.person, pick.identity = person.id, person.identity
+            result.picks.append(pick)
+
+
+def _select_in_window(window: Window, models: Models, min_face: int, selector: TopKSelector, result: InputResult) -> None:
+    """The window's sharpest frame goes through the detector whole. While the last frame analysed holds a
+    face that could become a pick, the next-sharpest is searched too, near that frame's faces only (the
+    window holds the budget's worth): a face's quality also moves with small changes of pose and
+    landmark placement between frames, which sharpness does not see."""
+    regions = None
+    for frame in window.frames:
+        faces = analyse_frame(frame, models, min_face, regions)
+        if regions is None:
+            result.frames_analysed += 1
+        else:
+            result.regions_analysed += len(regions)
         result.faces_seen += len(faces)
         promising = any(selector.could_pick(c, REFINE_MARGIN) for c in faces)
         for candidate in faces:
             selector.offer(candidate)
         if not promising:
             break
+        regions = np.array([c.payload.bbox for c in faces], np.float32)
 
 
-def _track_in_window(group: list[Frame], models: Models, min_face: int, tracker: PersonTracker,
-                     result: InputResult) -> None:
+def _track_in_window(window: Window, models: Models, min_face: int, tracker: PersonTracker, result: InputResult) -> None:
     """--per-person: every face needs its track, so the window's other frames go through the detector
     whole when a face of its sharpest frame could still become one of its person's picks."""
-    for position, frame in enumerate(group[i] for i in sharpness_order(group)):
+    for position, frame in enumerate(window.frames):
         faces = analyse_frame(frame, models, min_face)
         result.frames_analysed += 1
         result.faces_seen += len(faces)
@@ -259,9 +277,11 @@ def _track_in_window(group: list[Frame], models: Models, min_face: int, tracker:
             break
 
 
-def detect_and_align(image: np.ndarray, detector, min_face: int = 0) -> tuple[Detections, FaceBatch]:
-    """Faces of one image, at least min_face pixels on their shorter box side, aligned and batched."""
-    detections = detector.detect(image)
+def detect_and_align(image: np.ndarray, detector, min_face: int = 0,
+                     regions: np.ndarray | None = None) -> tuple[Detections, FaceBatch]:
+    """Faces of one image (or of its `regions` only: boxes of faces in a nearby frame), at least min_face
+    pixels on their shorter box side, aligned and batched."""
+    detections = detector.detect(image) if regions is None else detect_regions(detector, image, regions)
     if min_face and len(detections):
         sides = np.minimum(*(detections.boxes[:, 2:] - detections.boxes[:, :2]).T)
         detections = detections.take(sides >= min_face)
@@ -275,8 +295,8 @@ def detect_and_align(image: np.ndarray, detector, min_face: int = 0) -> tuple[De
     return detections, batch
 
 
-def analyse_frame(frame: Frame, models: Models, min_face: int = 0) -> list[Candidate]:
-    detections, batch = detect_and_align(frame.image, models.detector, min_face)
+def analyse_frame(frame: Frame, models: Models, min_face: int = 0, regions: np.ndarray | None = None) -> list[Candidate]:
+    detections, batch = detect_and_align(frame.image, models.detector, min_face, regions)
     if not len(detections):
         return []
     qualities = models.scorer.score(batch)

@@ -4,11 +4,13 @@ Detection costs ~20 ms a frame; decoding a 720p frame costs under 2 ms, half of 
 conversion. So by default only PRESCREEN_FPS frames a second are converted at all, and each window of
 video goes to the detector at its sharpest of those, judged on a small thumbnail (a fraction of a
 millisecond). Only when that frame holds a face that could still enter the picks do the window's
-next-sharpest frames go to the detector too (pipeline.REFINE_FRAMES).
+next-sharpest frames go to the detector too (pipeline.REFINE_FRAMES). The pre-screen runs on the
+decoder's thread, so only those few frames a window wait in memory for the detector.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import cv2
@@ -31,20 +33,33 @@ def frame_sharpness(image: np.ndarray) -> float:
     return float(deviation[0, 0]) ** 2
 
 
-def windows(frames: Iterable[Frame], window: float) -> Iterator[list[Frame]]:
-    """Consecutive frames grouped into `window`-second lists (memory: one window of frames)."""
-    group: list[Frame] = []
+@dataclass
+class Window:
+    """The frames of one stretch of video worth the detector, sharpest first, and how many were looked at."""
+
+    frames: list[Frame]
+    looked_at: int
+
+
+def sharpest_per_window(frames: Iterable[Frame], window: float, keep: int | None) -> Iterator[Window]:
+    """Consecutive frames grouped into `window`-second stretches, each reduced to its `keep` sharpest (all
+    when None). Memory: `keep` frames, as the others are dropped as soon as they cannot be among them."""
+    best: list[tuple[float, int, Frame]] = []  # (-sharpness, arrival, frame): the sharpest, then the earliest
+    looked_at, start = 0, 0.0
     for frame in frames:
-        if group and frame.time >= group[0].time + window:
-            yield group
-            group = []
-        group.append(frame)
-    if group:
-        yield group
+        if looked_at and frame.time >= start + window:
+            yield Window([f for *_, f in sorted(best)], looked_at)
+            best, looked_at = [], 0
+        if not looked_at:
+            start = frame.time
+        looked_at += 1
+        best.append((-frame_sharpness(frame.image), looked_at, frame))
+        if keep is not None and len(best) > keep:
+            best.remove(max(best))
+    if looked_at:
+        yield Window([f for *_, f in sorted(best)], looked_at)
 
 
-def sharpness_order(group: list[Frame]) -> list[int]:
-    """Indices of the window's frames, sharpest first."""
-    if len(group) == 1:
-        return [0]
-    return [int(i) for i in np.argsort([-frame_sharpness(frame.image) for frame in group], kind="stable")]
+def every_frame(frames: Iterable[Frame]) -> Iterator[Window]:
+    """No pre-screening (--exhaustive, explicit sampling, images): every frame is its own window."""
+    return (Window([frame], 1) for frame in frames)

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from fqselect.decode import open_input
+from fqselect.decode import ReadAhead, open_input
 from fqselect.pipeline import Options, process_input
-from fqselect.prescreen import PRESCREEN_FPS, sharpness_order
+from fqselect.prescreen import PRESCREEN_FPS, frame_sharpness, sharpest_per_window
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +38,21 @@ def test_prescreen_converts_only_a_few_frames_a_second(group_clip):
     frames = list(source.frames())
     assert source.decoded == 100  # every frame grabbed ...
     assert len(frames) == pytest.approx(100 * PRESCREEN_FPS / 25, abs=1 + 100 // 25)  # ... few converted
-    order = sharpness_order(frames[:8])
-    assert sorted(order) == list(range(8))
     assert all(f.index % round(25 / PRESCREEN_FPS) == 0 for f in frames)
+
+
+def test_each_window_keeps_its_sharpest_frames_sharpest_first(group_clip):
+    frames = list(open_input(str(group_clip), Options().sampling).frames())
+    windows = list(sharpest_per_window(frames, 1.0, keep=2))
+    assert len(windows) == 4 and sum(w.looked_at for w in windows) == len(frames)
+    start = 0
+    for window in windows:  # consecutive: each starts where the last ended, and spans under a second
+        in_window = frames[start:start + window.looked_at]
+        start += window.looked_at
+        assert in_window[-1].time - in_window[0].time < 1.0
+        best = sorted(in_window, key=lambda f: -frame_sharpness(f.image))[:2]
+        assert [f.index for f in window.frames] == [f.index for f in best]
+    assert all(len(w.frames) == w.looked_at for w in sharpest_per_window(frames, 1.0, keep=None))
 
 
 def test_exhaustive_and_explicit_sampling_convert_every_asked_frame(group_clip):
@@ -49,10 +61,52 @@ def test_exhaustive_and_explicit_sampling_convert_every_asked_frame(group_clip):
     assert np.all(np.diff([f.time for f in open_input(str(group_clip), Options(fps=5).sampling).frames()]) > 0)
 
 
-def test_decoding_starts_when_frames_are_asked_for_and_stops_on_close(group_clip):
+def test_reading_ahead_starts_at_once_and_stops_on_close(group_clip):
     """The decoder runs ahead while the caller still loads models, and leaves no thread behind."""
-    with open_input(str(group_clip), Options().sampling) as source:
-        source.frames()  # not iterated yet
-        source._worker.join(timeout=30)  # blocks on its full prefetch queue, or reaches the end
-        assert source.decoded > 0
-    assert not source._worker.is_alive()
+    with open_input(str(group_clip), Options(exhaustive=True).sampling) as source:
+        with ReadAhead(source.frames(), size=4) as frames:
+            frames._thread.join(timeout=30)  # not iterated yet: it blocks on its full queue
+            assert source.decoded == 5  # four frames queued, the fifth waiting for room
+            assert next(iter(frames)).index == 0
+        assert not frames._thread.is_alive()
+
+
+def test_a_decoding_error_reaches_the_reader(tmp_path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00" * 4096)
+    with pytest.raises(Exception, match="broken.mp4|cannot open"):
+        with open_input(str(broken)) as source, ReadAhead(source.frames(), size=2) as frames:
+            list(frames)
+
+
+def test_faces_are_found_again_near_their_boxes_as_the_whole_frame_finds_them(group_clip):
+    from fqselect.detect import _merged, detect_regions
+    from fqselect.pipeline import models_for
+
+    detector = models_for(Options()).detector
+    frames = list(open_input(str(group_clip), Options(every=25).sampling).frames())
+    whole = detector.detect(frames[2].image)
+    assert len(whole) >= 4  # frame 50: no blur burst
+    again = detect_regions(detector, frames[2].image, whole.boxes)
+    assert len(again) == len(whole)
+    order = np.argsort(again.boxes[:, 0]), np.argsort(whole.boxes[:, 0])
+    side = (whole.boxes[:, 2] - whole.boxes[:, 0]).mean()
+    assert np.abs(again.landmarks[order[0]] - whole.landmarks[order[1]]).max() < 0.1 * side
+    assert _merged([[0, 0, 10, 10], [20, 0, 30, 10], [5, 5, 25, 8]]) == [[0, 0, 30, 10]]
+
+
+def test_a_face_cut_by_its_region_edge_is_left_out_unless_the_edge_is_the_frame_edge():
+    from fqselect.detect import Detections, detect_regions
+
+    class TwoFaces:  # in whatever crop it is given: one face against its left edge, one well inside
+        max_side = 640
+
+        def detect(self, crop):
+            boxes = np.array([[0, 10, 20, 30], [30, 10, 50, 30]], np.float32)
+            return Detections(boxes, np.ones(2, np.float32), np.zeros((2, 5, 2), np.float32))
+
+    image = np.zeros((360, 640, 3), np.uint8)
+    inner = detect_regions(TwoFaces(), image, np.array([[300, 100, 340, 140]], np.float32), margin=1.0)
+    assert inner.boxes.tolist() == [[290.0, 70.0, 310.0, 90.0]]  # region from (260, 60): the first face is cut
+    at_edge = detect_regions(TwoFaces(), image, np.array([[10, 100, 50, 140]], np.float32), margin=1.0)
+    assert len(at_edge) == 2  # the region was clipped to the frame's left edge: nothing cut there
