@@ -17,9 +17,22 @@ import os as _os  # noqa: E402
 _os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 _os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 
-from .api import score_crops, score_images, select  # noqa: E402
-from .errors import ExitCode, FQError, InputError, UsageError  # noqa: E402
-from .pipeline import InputResult, Options, Pick, process_input  # noqa: E402
+# The API loads on first use (PEP 562), not with the package: the `fqselect` command configures its
+# process before numpy and OpenCV load (see __main__.py).
+_API = {
+    "select": "api", "score_images": "api", "score_crops": "api",
+    "process_input": "pipeline", "Options": "pipeline", "InputResult": "pipeline", "Pick": "pipeline",
+    "ExitCode": "errors", "FQError": "errors", "InputError": "errors", "UsageError": "errors",
+}
+
+
+def __getattr__(name: str):
+    if name in _API:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_API[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "select", "score_images", "score_crops", "process_input", "Options", "InputResult", "Pick",

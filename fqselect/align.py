@@ -6,27 +6,12 @@ embeds it, the quality networks resize it to their own input size, the perceptua
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import cv2
 import numpy as np
 
+from .models import import_skipping_init
 
-def _load_face_align():
-    """insightface's own face_align module, loaded by itself: `import insightface` runs the package's
-    __init__, which imports scipy, requests, onnx and its apps (~0.5 s a process) for one template."""
-    package = importlib.util.find_spec("insightface")
-    if package is None or not package.submodule_search_locations:
-        raise ImportError("fqselect needs insightface (pip install insightface)")
-    path = Path(package.submodule_search_locations[0]) / "utils" / "face_align.py"
-    spec = importlib.util.spec_from_file_location("fqselect._insightface_face_align", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-face_align = _load_face_align()
+face_align = import_skipping_init("insightface.utils", "face_align")  # its __init__ costs ~0.5 s
 
 ALIGNED_SIZE = 112
 TEMPLATE = face_align.arcface_dst  # (5, 2) landmark positions in the 112×112 crop

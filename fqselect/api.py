@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Iterable, Iterator
 
 import cv2
@@ -30,6 +28,9 @@ def select_many(paths: list[str], options: Options, workers: int = 1, progress=N
         for path in paths:
             yield process_input(path, options, progress)
         return
+    import multiprocessing  # imported here: a one-input `select` need not pay for it (~10 ms)
+    from concurrent.futures import ProcessPoolExecutor
+
     models_for(options)  # a model that fails to load fails here, once, not in every worker
     context = multiprocessing.get_context("spawn")  # no forked onnxruntime or decoder threads
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(options,)) as pool:
@@ -92,6 +93,8 @@ def _read_ahead(paths: Iterable[str]) -> Iterator[tuple[str, np.ndarray | None, 
             return path, read_image(path), None
         except InputError as error:
             return path, None, error.reason
+
+    from concurrent.futures import ThreadPoolExecutor  # imported here, as for the process pool
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         window: list = []

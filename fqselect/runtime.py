@@ -26,6 +26,14 @@ MALLOC_REUSE_BYTES = 256 << 20
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt() parameters, from glibc's malloc.h
 
 
+def single_threaded_blas() -> None:
+    """For the `fqselect` command (not on import: a library must not change its host's process), before
+    numpy and OpenCV load. Their OpenBLAS builds each start threads that spin ~0.1 s of CPU once loaded,
+    though no fqselect path uses threaded BLAS: on two cores that is taken from the first video's decoding.
+    Worker processes inherit the setting through the environment."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
 def keep_freed_memory() -> None:
     """Process-wide allocator policy for the command and its workers (not applied on import: a library
     must not change its host's allocator). A no-op where the C library is not glibc."""
