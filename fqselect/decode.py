@@ -90,8 +90,6 @@ class VideoInput(_Input):
     def __init__(self, path: str, sampling: Sampling = Sampling()):
         self.path = path
         self.sampling = sampling
-        # FFmpeg gets the cores onnxruntime leaves (one, on two cores): its frame threading costs more CPU
-        # per frame than it gains when no core is idle.
         self.capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, decoder_threads()])
         if not self.capture.isOpened():
             raise InputError(path, "cannot open as a video (corrupt, truncated or not a video)")

@@ -82,8 +82,10 @@ def default_threads() -> int:
 
 def decoder_threads() -> int:
     """FFmpeg threads for video decoding: FQSELECT_DECODER_THREADS, else the cores onnxruntime sessions
-    leave free, at least one."""
-    return _env_count("FQSELECT_DECODER_THREADS") or max(1, (os.cpu_count() or 1) - default_threads())
+    leave free, and two wherever there are two cores: the analysis (two threads that wait on each other
+    and on the decoder) leaves gaps on the second core that FFmpeg's frame threads fill."""
+    cores = os.cpu_count() or 1
+    return _env_count("FQSELECT_DECODER_THREADS") or max(min(2, cores), cores - default_threads())
 
 
 def create_session(model: str | Path | bytes, threads: int | None = None) -> onnxruntime.InferenceSession:
