@@ -90,15 +90,22 @@ class VideoInput(_Input):
     def __init__(self, path: str, sampling: Sampling = Sampling()):
         self.path = path
         self.sampling = sampling
-        self.capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, decoder_threads()])
+        self.capture = self._open(decoder_threads())
         if not self.capture.isOpened():
             raise InputError(path, "cannot open as a video (corrupt, truncated or not a video)")
+        pixels = int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH) * self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        if decoder_threads(pixels) != decoder_threads():  # FFmpeg's threads are set when a file is opened
+            self.capture.release()
+            self.capture = self._open(decoder_threads(pixels))
         self.capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # phone videos come out upright
         fps = self.capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if fps and math.isfinite(fps) and fps > 0 else FALLBACK_FPS
         self.frame_count = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self.decoded = 0  # frames the decoder got through (grabbed), for truncation checks
         self.warnings: list[str] = []
+
+    def _open(self, threads: int) -> cv2.VideoCapture:
+        return cv2.VideoCapture(self.path, cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, threads])
 
     def planned_frames(self) -> int | None:
         """How many frames will be analysed, for progress bars (None when unknown)."""
