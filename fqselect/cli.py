@@ -238,12 +238,14 @@ def _summary(results: list[InputResult], quiet: bool, seconds: float) -> None:
     counts = {s: sum(r.status == s for r in results) for s in ("ok", "skipped", "no_face", "failed")}
     frames = sum(r.frames_decoded for r in results)
     analysed = sum(r.frames_analysed for r in results)
+    regions = sum(r.regions_analysed for r in results)
+    regions_note = f", {regions} face regions" if regions else ""
     persons = sum(len(r.persons) for r in results)
     persons_note = f", {persons} persons" if persons else ""
     faces = sum(r.faces_seen for r in results)
     stderr.print(
         f"fqselect: {len(results)} input(s): {counts['ok']} ok, {counts['skipped']} skipped, "
-        f"{counts['no_face']} without a face, {counts['failed']} failed; {frames} frames ({analysed} analysed), {faces} faces{persons_note}, {seconds:.1f} s",
+        f"{counts['no_face']} without a face, {counts['failed']} failed; {frames} frames ({analysed} analysed{regions_note}), {faces} faces{persons_note}, {seconds:.1f} s",
         markup=False, soft_wrap=True,
     )
     for result in results:  # the reasons again, together, so a long batch's failures are not scrolled away

@@ -87,6 +87,7 @@ def manifest(result: InputResult, options: Options) -> dict:
         "options": {k: v for k, v in vars(options).items()},
         "frames_decoded": result.frames_decoded,
         "frames_analysed": result.frames_analysed,
+        "face_regions_analysed": result.regions_analysed,
         "faces_seen": result.faces_seen,
         "warnings": result.warnings,
         "embedding_file": "embedding.npy" if result.embedding is not None else None,
