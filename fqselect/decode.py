@@ -90,11 +90,12 @@ class VideoInput(_Input):
     def __init__(self, path: str, sampling: Sampling = Sampling()):
         self.path = path
         self.sampling = sampling
-        self.capture = self._open(decoder_threads())
+        threads = decoder_threads()
+        self.capture = self._open(threads)
         if not self.capture.isOpened():
             raise InputError(path, "cannot open as a video (corrupt, truncated or not a video)")
         pixels = int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH) * self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        if decoder_threads(pixels) != decoder_threads():  # FFmpeg's threads are set when a file is opened
+        if decoder_threads(pixels) != threads:  # FFmpeg's threads are set when a file is opened
             self.capture.release()
             self.capture = self._open(decoder_threads(pixels))
         self.capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # phone videos come out upright

