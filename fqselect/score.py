@@ -236,14 +236,15 @@ def available_networks() -> list[str]:
 def scorer_name(name: str = "auto") -> str:
     """What a scorer option stands for, checked without loading anything: `auto` is the trained default
     network, else the combined perceptual scorer. UsageError for a name that is none of them."""
+    networks = available_networks()
     if name == "auto":
-        name = DEFAULT_NETWORK if DEFAULT_NETWORK in available_networks() else FALLBACK_SCORER
-    if name in PERCEPTUAL or name in available_networks():
+        name = DEFAULT_NETWORK if DEFAULT_NETWORK in networks else FALLBACK_SCORER
+    if name in PERCEPTUAL or name in networks:
         return name
     if name.endswith(".onnx"):
         _card_path(Path(name))
         return name
-    choices = ", ".join(["auto", *PERCEPTUAL, *available_networks()])
+    choices = ", ".join(["auto", *PERCEPTUAL, *networks])
     raise UsageError(f"unknown scorer {name!r} (choose from {choices}, or a path to an .onnx network)")
 
 
@@ -253,6 +254,6 @@ def load_scorer(name: str = "auto") -> Scorer:
     name = scorer_name(name)
     if name in PERCEPTUAL:
         return PERCEPTUAL[name]()
-    if name in available_networks():
-        return NetworkScorer.from_weights(weights_dir() / f"{name}.onnx")
-    return NetworkScorer.from_weights(name)
+    if name.endswith(".onnx"):  # a path; a network in weights/ goes by its stem
+        return NetworkScorer.from_weights(name)
+    return NetworkScorer.from_weights(weights_dir() / f"{name}.onnx")
