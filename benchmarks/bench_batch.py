@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_pipeline import decode_only_fps, examples_module, write_report  # noqa: E402
+from bench_pipeline import compile_bytecode, decode_only_fps, examples_module, write_report  # noqa: E402
 
 
 def main() -> None:
@@ -27,6 +27,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "batch.md")
     args = parser.parse_args()
+    compile_bytecode()
     work = Path(tempfile.mkdtemp(prefix="fqbatch-"))
     make = examples_module()
     clips = []

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_pipeline import decode_only_fps, examples_module, write_report  # noqa: E402
+from bench_pipeline import compile_bytecode, decode_only_fps, examples_module, write_report  # noqa: E402
 from fqselect.pipeline import Options, models_for, process_input  # noqa: E402
 from fqselect.runtime import keep_freed_memory  # noqa: E402
 
@@ -105,6 +105,7 @@ def main() -> None:
     parser.add_argument("--skip-rss", action="store_true", help="skip the 1- and 10-minute memory runs")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "video.md")
     args = parser.parse_args()
+    compile_bytecode()
     keep_freed_memory()  # the allocator policy of the command and its batch workers, for both loops alike
     make = examples_module()
     work = Path(tempfile.mkdtemp(prefix="fqvideo-"))

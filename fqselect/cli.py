@@ -6,14 +6,15 @@ import json
 import os
 import sys
 import time
+from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import TYPE_CHECKING, Iterable, Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 from typer.core import TyperGroup
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 from . import __version__
 from .errors import ExitCode, FQError, InputError, UsageError
@@ -30,7 +31,6 @@ EXIT_CODES_HELP = (
     "missing model); 130 interrupted."
 )
 
-stderr = Console(stderr=True, highlight=False)
 
 
 def default_workers() -> int:
@@ -88,18 +88,62 @@ def expand_inputs(inputs: Iterable[str]) -> list[str]:
     return paths
 
 
+# rich is imported only for a terminal (progress bars, and notes printed above them) and for tables: a run
+# in a pipeline never loads it, and its import (~40 ms) would otherwise delay every run's first video.
+
+
+@lru_cache(maxsize=1)
+def terminal_console():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def note(line: str) -> None:
+    """One line on stderr, never wrapped (paths stay whole); above the progress bar on a terminal."""
+    if sys.stderr.isatty():
+        terminal_console().print(line, markup=False, soft_wrap=True)
+    else:
+        print(line, file=sys.stderr, flush=True)
+
+
 def fail(message: str) -> None:
-    stderr.print(f"fqselect: error: {message}", markup=False, soft_wrap=True)
+    note(f"fqselect: error: {message}")
 
 
 def warn(message: str) -> None:
-    stderr.print(f"fqselect: warning: {message}", markup=False, soft_wrap=True)
+    note(f"fqselect: warning: {message}")
 
 
-def progress_bar(quiet: bool) -> Progress:
+class NoProgress:
+    """What `progress_bar` gives when nothing is drawn: the calls the commands make, doing nothing."""
+
+    def __enter__(self) -> "NoProgress":
+        return self
+
+    def __exit__(self, *_) -> None:
+        pass
+
+    def add_task(self, *_, **__) -> int:
+        return 0
+
+    def update(self, *_, **__) -> None:
+        pass
+
+    def advance(self, *_, **__) -> None:
+        pass
+
+
+def progress_bar(quiet: bool):
+    """rich's progress bars on a terminal's stderr, unless quiet; a NoProgress otherwise."""
+    if quiet or not sys.stderr.isatty():
+        return NoProgress()
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
     return Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-        console=stderr, transient=True, disable=quiet or not stderr.is_terminal,
+        console=terminal_console(), transient=True,
+        redirect_stdout=False,  # rich's default would send JSON lines to the terminal, not to stdout's file
     )
 
 
@@ -209,6 +253,8 @@ def _report(result: InputResult, jsonl: bool) -> None:
 
 
 def _print_table(results: list[InputResult]) -> None:
+    from rich.table import Table
+
     with_persons = any(pick.person is not None for r in results for pick in r.picks)
     table = Table("input", *(["person"] if with_persons else []), "rank", "frame", "time", "quality", "scorer", "file", box=None)
     for result in results:
@@ -220,16 +266,17 @@ def _print_table(results: list[InputResult]) -> None:
         stdout_console().print(table)
 
 
-class _StdoutConsole(Console):
-    def on_broken_pipe(self) -> None:  # rich's own answer is exit 1; a reader leaving is not an error
-        self.quiet = True
-        raise ReaderLeft()
+def stdout_console():
+    """A rich Console for tables on stdout; when piped, wide enough not to cut paths."""
+    from rich.console import Console
 
+    class StdoutConsole(Console):
+        def on_broken_pipe(self) -> None:  # rich's own answer is exit 1; a reader leaving is not an error
+            self.quiet = True
+            raise ReaderLeft()
 
-def stdout_console() -> Console:
-    """Tables on stdout; when piped, wide enough not to cut paths."""
-    console = _StdoutConsole(highlight=False)
-    return console if console.is_terminal else _StdoutConsole(highlight=False, width=240)
+    console = StdoutConsole(highlight=False)
+    return console if console.is_terminal else StdoutConsole(highlight=False, width=240)
 
 
 def _summary(results: list[InputResult], quiet: bool, seconds: float) -> None:
@@ -243,14 +290,13 @@ def _summary(results: list[InputResult], quiet: bool, seconds: float) -> None:
     persons = sum(len(r.persons) for r in results)
     persons_note = f", {persons} persons" if persons else ""
     faces = sum(r.faces_seen for r in results)
-    stderr.print(
+    note(
         f"fqselect: {len(results)} input(s): {counts['ok']} ok, {counts['skipped']} skipped, "
-        f"{counts['no_face']} without a face, {counts['failed']} failed; {frames} frames ({analysed} analysed{regions_note}), {faces} faces{persons_note}, {seconds:.1f} s",
-        markup=False, soft_wrap=True,
+        f"{counts['no_face']} without a face, {counts['failed']} failed; {frames} frames ({analysed} analysed{regions_note}), {faces} faces{persons_note}, {seconds:.1f} s"
     )
     for result in results:  # the reasons again, together, so a long batch's failures are not scrolled away
         if result.status in ("failed", "no_face"):
-            stderr.print(f"fqselect:   failed {result.input}: {result.error}", markup=False, soft_wrap=True)
+            note(f"fqselect:   failed {result.input}: {result.error}")
 
 
 @app.command("score", epilog=EXIT_CODES_HELP)
@@ -265,6 +311,8 @@ def score_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No notes on stderr."),
 ):
     """Score every face in each image; one JSON object per face (path, quality, bbox, landmarks)."""
+    from rich.table import Table
+
     from .api import score_images
     from .score import load_scorer
 
@@ -331,10 +379,10 @@ def eval_command(
     with progress_bar(False) as progress:
         task = progress.add_task("align and embed", total=None)
         run_evaluation(dataset, people, out, names, peer_path, model_pack, splits, workers=workers,
-                       log=lambda line: progress.console.print(line, markup=False, highlight=False),
+                       log=note,
                        progress=lambda done, total: progress.update(task, completed=done, total=total),
                        recognizer=recognizer)
-    stderr.print(f"wrote {out}/results.md, results.json and plots", markup=False)
+    note(f"wrote {out}/results.md, results.json and plots")
 
 
 @app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []})

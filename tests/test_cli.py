@@ -218,3 +218,39 @@ def test_a_reader_that_leaves_early_is_not_an_error(clip, output):
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0
     assert "Traceback" not in stderr and "Exception" not in stderr
+
+
+def test_a_pipeline_run_never_loads_rich(clip):
+    """JSON lines to a pipe draw nothing, so rich (~40 ms of imports) is not loaded before the first video."""
+    path, _ = clip
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "fqselect", str(path), "--jsonl"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0
+    assert json_lines(proc.stdout)
+    imported = [line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")]
+    assert "typer" in imported and not [name for name in imported if name.split(".")[0] == "rich"]
+
+
+def test_progress_and_notes_on_a_terminal(clip, tmp_path):
+    """With stderr on a terminal, rich draws the progress bar, and the one-line notes still come through."""
+    path, _ = clip
+    leader, follower = os.openpty()
+    proc = subprocess.run([sys.executable, "-m", "fqselect", str(path), str(tmp_path / "missing.mp4"), "--jsonl"],
+                          stdout=subprocess.PIPE, stderr=follower, timeout=300)
+    os.close(follower)
+    terminal = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal's other side is closed and drained
+            break
+        if not chunk:
+            break
+        terminal += chunk
+    os.close(leader)
+    text = terminal.decode(errors="replace")
+    assert proc.returncode == 1
+    assert len(json_lines(proc.stdout.decode())) == 3
+    assert "━" in text  # rich's bar
+    assert f"fqselect: error: {tmp_path / 'missing.mp4'}: no such file or folder" in text
+    assert "2 input(s): 1 ok" in text
