@@ -8,8 +8,10 @@ one minute), in one run:
   a whole process (`python -c "import cv2; ..."`, start-up included);
 - `fqselect VIDEO --top 3` at default settings: the in-process pipeline (models loaded, as in a batch
   run; the median of three runs, each paired with a decode-only run just before it) and the whole
-  command (process start, imports, model loading included; the median of nine such pairs: on a shared
-  2-core VM single runs vary by ±20%);
+  command (process start, imports, model loading included), in its two output forms: the table on
+  stdout with the summary line on stderr, as typed, and JSON lines with `-q`, as in a shell pipeline
+  (both to pipes). Each is the median over 15 rounds of back-to-back runs (decode-only, then each
+  form): on a shared 2-core VM single runs vary by ±20%;
 - the same with --exhaustive (every frame through the detector), in-process.
 Ratios are default over decode-only, like for like (pipeline / in-process loop, command / command).
 "top-1 quality" compares the default run's best face with the exhaustive run's. Peak RSS of the whole
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,7 +60,7 @@ def launch(*argv: str) -> tuple[float, str, int]:
 
 
 def run_command(path: Path, *args: str) -> tuple[float, list[dict], int]:
-    """Wall time, picks, and peak RSS (MiB) of one `fqselect` process."""
+    """Wall time, picks, and peak RSS (MiB) of one `fqselect --jsonl -q` process."""
     seconds, stdout, rss = launch(sys.executable, "-m", "fqselect", str(path), "--jsonl", "-q", *args)
     return seconds, [json.loads(line) for line in stdout.splitlines() if line.strip()], rss
 
@@ -66,16 +69,26 @@ def decode_command_seconds(path: Path) -> float:
     return launch(sys.executable, "-c", DECODE_COMMAND, str(path))[0]
 
 
-def paired_command_ratio(path: Path, repeats: int = 9) -> tuple[float, float, float, int]:
-    """Decode-only command seconds, fqselect command seconds, their ratio and fqselect's peak RSS, for
-    the median of `repeats` back-to-back pairs (start-up included on both sides)."""
-    pairs = []
+# The command as typed (a table on stdout, a summary on stderr) and as a pipeline runs it.
+COMMAND_FORMS = {"table": ("--top", "3"), "jsonl": ("--top", "3", "--jsonl", "-q")}
+
+
+def paired_command_ratios(path: Path, repeats: int = 15) -> tuple[float, dict[str, tuple[float, float]], int]:
+    """Decode-only command seconds; per command form, its seconds and the ratio (decode-only over it),
+    each the median over `repeats` rounds of back-to-back runs (start-up included on every side); and
+    the JSON-lines form's peak RSS (MiB)."""
+    decode_runs, runs, rss = [], {form: [] for form in COMMAND_FORMS}, 0
     for _ in range(repeats):
         decode_s = decode_command_seconds(path)
-        command_s, _, rss = run_command(path)
-        pairs.append((decode_s / command_s, decode_s, command_s, rss))
-    ratio, decode_s, command_s, rss = sorted(pairs)[len(pairs) // 2]
-    return decode_s, command_s, ratio, rss
+        decode_runs.append(decode_s)
+        for form, args in COMMAND_FORMS.items():
+            seconds, _, peak = launch(sys.executable, "-m", "fqselect", str(path), *args)
+            runs[form].append((decode_s / seconds, seconds))
+            if form == "jsonl":
+                rss = max(rss, peak)
+    forms = {form: (statistics.median(s for _, s in pairs), statistics.median(r for r, _ in pairs))
+             for form, pairs in runs.items()}
+    return statistics.median(decode_runs), forms, rss
 
 
 def pipeline_run(path: Path, **options) -> tuple[float, object]:
@@ -111,8 +124,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="fqvideo-"))
     lines = [
         "| clip | frames | decode-only fps | default fps (pipeline) | **ratio** | detector runs: whole frames + face regions | exhaustive fps | ratio | "
-        "top-1 quality default / exhaustive | decode-only fps (command) | default fps (command) | **ratio** | peak RSS (command) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "top-1 quality default / exhaustive | decode-only fps (command) | `--top 3` fps (command, table) | **ratio** | "
+        "`--top 3 --jsonl -q` fps (command) | **ratio** | peak RSS (command) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for frames in args.frames:
         for width, height in ((1280, 720), (1920, 1080)):
@@ -120,13 +134,15 @@ def main() -> None:
             make.make_group_clip(clip, (width, height), frames)
             decode_fps, default_fps, ratio, default = paired_ratio(clip)
             exhaustive_s, exhaustive = pipeline_run(clip, exhaustive=True)
-            decode_cmd_s, command_s, command_ratio, rss = paired_command_ratio(clip)
+            decode_cmd_s, forms, rss = paired_command_ratios(clip)
+            (table_s, table_ratio), (jsonl_s, jsonl_ratio) = forms["table"], forms["jsonl"]
             top, best = default.picks[0].quality, exhaustive.picks[0].quality
             lines.append(
                 f"| {width}×{height}, 6 faces | {frames} | {decode_fps:.0f} | {default_fps:.0f} | "
                 f"**{ratio:.2f}** | {default.frames_analysed} + {default.regions_analysed} | {frames / exhaustive_s:.1f} | "
                 f"{frames / exhaustive_s / decode_fps:.2f} | {top:.4f} / {best:.4f} ({100 * (top / best - 1):+.1f}%) | "
-                f"{frames / decode_cmd_s:.0f} | {frames / command_s:.0f} | **{command_ratio:.2f}** | {rss} MiB |")
+                f"{frames / decode_cmd_s:.0f} | {frames / table_s:.0f} | **{table_ratio:.2f}** | "
+                f"{frames / jsonl_s:.0f} | **{jsonl_ratio:.2f}** | {rss} MiB |")
             print(lines[-1], flush=True)
     if not args.skip_rss:
         lines += ["", "| input (640×360, 25 fps, default settings) | frames | seconds | peak RSS |", "| --- | --- | --- | --- |"]

@@ -8,13 +8,10 @@ import sys
 import time
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Optional
+from typing import Iterable, Optional
 
 import typer
 from typer.core import TyperGroup
-
-if TYPE_CHECKING:
-    from rich.table import Table
 
 from . import __version__
 from .errors import ExitCode, FQError, InputError, UsageError
@@ -88,8 +85,8 @@ def expand_inputs(inputs: Iterable[str]) -> list[str]:
     return paths
 
 
-# rich is imported only for a terminal (progress bars, and notes printed above them) and for tables: a run
-# in a pipeline never loads it, and its import (~40 ms) would otherwise delay every run's first video.
+# rich is imported only to draw on a terminal (progress bars, notes printed above them, tables): a run in a
+# pipeline never loads it, and its import (~40 ms) would otherwise delay every run's first video.
 
 
 @lru_cache(maxsize=1)
@@ -253,30 +250,39 @@ def _report(result: InputResult, jsonl: bool) -> None:
 
 
 def _print_table(results: list[InputResult]) -> None:
-    from rich.table import Table
-
     with_persons = any(pick.person is not None for r in results for pick in r.picks)
-    table = Table("input", *(["person"] if with_persons else []), "rank", "frame", "time", "quality", "scorer", "file", box=None)
+    rows = []
     for result in results:
         for pick in result.picks:
             person = "" if pick.person is None else f"{pick.person}" + (f" ({pick.identity})" if pick.identity else "")
-            table.add_row(result.input, *([person] if with_persons else []), str(pick.rank), str(pick.frame),
-                          f"{pick.time:.2f}", f"{pick.quality:.3f}", pick.scorer, pick.frame_file or "")
-    if table.row_count:
-        stdout_console().print(table)
+            rows.append([result.input, *([person] if with_persons else []), str(pick.rank), str(pick.frame),
+                         f"{pick.time:.2f}", f"{pick.quality:.3f}", pick.scorer, pick.frame_file or ""])
+    header = ["input", *(["person"] if with_persons else []), "rank", "frame", "time", "quality", "scorer", "file"]
+    print_table(header, rows)
 
 
-def stdout_console():
-    """A rich Console for tables on stdout; when piped, wide enough not to cut paths."""
+def print_table(header: list[str], rows: list[list[str]]) -> None:
+    """Aligned columns on stdout: rich's table on a terminal; plain text when piped (whole paths, easy to
+    cut or awk, and no rich import in a pipeline)."""
+    if not rows:
+        return
+    if not sys.stdout.isatty():
+        widths = [max(map(len, column)) for column in zip(header, *rows)]
+        for row in (header, *rows):
+            sys.stdout.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() + "\n")
+        return
     from rich.console import Console
+    from rich.table import Table
 
     class StdoutConsole(Console):
         def on_broken_pipe(self) -> None:  # rich's own answer is exit 1; a reader leaving is not an error
             self.quiet = True
             raise ReaderLeft()
 
-    console = StdoutConsole(highlight=False)
-    return console if console.is_terminal else StdoutConsole(highlight=False, width=240)
+    table = Table(*header, box=None)
+    for row in rows:
+        table.add_row(*row)
+    StdoutConsole(highlight=False).print(table)
 
 
 def _summary(results: list[InputResult], quiet: bool, seconds: float) -> None:
@@ -311,8 +317,6 @@ def score_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No notes on stderr."),
 ):
     """Score every face in each image; one JSON object per face (path, quality, bbox, landmarks)."""
-    from rich.table import Table
-
     from .api import score_images
     from .score import load_scorer
 
@@ -322,7 +326,7 @@ def score_command(
     quality_scorer = load_scorer(scorer)
     announce_scorer(scorer, quiet, quality_scorer.name)
     as_json = jsonl or not sys.stdout.isatty()
-    table = Table("path", "face", "quality", "scorer", box=None)
+    rows: list[list[str]] = []
     failed = False
     with progress_bar(quiet) as progress:
         task = progress.add_task("images", total=len(paths))
@@ -332,21 +336,20 @@ def score_command(
             if record["path"] != last_path:
                 progress.advance(task)
                 last_path = record["path"]
-            failed |= _emit_score(record, as_json, table)
-    if not as_json and table.row_count:
-        stdout_console().print(table)
+            failed |= _emit_score(record, as_json, rows)
+    print_table(["path", "face", "quality", "scorer"], rows)
     raise typer.Exit(ExitCode.INPUT_FAILED if failed else ExitCode.OK)
 
 
-def _emit_score(record: dict, as_json: bool, table: Table) -> bool:
-    """Print one `score` record (or its error); True when it was an error."""
+def _emit_score(record: dict, as_json: bool, rows: list[list[str]]) -> bool:
+    """Print one `score` record (or its error; or add it to the table's `rows`); True when it was an error."""
     if "error" in record:
         fail(f"{record['path']}: {record['error']}")
         return True
     if as_json:
         sys.stdout.write(json.dumps(record) + "\n")
     else:
-        table.add_row(record["path"], str(record["face"]), f"{record['quality']:.3f}", record["scorer"])
+        rows.append([record["path"], str(record["face"]), f"{record['quality']:.3f}", record["scorer"]])
     return False
 
 

@@ -220,15 +220,25 @@ def test_a_reader_that_leaves_early_is_not_an_error(clip, output):
     assert "Traceback" not in stderr and "Exception" not in stderr
 
 
-def test_a_pipeline_run_never_loads_rich(clip):
-    """JSON lines to a pipe draw nothing, so rich (~40 ms of imports) is not loaded before the first video."""
+@pytest.mark.parametrize("output", [["--jsonl"], []])
+def test_a_pipeline_run_never_loads_rich(clip, output):
+    """Piped output (JSON lines, or the table as plain aligned columns) draws nothing, so rich (~40 ms of
+    imports) is not loaded before the first video."""
     path, _ = clip
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "fqselect", str(path), "--jsonl"],
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "fqselect", str(path), *output],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0
-    assert json_lines(proc.stdout)
     imported = [line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")]
     assert "typer" in imported and not [name for name in imported if name.split(".")[0] == "rich"]
+    if output:
+        assert len(json_lines(proc.stdout)) == 3
+    else:
+        header, *rows = [line.split() for line in proc.stdout.splitlines()]
+        assert header == ["input", "rank", "frame", "time", "quality", "scorer", "file"]
+        assert [row[:2] for row in rows] == [[str(path), "1"], [str(path), "2"], [str(path), "3"]]
+        lines = proc.stdout.splitlines()
+        rank_column = lines[0].index("rank")
+        assert [line[rank_column] for line in lines[1:]] == ["1", "2", "3"]  # aligned under its header
 
 
 def test_progress_and_notes_on_a_terminal(clip, tmp_path):
