@@ -276,15 +276,10 @@ def print_table(header: list[str], rows: list[list[str]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    class StdoutConsole(Console):
-        def on_broken_pipe(self) -> None:  # rich's own answer is exit 1; a reader leaving is not an error
-            self.quiet = True
-            raise ReaderLeft()
-
     table = Table(*header, box=None)
     for row in rows:
         table.add_row(*row)
-    StdoutConsole(highlight=False).print(table)
+    Console(highlight=False).print(table)
 
 
 def _summary(results: list[InputResult], quiet: bool, seconds: float) -> None:
