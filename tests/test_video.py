@@ -1,5 +1,8 @@
 """The fast default video path against the thorough one (--exhaustive), on a generated group clip."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -110,3 +113,14 @@ def test_a_face_cut_by_its_region_edge_is_left_out_unless_the_edge_is_the_frame_
     assert inner.boxes.tolist() == [[290.0, 70.0, 310.0, 90.0]]  # region from (260, 60): the first face is cut
     at_edge = detect_regions(TwoFaces(), image, np.array([[10, 100, 50, 140]], np.float32), margin=1.0)
     assert len(at_edge) == 2  # the region was clipped to the frame's left edge: nothing cut there
+
+
+def test_asking_for_one_pick_still_finds_the_best_frame():
+    """The bundled example's clean second: its sharpest frame scores well below its best, so the window
+    must be refined even when a single pick is asked for (`--top 1` once picked a JPEG frame instead)."""
+    example = Path(__file__).resolve().parent.parent / "examples"
+    clean = next(s for s in json.loads((example / "example.json").read_text())["segments"] if s["segment"] == "clean")
+    one = process_input(str(example / "example.mp4"), Options(top=1)).picks
+    three = process_input(str(example / "example.mp4"), Options(top=3)).picks
+    assert clean["first_frame"] <= one[0].frame <= clean["last_frame"]
+    assert one[0].quality == three[0].quality
