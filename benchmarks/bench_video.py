@@ -21,7 +21,6 @@ command is measured for a 1-minute and a 10-minute clip.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -59,10 +58,10 @@ def launch(*argv: str) -> tuple[float, str, int]:
     return float(seconds), proc.stdout, int(rss)
 
 
-def run_command(path: Path, *args: str) -> tuple[float, list[dict], int]:
-    """Wall time, picks, and peak RSS (MiB) of one `fqselect --jsonl -q` process."""
-    seconds, stdout, rss = launch(sys.executable, "-m", "fqselect", str(path), "--jsonl", "-q", *args)
-    return seconds, [json.loads(line) for line in stdout.splitlines() if line.strip()], rss
+def fqselect_command(path: Path, *args: str) -> tuple[float, int]:
+    """Wall time and peak RSS (MiB) of one `fqselect` process on `path`."""
+    seconds, _, rss = launch(sys.executable, "-m", "fqselect", str(path), *args)
+    return seconds, rss
 
 
 def decode_command_seconds(path: Path) -> float:
@@ -82,7 +81,7 @@ def paired_command_ratios(path: Path, repeats: int = 15) -> tuple[float, dict[st
         decode_s = decode_command_seconds(path)
         decode_runs.append(decode_s)
         for form, args in COMMAND_FORMS.items():
-            seconds, _, peak = launch(sys.executable, "-m", "fqselect", str(path), *args)
+            seconds, peak = fqselect_command(path, *args)
             runs[form].append((decode_s / seconds, seconds))
             if form == "jsonl":
                 rss = max(rss, peak)
@@ -149,7 +148,7 @@ def main() -> None:
         for minutes in (1, 10):
             clip = work / f"long_{minutes}min.mp4"
             make.make_group_clip(clip, (640, 360), minutes * 60 * 25)
-            seconds, _, rss = run_command(clip)
+            seconds, rss = fqselect_command(clip, *COMMAND_FORMS["jsonl"])
             lines.append(f"| {minutes} minute(s) | {minutes * 1500} | {seconds:.1f} | {rss} MiB |")
             print(lines[-1], flush=True)
     write_report(lines, args.out)

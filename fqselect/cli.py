@@ -29,7 +29,6 @@ EXIT_CODES_HELP = (
 )
 
 
-
 def default_workers() -> int:
     """Half the cores: each input already keeps two busy (its decoder thread and its analysis), and on two
     cores a second worker made a batch of videos slower (bench_batch: 0.92× of one worker)."""
