@@ -247,10 +247,9 @@ class ReadAhead:
         self.close()
 
 
-def read_ahead(source: InputSource, items: Iterator, frames_per_item: int = 1) -> ReadAhead:
-    """`items` (made from `source`'s frames) read ahead: PREFETCH_FRAMES video frames, PREFETCH_IMAGES images."""
-    frames = PREFETCH_FRAMES if source.kind == "video" else PREFETCH_IMAGES
-    return ReadAhead(items, frames // frames_per_item)
+def read_ahead(source: InputSource) -> ReadAhead:
+    """`source`'s frames read ahead: PREFETCH_FRAMES video frames, PREFETCH_IMAGES images."""
+    return ReadAhead(source.frames(), PREFETCH_FRAMES if source.kind == "video" else PREFETCH_IMAGES)
 
 
 def open_input(path: str, sampling: Sampling = Sampling()) -> InputSource:

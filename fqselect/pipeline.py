@@ -199,12 +199,12 @@ def _analyse(source: InputSource, options: Options, result: InputResult, progres
     # a window holds at most this many picks, min_gap apart (all k without a gap): each may need refining
     picks_per_window = options.top if min_gap <= 0 else min(options.top, math.ceil(options.window / min_gap))
     budget = None if options.per_person else 1 + REFINE_FRAMES * picks_per_window  # detector runs a window
-    if source.kind == "video" and options.prescreen:
-        windows = sharpest_per_window(source.frames(), options.window, budget)
-        frames_per_window = budget or math.ceil(options.window * PRESCREEN_FPS)
-    else:
-        windows, frames_per_window = every_frame(source.frames()), 1
-    with read_ahead(source, windows, frames_per_window) as decoded:  # decoding starts while models load
+    with read_ahead(source) as decoded:  # decoding starts while models load
+        # The pre-screen runs on the detector's thread, not the decoder's: the decoder is the critical path.
+        if source.kind == "video" and options.prescreen:
+            windows = sharpest_per_window(decoded, options.window, budget)
+        else:
+            windows = every_frame(decoded)
         models = models_for(options)
         if options.per_person:
             tracker = PersonTracker(options.top, min_gap, options.min_quality, models.recognizer)
@@ -212,7 +212,7 @@ def _analyse(source: InputSource, options: Options, result: InputResult, progres
         else:
             selector = TopKSelector(options.top, min_gap, options.min_quality)
             analyse = partial(_select_in_window, models=models, min_face=options.min_face, selector=selector, result=result)
-        with ReadAhead(_sharpest_faces(decoded, models, options.min_face), ANALYSED_AHEAD) as analysed:
+        with ReadAhead(_sharpest_faces(windows, models, options.min_face), ANALYSED_AHEAD) as analysed:
             seen = _analyse_windows(analysed, analyse, source.planned_frames(), progress)
     result.frames_decoded = getattr(source, "decoded", seen)  # videos: the grabbed-only frames count too
     result.warnings.extend(source.warnings)

@@ -5,7 +5,6 @@ Ctrl-C never leaves a half-written output, and a complete manifest means a compl
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -28,10 +27,13 @@ def output_names(inputs: list[str]) -> dict[str, str]:
     """A folder name per input: its stem, plus a short hash of its path where two inputs share a stem."""
     stems = {path: (Path(path).stem or Path(path).resolve().name) for path in inputs}
     counts = Counter(stems.values())
-    return {
-        path: stem if counts[stem] == 1 else f"{stem}-{hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:6]}"
-        for path, stem in stems.items()
-    }
+    return {path: stem if counts[stem] == 1 else f"{stem}-{_path_hash(path)}" for path, stem in stems.items()}
+
+
+def _path_hash(path: str) -> str:
+    import hashlib  # only on a clash: loading OpenSSL (~3 ms) would delay every run's first frame
+
+    return hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:6]
 
 
 def prepare_out_dir(out: Path) -> Path:
