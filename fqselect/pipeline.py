@@ -10,12 +10,12 @@ import math
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
 import numpy as np
 
 from .align import align_faces
-from .decode import Frame, InputSource, ReadAhead, Sampling, open_input, read_ahead
+from .decode import Frame, InputSource, Sampling, open_input, read_ahead
 from .detect import DEFAULT_MAX_SIDE, DEFAULT_THRESHOLD, Detections, check_detector, detect_regions, load_detector
 from .embed import load_recognizer, quality_weighted_mean
 from .errors import FQError, InputError, NoFaceError
@@ -34,9 +34,6 @@ DEFAULT_MIN_GAP = 1.0  # seconds between picks from one video, so the top 3 are 
 # 0.02 (the network's mean frame-to-frame jitter) `--top 1` missed that second's best frame.
 REFINE_MARGIN = 0.05
 REFINE_FRAMES = 1
-# Windows whose sharpest frame is analysed ahead of the selection, on a thread of its own: the detector
-# works on the next window while the selection refines this one, so neither core waits on the other.
-ANALYSED_AHEAD = 2
 BLOCK = 8  # JPEG/video codec block size: the JPEG scorer's regions start on this grid
 
 
@@ -200,7 +197,7 @@ def _analyse(source: InputSource, options: Options, result: InputResult, progres
     picks_per_window = options.top if min_gap <= 0 else min(options.top, math.ceil(options.window / min_gap))
     budget = None if options.per_person else 1 + REFINE_FRAMES * picks_per_window  # detector runs a window
     with read_ahead(source) as decoded:  # decoding starts while models load
-        # The pre-screen runs on the detector's thread, not the decoder's: the decoder is the critical path.
+        # The pre-screen runs here, on the analysis thread: the decoder thread is the critical path.
         if source.kind == "video" and options.prescreen:
             windows = sharpest_per_window(decoded, options.window, budget)
         else:
@@ -212,8 +209,7 @@ def _analyse(source: InputSource, options: Options, result: InputResult, progres
         else:
             selector = TopKSelector(options.top, min_gap, options.min_quality)
             analyse = partial(_select_in_window, models=models, min_face=options.min_face, selector=selector, result=result)
-        with ReadAhead(_sharpest_faces(windows, models, options.min_face), ANALYSED_AHEAD) as analysed:
-            seen = _analyse_windows(analysed, analyse, source.planned_frames(), progress)
+        seen = _analyse_windows(windows, analyse, source.planned_frames(), progress)
     result.frames_decoded = getattr(source, "decoded", seen)  # videos: the grabbed-only frames count too
     result.warnings.extend(source.warnings)
     if result.faces_seen == 0:
@@ -228,18 +224,14 @@ def _analyse(source: InputSource, options: Options, result: InputResult, progres
         _embed(result, models)
 
 
-def _sharpest_faces(windows: Iterable[Window], models: Models, min_face: int) -> Iterator[tuple[Window, list[Candidate]]]:
-    """Each window with the faces of its sharpest frame, which goes through the detector whole."""
-    for window in windows:
-        yield window, analyse_frame(window.frames[0], models, min_face)
-
-
-def _analyse_windows(analysed: Iterable[tuple[Window, list[Candidate]]], analyse: Callable[[Window, list[Candidate]], None],
-                     planned: int | None, progress: Progress | None) -> int:
-    """Frames looked at (converted to pixels), reported against `planned` as they go."""
+def _analyse_windows(windows: Iterable[Window], analyse: Callable[[Window], None], planned: int | None,
+                     progress: Progress | None) -> int:
+    """Frames looked at (converted to pixels), reported against `planned` as they go. One thread runs
+    all of the analysis: the decoder keeps a core of its own (two analysis threads beside it made the
+    whole command slower)."""
     seen = 0
-    for window, faces in analysed:
-        analyse(window, faces)
+    for window in windows:
+        analyse(window)
         seen += window.looked_at
         if progress:
             progress(seen, planned)
@@ -256,12 +248,12 @@ def _finish_persons(tracker: PersonTracker, options: Options, models: Models, re
             result.picks.append(pick)
 
 
-def _select_in_window(window: Window, faces: list[Candidate], models: Models, min_face: int, selector: TopKSelector,
-                      result: InputResult) -> None:
-    """`faces`: those of the window's sharpest frame. While the last frame analysed holds a face that
-    could become a pick, the next-sharpest is searched too, near that frame's faces only (the window
-    holds the budget's worth): a face's quality also moves with small changes of pose and landmark
-    placement between frames, which sharpness does not see."""
+def _select_in_window(window: Window, models: Models, min_face: int, selector: TopKSelector, result: InputResult) -> None:
+    """The window's sharpest frame goes through the detector whole. While the last frame analysed holds a
+    face that could become a pick, the next-sharpest is searched too, near that frame's faces only (the
+    window holds the budget's worth): a face's quality also moves with small changes of pose and
+    landmark placement between frames, which sharpness does not see."""
+    faces = analyse_frame(window.frames[0], models, min_face)
     result.frames_analysed += 1
     for frame in window.frames[1:]:
         if not _offer(faces, selector, result):
@@ -281,13 +273,11 @@ def _offer(faces: list[Candidate], selector: TopKSelector, result: InputResult) 
     return promising
 
 
-def _track_in_window(window: Window, faces: list[Candidate], models: Models, min_face: int, tracker: PersonTracker,
-                     result: InputResult) -> None:
+def _track_in_window(window: Window, models: Models, min_face: int, tracker: PersonTracker, result: InputResult) -> None:
     """--per-person: every face needs its track, so the window's other frames go through the detector
-    whole when a face of its sharpest frame (`faces`) could still become one of its person's picks."""
+    whole when a face of its sharpest frame could still become one of its person's picks."""
     for position, frame in enumerate(window.frames):
-        if position:
-            faces = analyse_frame(frame, models, min_face)
+        faces = analyse_frame(frame, models, min_face)
         result.frames_analysed += 1
         result.faces_seen += len(faces)
         tracks = tracker.update(faces)
