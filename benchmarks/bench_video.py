@@ -7,7 +7,7 @@ one minute), in one run:
 - decode-only: a plain OpenCV `read()` loop over the same file (the baseline), in this process and as
   a whole process (`python -c "import cv2; ..."`, start-up included);
 - `fqselect VIDEO --top 3` at default settings: the in-process pipeline (models loaded, as in a batch
-  run; the median of three runs, each paired with a decode-only run just before it) and the whole
+  run; the median of seven runs, each paired with a decode-only run just before it) and the whole
   command (process start, imports, model loading included), in its two output forms: the table on
   stdout with the summary line on stderr, as typed, and JSON lines with `-q`, as in a shell pipeline
   (both to pipes). Each is the median over 15 rounds of back-to-back runs (decode-only, then each
@@ -99,7 +99,7 @@ def pipeline_run(path: Path, **options) -> tuple[float, object]:
     return time.perf_counter() - start, result
 
 
-def paired_ratio(path: Path, repeats: int = 3) -> tuple[float, float, float, object]:
+def paired_ratio(path: Path, repeats: int = 7) -> tuple[float, float, float, object]:
     """Decode-only fps, default fps and their ratio, as the median of `repeats` back-to-back pairs:
     on a shared 2-core VM either speed alone drifts by 10-20% from run to run."""
     pairs = []
