@@ -227,8 +227,8 @@ def _analyse(source: InputSource, options: Options, result: InputResult, progres
 def _analyse_windows(windows: Iterable[Window], analyse: Callable[[Window], None], planned: int | None,
                      progress: Progress | None) -> int:
     """Frames looked at (converted to pixels), reported against `planned` as they go. One thread runs
-    all of the analysis: the decoder keeps a core of its own (two analysis threads beside it made the
-    whole command slower)."""
+    all of the analysis, so the decoder keeps a core of its own (a second analysis thread, detecting the
+    next window while this one is refined, measured no faster)."""
     seen = 0
     for window in windows:
         analyse(window)
