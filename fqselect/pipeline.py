@@ -197,7 +197,7 @@ def _analyse(source: InputSource, options: Options, result: InputResult, progres
     picks_per_window = options.top if min_gap <= 0 else min(options.top, math.ceil(options.window / min_gap))
     budget = None if options.per_person else 1 + REFINE_FRAMES * picks_per_window  # detector runs a window
     with read_ahead(source) as decoded:  # decoding starts while models load
-        # The pre-screen runs here, on the analysis thread: the decoder thread is the critical path.
+        # The pre-screen runs here, on the analysis thread, so the decoder thread only decodes.
         if source.kind == "video" and options.prescreen:
             windows = sharpest_per_window(decoded, options.window, budget)
         else:

@@ -5,7 +5,7 @@ conversion. So by default only PRESCREEN_FPS frames a second are converted at al
 video goes to the detector at its sharpest of those, judged on a small thumbnail (a fraction of a
 millisecond). Only when that frame holds a face that could still enter the picks do the window's
 next-sharpest frames go to the detector too (pipeline.REFINE_FRAMES). Only those few frames a window
-stay in memory. The pre-screen runs on the analysis thread: the decoder's thread is the critical path.
+stay in memory. The pre-screen runs on the analysis thread, so that the decoder's thread only decodes.
 """
 
 from __future__ import annotations
