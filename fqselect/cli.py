@@ -145,8 +145,10 @@ def progress_bar(quiet: bool):
     )
 
 
-def announce_scorer(scorer_option: str, quiet: bool, scorer_name: str) -> None:
-    if scorer_option == "auto" and DEFAULT_NETWORK not in available_networks() and not quiet:
+def announce_scorer(scorer_option: str, scorer_name: str) -> None:
+    """A warning, even with --quiet (a pipeline must not get weaker picks unannounced), when `auto` finds
+    no trained network."""
+    if scorer_option == "auto" and DEFAULT_NETWORK not in available_networks():
         warn(f"no trained quality network in weights/ ({DEFAULT_NETWORK}.onnx); scoring with the perceptual "
              f"'{scorer_name}' scorer")
 
@@ -177,7 +179,7 @@ def select_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
     resume: bool = typer.Option(False, "--resume", help="Skip inputs whose output folder is already complete."),
     workers: int = typer.Option(default_workers(), "--workers", "-j", min=1, help="Inputs processed in parallel (processes); default: half the cores."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or notes on stderr."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or summary on stderr (warnings and errors still go there)."),
 ):
     """Pick the TOP best faces of each input."""
     paths = expand_inputs(inputs)
@@ -193,7 +195,7 @@ def select_command(
                       per_person=per_person or gallery is not None, gallery=str(gallery) if gallery else None)
     if out is not None:
         prepare_out_dir(out)
-    announce_scorer(scorer, quiet, check_models(options))  # models load with the first input, as it decodes
+    announce_scorer(scorer, check_models(options))  # models load with the first input, as it decodes
     started = time.perf_counter()
     names = output_names(paths)
     folders = {path: (out / names[path] if out is not None else None) for path in paths}
@@ -310,7 +312,7 @@ def score_command(
     detector: str = typer.Option("retinaface", "--detector", help="retinaface, yunet, or scrfd (needs --model-pack)."),
     model_pack: Optional[str] = typer.Option(None, "--model-pack", help="insightface model pack NAME or PATH."),
     min_face: int = typer.Option(0, "--min-face", min=0, help="Ignore faces smaller than this many pixels."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No notes on stderr."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar on stderr (warnings and errors still go there)."),
 ):
     """Score every face in each image; one JSON object per face (path, quality, bbox, landmarks)."""
     from .api import score_images
@@ -320,7 +322,7 @@ def score_command(
     if not paths:
         raise UsageError("no inputs (give paths, or - with paths on stdin)")
     quality_scorer = load_scorer(scorer)
-    announce_scorer(scorer, quiet, quality_scorer.name)
+    announce_scorer(scorer, quality_scorer.name)
     as_json = jsonl or not sys.stdout.isatty()
     rows: list[list[str]] = []
     failed = False

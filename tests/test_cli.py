@@ -42,6 +42,14 @@ def test_jsonl_record_shape(clip):
     assert picks[0]["quality"] >= picks[1]["quality"]
 
 
+def test_missing_network_is_announced_even_when_quiet(clip, tmp_path):
+    path, _ = clip
+    proc = run_cli(path, "--jsonl", "-q", env={"FQSELECT_WEIGHTS": str(tmp_path)})  # a weights folder with no network
+    assert proc.returncode == 0, proc.stderr
+    assert "no trained quality network" in proc.stderr
+    assert {p["scorer"] for p in json_lines(proc.stdout)} == {"combined"}
+
+
 def test_min_gap_spreads_the_picks(clip):
     path, _ = clip
     picks = json_lines(run_cli(path, "--jsonl", "--min-gap", "1.5").stdout)
