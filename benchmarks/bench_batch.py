@@ -1,6 +1,6 @@
 """Batch throughput over a folder of clips with 1 and 2 worker processes, in one run.
 
-    python benchmarks/bench_batch.py [--clips 8] [--frames 150] [--out benchmarks/results/batch.md]
+    python benchmarks/bench_batch.py [--clips 8] [--frames 150] [--rounds 5] [--out benchmarks/results/batch.md]
 
 The clips are generated 640×360 group scenes (six faces). Each run is the whole command,
 `fqselect DIR/*.mp4 --out OUT --workers N`, timed from process start to exit; the worker counts take

@@ -31,7 +31,7 @@ EXIT_CODES_HELP = (
 
 def default_workers() -> int:
     """Half the cores: each input already keeps two busy (its decoder thread and its analysis), and on two
-    cores a second worker made a batch of videos no faster (bench_batch: 0.87-1.00× of one worker)."""
+    cores a second worker made a batch of videos no faster (bench_batch: 0.99× of one worker, 5 rounds)."""
     return max(1, (os.cpu_count() or 1) // 2)
 
 
