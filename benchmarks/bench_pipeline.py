@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from fqselect.align import align_faces  # noqa: E402
-from fqselect.pipeline import Options, models_for, process_input  # noqa: E402
+from fqselect.pipeline import models_for, process_input
+from fqselect.results import Options  # noqa: E402
 
 
 def examples_module():

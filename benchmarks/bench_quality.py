@@ -21,10 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fqselect.evaluate import default_peer, run_evaluation  # noqa: E402
+from fqselect.research.evaluate import default_peers, run_evaluation  # noqa: E402
 from fqselect.models import weights_dir  # noqa: E402
 from fqselect.score import available_networks  # noqa: E402
-from fqselect.train import celeba_heldout_people  # noqa: E402
+from fqselect.research.train import celeba_heldout_people  # noqa: E402
 
 
 def main() -> None:
@@ -37,7 +37,7 @@ def main() -> None:
     data = args.shared / "data"
     if not data.is_dir():
         sys.exit(f"{data}: shared data not found; nothing to evaluate")
-    peer = default_peer()
+    peers = default_peers()
     people = Path(tempfile.mkdtemp()) / "celeba-heldout.txt"
     people.write_text("\n".join(celeba_heldout_people(data / "celeba" / "images")) + "\n")
     sets = {"lfw-devtest": (data / "lfw" / "images", data / "lfw" / "peopleDevTest.txt"),
@@ -46,7 +46,7 @@ def main() -> None:
     for recognizer in args.recognizers.split(","):
         for name, (root, people_file) in sets.items():
             key = name if recognizer == "sface" else f"{name}-{recognizer}"
-            results[key] = run_evaluation(root, people_file, args.out / key, peer=peer, splits=args.splits,
+            results[key] = run_evaluation(root, people_file, args.out / key, peers=peers, splits=args.splits,
                                           recognizer=recognizer)
     record_in_model_cards(results)
     (args.out / "summary.md").write_text(summary_table(results))
@@ -61,8 +61,7 @@ def summary_table(results: dict) -> str:
     header = "| scorer | " + " | ".join(f"{s} pAUC 20% / 30%" for s in sets) + " | params | MMACs | ms/face (b256, 1 thread) |"
     lines = [header, "| --- " * (len(sets) + 4) + "|"]
     for name in order:
-        cells = [f"{r['scorers'][name]['pauc_20']:.4f} / {r['scorers'][name]['pauc_30']:.4f}" if name in r["scorers"] else ""
-                 for r in results.values()]
+        cells = [_cell(r["scorers"][name]) if name in r["scorers"] else "" for r in results.values()]
         cost = first["costs"].get(name)
         cost_cells = [f"{cost['params']:,}", f"{cost['mmacs']:.2f}", f"{cost['ms_batch256']:.3f}"] if cost else ["", "", ""]
         lines.append(f"| {name} | " + " | ".join(cells + cost_cells) + " |")
@@ -70,6 +69,12 @@ def summary_table(results: dict) -> str:
     notes = [f"{s}: {r['faces']} faces, {r['identities']} identities, recogniser {r['recognizer']}, FNMR at FMR 1e-3 without discard "
              f"{r['scorers']['random']['fnmr_at_0']:.4f}" for s, r in results.items()]
     return "\n".join(lines) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
+
+
+def _cell(row: dict) -> str:
+    """pAUC@20% and @30% with their 95% intervals (identities resampled)."""
+    (l20, h20), (l30, h30) = row["pauc_20_ci95"], row["pauc_30_ci95"]
+    return f"{row['pauc_20']:.4f} [{l20:.4f}–{h20:.4f}] / {row['pauc_30']:.4f} [{l30:.4f}–{h30:.4f}]"
 
 
 def record_in_model_cards(results: dict) -> None:
@@ -83,7 +88,10 @@ def record_in_model_cards(results: dict) -> None:
                 "fnmr_at_0": r["scorers"][name]["fnmr_at_0"],
                 "tar_top1_far1e-3": r["scorers"][name]["templates"]["top1"]["0.001"]["mean"],
                 "random_pauc_20": r["scorers"]["random"]["pauc_20"],
-                "peer_pauc_20": r["scorers"].get("lightqnet-peer", {}).get("pauc_20"),
+                "pauc_20_ci95": r["scorers"][name]["pauc_20_ci95"], "pauc_30_ci95": r["scorers"][name]["pauc_30_ci95"],
+                "calibration_error": r["scorers"][name].get("calibration_error"),
+                **{f"{peer}_pauc_20": row["pauc_20"] for peer, row in r["scorers"].items() if peer.startswith("peer-")},
+                **{f"{peer}_pauc_30": row["pauc_30"] for peer, row in r["scorers"].items() if peer.startswith("peer-")},
                 "faces": r["faces"], "recognizer": r["recognizer"], "fmr": r["fmr"],
                 "ms_per_face_batch256_one_thread": r["costs"].get(name, {}).get("ms_batch256"),
             }

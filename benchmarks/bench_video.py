@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_pipeline import compile_bytecode, decode_only_fps, examples_module, write_report  # noqa: E402
-from fqselect.pipeline import Options, models_for, process_input  # noqa: E402
+from fqselect.pipeline import models_for, process_input
+from fqselect.results import Options  # noqa: E402
 from fqselect.runtime import keep_freed_memory  # noqa: E402
 
 # A small launcher process times one command and reads its peak RSS from wait4(): started straight

@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fqselect import degrade
+from fqselect.research import degrade
 from fqselect.detect import RetinaFaceDetector
 from fqselect.faces import FaceBatch
 from fqselect.score import PoseScorer

@@ -20,8 +20,8 @@ _os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 # The API loads on first use (PEP 562), not with the package: the `fqselect` command configures its
 # process before numpy and OpenCV load (see __main__.py).
 _API = {
-    "select": "api", "score_images": "api", "score_crops": "api",
-    "process_input": "pipeline", "Options": "pipeline", "InputResult": "pipeline", "Pick": "pipeline",
+    "select": "api", "score_images": "api", "score_crops": "api", "select_many": "batch", "run_batch": "batch",
+    "process_input": "pipeline", "Options": "results", "InputResult": "results", "Pick": "results",
     "ExitCode": "errors", "FQError": "errors", "InputError": "errors", "UsageError": "errors",
 }
 
@@ -35,6 +35,6 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "select", "score_images", "score_crops", "process_input", "Options", "InputResult", "Pick",
+    "select", "score_images", "score_crops", "select_many", "run_batch", "process_input", "Options", "InputResult", "Pick",
     "ExitCode", "FQError", "InputError", "UsageError", "__version__",
 ]

@@ -9,12 +9,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .models import import_skipping_init
+from .detect import Detections, detect_regions
+from .faces import ALIGNED_SIZE, TEMPLATE, FaceBatch, face_align  # noqa: F401 (the template's home is faces.py)
 
-face_align = import_skipping_init("insightface.utils", "face_align")  # its __init__ costs ~0.5 s
-
-ALIGNED_SIZE = 112
-TEMPLATE = face_align.arcface_dst  # (5, 2) landmark positions in the 112×112 crop
+BLOCK = 8  # JPEG/video codec block size: the JPEG scorer's regions start on this grid
 
 
 def similarity_matrix(points: np.ndarray, template: np.ndarray) -> np.ndarray:
@@ -40,3 +38,29 @@ def align_faces(image: np.ndarray, landmarks: np.ndarray, size: int = ALIGNED_SI
     for i, points in enumerate(landmarks):
         crops[i] = cv2.warpAffine(image, similarity_matrix(points, template), (size, size), borderValue=0.0)
     return crops
+
+
+def face_region(image: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """The box's source pixels, starting on the codec's 8×8 grid (a view, no copy)."""
+    height, width = image.shape[:2]
+    x1, y1 = (max(0, int(v) // BLOCK * BLOCK) for v in box[:2])
+    x2, y2 = min(width, int(np.ceil(box[2]))), min(height, int(np.ceil(box[3])))
+    return image[y1:max(y1 + 1, y2), x1:max(x1 + 1, x2)]
+
+
+def detect_and_align(image: np.ndarray, detector, min_face: int = 0,
+                     regions: np.ndarray | None = None) -> tuple[Detections, FaceBatch]:
+    """Faces of one image (or of its `regions` only: boxes of faces in a nearby frame), at least min_face
+    pixels on their shorter box side, aligned and batched."""
+    detections = detector.detect(image) if regions is None else detect_regions(detector, image, regions)
+    if min_face and len(detections):
+        sides = np.minimum(*(detections.boxes[:, 2:] - detections.boxes[:, :2]).T)
+        detections = detections.take(sides >= min_face)
+    batch = FaceBatch(
+        crops=align_faces(image, detections.landmarks),
+        landmarks=detections.landmarks,
+        boxes=detections.boxes,
+        det_scores=detections.scores,
+        regions=[face_region(image, box) for box in detections.boxes],
+    )
+    return detections, batch

@@ -2,50 +2,35 @@
 
 from __future__ import annotations
 
-import os
 from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
 
-from .align import ALIGNED_SIZE
+from .align import ALIGNED_SIZE, detect_and_align
 from .decode import read_image
 from .detect import DEFAULT_MAX_SIDE, DEFAULT_THRESHOLD, load_detector
 from .errors import InputError
 from .faces import FaceBatch
-from .pipeline import InputResult, Options, detect_and_align, models_for, process_input
-from .runtime import keep_freed_memory
+from .batch import run_batch, select_many  # noqa: F401 (the public API)
+from .pipeline import models_for, process_input
+from .results import InputResult, Options
 from .score import Scorer, load_scorer
 
 SCORE_BATCH = 256  # faces per quality-network call in `score_images`
 READ_AHEAD = 64  # images decoded ahead on a thread pool (cv2 releases the GIL while decoding)
 
 
-def select_many(paths: list[str], options: Options, workers: int = 1, progress=None) -> Iterator[InputResult]:
-    """`process_input` over many inputs, results in input order. With workers > 1 the inputs run in a
-    process pool, each worker loading the models once and using one onnxruntime thread per session."""
-    if workers <= 1 or len(paths) <= 1:
-        for path in paths:
-            yield process_input(path, options, progress)
-        return
-    import multiprocessing  # imported here: a one-input `select` need not pay for it (~10 ms)
-    from concurrent.futures import ProcessPoolExecutor
-
-    models_for(options)  # a model that fails to load fails here, once, not in every worker
-    context = multiprocessing.get_context("spawn")  # no forked onnxruntime or decoder threads
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(options,)) as pool:
-        yield from pool.map(process_input, paths, [options] * len(paths))
-
-
-def _init_worker(options: Options) -> None:
-    os.environ["FQSELECT_THREADS"] = "1"
-    keep_freed_memory()
-    models_for(options)  # load once per worker, before the first input
-
-
 def select(path: str, **options) -> InputResult:
-    """The best faces of one video, image or image folder. Keyword options are those of `Options`."""
-    return process_input(path, Options(**options))
+    """The best faces of one video, image or image folder. Keyword options are those of `Options`.
+
+    Raises InputError (with the input and the reason) when the input cannot be read or has no face;
+    UsageError for bad options or missing models. A partly readable input returns its picks with
+    `warnings`. For many inputs, `run_batch` and `select_many` report each input's status instead."""
+    result = process_input(path, Options(**options))
+    if result.status in ("failed", "no_face"):
+        raise InputError(path, result.error or result.status)
+    return result
 
 
 def score_crops(crops: np.ndarray, scorer: str | Scorer = "auto") -> np.ndarray:

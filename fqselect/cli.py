@@ -8,19 +8,20 @@ import sys
 import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Iterable, List, Optional
 
 import typer
 from typer.core import TyperGroup
 
 from . import __version__
 from .errors import ExitCode, FQError, InputError, UsageError
-from .api import select_many
-from .pipeline import DEFAULT_MIN_GAP, DEFAULT_TOP, InputResult, Options, check_models
+from .batch import run_batch
+from .pipeline import check_models
+from .results import DEFAULT_MIN_GAP, DEFAULT_TOP, InputResult, Options
 from .prescreen import DEFAULT_WINDOW
 from .runtime import keep_freed_memory
 from .score import DEFAULT_NETWORK, available_networks
-from .write import check_free, is_complete, output_names, prepare_out_dir, write_result
+from .write import prepare_out_dir
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 every input gave a selection; 1 some input failed, had no face or was only partly "
@@ -194,23 +195,15 @@ def select_command(
                       model_pack=model_pack, embeddings=embeddings, exhaustive=exhaustive, window=window,
                       per_person=per_person or gallery is not None, gallery=str(gallery) if gallery else None)
     if out is not None:
-        prepare_out_dir(out)
+        prepare_out_dir(out)  # before any model loads: an unwritable --out is a usage error at once
     announce_scorer(scorer, check_models(options))  # models load with the first input, as it decodes
     started = time.perf_counter()
-    names = output_names(paths)
-    folders = {path: (out / names[path] if out is not None else None) for path in paths}
-    prechecked = {path: _precheck(path, folders[path], overwrite, resume) for path in paths}
-    to_run = [path for path in paths if prechecked[path] is None]
     results = []
     with progress_bar(quiet) as progress:
         overall = progress.add_task("inputs", total=len(paths))
         frames_task = progress.add_task("frames", total=None, visible=workers <= 1)
         on_frame = lambda done, planned: progress.update(frames_task, completed=done, total=planned)  # noqa: E731
-        running = select_many(to_run, options, workers, on_frame)
-        for path in paths:
-            result = prechecked[path] or next(running)
-            if folders[path] is not None and result.status == "ok":
-                _write(result, options, folders[path], overwrite)
+        for result in run_batch(paths, options, out, overwrite, resume, workers, on_frame):
             results.append(result)
             _report(result, jsonl)
             progress.advance(overall)
@@ -218,27 +211,6 @@ def select_command(
         _print_table(results)
     _summary(results, quiet, time.perf_counter() - started)
     raise typer.Exit(ExitCode.OK if all(r.ok for r in results) else ExitCode.INPUT_FAILED)
-
-
-def _precheck(path: str, folder: Optional[Path], overwrite: bool, resume: bool) -> Optional[InputResult]:
-    """A result for inputs that need no work (already done, with --resume) or must not run (output
-    exists); None for inputs to process. Checked before the work, not after it."""
-    if folder is None:
-        return None
-    if resume and is_complete(folder):
-        return InputResult(input=path, status="skipped", output_dir=str(folder))
-    try:
-        check_free(folder, path, overwrite)
-    except InputError as error:
-        return InputResult(input=path, status="failed", error=error.reason)
-    return None
-
-
-def _write(result: InputResult, options: Options, folder: Path, overwrite: bool) -> None:
-    try:
-        write_result(result, options, folder, overwrite)
-    except (InputError, OSError) as error:
-        result.status, result.error = "failed", getattr(error, "reason", None) or f"cannot write output ({error})"
 
 
 def _report(result: InputResult, jsonl: bool) -> None:
@@ -357,8 +329,8 @@ def eval_command(
     people: Optional[Path] = typer.Option(None, "--people", help="Only these identities (LFW people list such as peopleDevTest.txt, or one name per line)."),
     out: Path = typer.Option(Path("eval"), "--out", "-o", help="Folder for results.md, results.json, edc.png, tar.png."),
     scorers: Optional[str] = typer.Option(None, "--scorers", help="Comma-separated scorers (default: every baseline and every network in weights/)."),
-    peer: Optional[Path] = typer.Option(None, "--peer", help="The peer LightQNet ONNX (default: ../shared/peers/lightqnet-dm100.onnx when present)."),
-    no_peer: bool = typer.Option(False, "--no-peer", help="Leave the peer model out."),
+    peer: Optional[List[Path]] = typer.Option(None, "--peer", help="A peer LightQNet ONNX (repeatable; default: ../shared/peers/lightqnet-dm025, -dm050, -dm100 that are present)."),
+    no_peer: bool = typer.Option(False, "--no-peer", help="Leave the peer models out."),
     recognizer: Optional[str] = typer.Option(None, "--recognizer", help="sface (default), dlib (needs the [eval] extra), or arcface (needs --model-pack)."),
     model_pack: Optional[str] = typer.Option(None, "--model-pack", help="insightface model pack for --recognizer arcface (implies it)."),
     splits: int = typer.Option(10, "--splits", min=1, help="Random two-template splits for TAR."),
@@ -369,17 +341,18 @@ def eval_command(
 
     if recognizer is not None and recognizer not in RECOGNIZERS:
         raise UsageError(f"unknown recogniser {recognizer!r} (choose from {', '.join(RECOGNIZERS)})")
-    from .evaluate import default_peer, run_evaluation
+    from .research.evaluate import default_peers, run_evaluation
 
     if people is not None and not people.is_file():
         raise UsageError(f"{people}: people list not found")
-    peer_path = None if no_peer else (peer or default_peer())
-    if peer is not None and not peer.is_file():
-        raise UsageError(f"{peer}: peer model not found")
+    for path in peer or []:
+        if not path.is_file():
+            raise UsageError(f"{path}: peer model not found")
+    peer_paths = [] if no_peer else (list(peer) if peer else default_peers())
     names = [s.strip() for s in scorers.split(",")] if scorers else None
     with progress_bar(False) as progress:
         task = progress.add_task("align and embed", total=None)
-        run_evaluation(dataset, people, out, names, peer_path, model_pack, splits, workers=workers,
+        run_evaluation(dataset, people, out, names, peer_paths, model_pack, splits, workers=workers,
                        log=note,
                        progress=lambda done, total: progress.update(task, completed=done, total=total),
                        recognizer=recognizer)
@@ -389,7 +362,7 @@ def eval_command(
 @app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []})
 def train_command(ctx: typer.Context):
     """Train a quality network (needs the [train] extra); `fqselect train --help` lists its options."""
-    from .train import main as train_main
+    from .research.train import main as train_main
 
     train_main(list(ctx.args))
 

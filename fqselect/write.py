@@ -17,7 +17,7 @@ import numpy as np
 
 from . import __version__
 from .errors import InputError, UsageError
-from .pipeline import InputResult, Options
+from .results import InputResult, Options
 
 MANIFEST = "manifest.json"
 JPEG_QUALITY = 95

@@ -1,6 +1,6 @@
 import pytest
 
-from fqselect.dataset import cache_path, read_people, scan
+from fqselect.research.dataset import cache_path, read_people, scan
 from fqselect.errors import UsageError
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import SHARED, run_cli
-from fqselect import degrade
+from fqselect.research import degrade
 from fqselect.detect import RetinaFaceDetector
 
 

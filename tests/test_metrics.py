@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fqselect.metrics import DISCARD_GRID, PairSet, edc, pauc, perfect_edc, tar_at_far, template_selection, threshold_at_fmr
+from fqselect.research.metrics import DISCARD_GRID, PairSet, edc, pauc, perfect_edc, tar_at_far, template_selection, threshold_at_fmr
 
 
 def synthetic_pairs(seed=0, people=60, per_person=6, dim=32, bad_share=0.2):
@@ -73,3 +73,23 @@ def test_template_selection_rewards_a_scorer_that_avoids_bad_faces():
     for mode in ("top1", "top3", "weighted"):
         mean, std = good_scores[mode][1e-2]
         assert 0 <= mean <= 1 and std >= 0
+
+
+def test_bootstrap_interval_contains_the_estimate_and_narrows_with_more_identities():
+    from fqselect.research.metrics import bootstrap_pauc
+
+    def case(people):
+        rng = np.random.default_rng(1)
+        identities = np.repeat(np.arange(people), 6)
+        quality = rng.random(len(identities))
+        centres = rng.normal(size=(people, 32))
+        noise = rng.normal(size=(len(identities), 32)) * (2.5 - 2 * quality[:, None])
+        embeddings = centres[identities] + noise
+        embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+        pairs = PairSet.from_embeddings(embeddings, identities)
+        return pauc(edc(pairs, quality), 0.2), bootstrap_pauc(pairs, identities, quality, resamples=200)[0.2]
+
+    estimate, (low, high) = case(60)
+    assert low <= estimate <= high
+    _, (low_more, high_more) = case(240)
+    assert high_more - low_more < high - low

@@ -2,7 +2,8 @@ import cv2
 import numpy as np
 
 from conftest import assert_clean_error, json_lines, run_cli
-from fqselect import degrade, score_crops
+from fqselect import score_crops
+from fqselect.research import degrade
 from fqselect.align import align_faces
 from fqselect.detect import RetinaFaceDetector
 

@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fqselect import degrade
+from fqselect.research import degrade
 from fqselect.align import TEMPLATE, align_faces
 from fqselect.detect import RetinaFaceDetector
 from fqselect.faces import FaceBatch

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from fqselect.select import Candidate, TopKSelector, greedy_picks
+from fqselect.selection import Candidate, TopKSelector, greedy_picks
 
 
 def candidates(qualities, times):

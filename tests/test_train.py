@@ -8,11 +8,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from fqselect import degrade  # noqa: E402
-from fqselect.metrics import PairSet  # noqa: E402
+from fqselect.research import degrade  # noqa: E402
+from fqselect.research.metrics import PairSet  # noqa: E402
 from fqselect.score import NetworkScorer  # noqa: E402
 from fqselect.faces import FaceBatch  # noqa: E402
-from fqselect.train import (  # noqa: E402
+from fqselect.research.train import (  # noqa: E402
     Samples, Validation, centre_labels, export_onnx, idq_loss, predict, network_inputs, smooth_weights, train,
 )
 
@@ -78,7 +78,7 @@ def test_training_reduces_the_loss(loss):
 
 
 def test_export_scores_like_pytorch_at_run_time(tmp_path):
-    from fqselect.nets import TinyFQNet
+    from fqselect.research.nets import TinyFQNet
 
     torch.manual_seed(0)
     model = TinyFQNet().eval()
@@ -95,3 +95,14 @@ def test_export_scores_like_pytorch_at_run_time(tmp_path):
 def test_validation_pairs_use_every_same_identity_pair():
     samples = synthetic_samples(n_people=3, per_person=4)
     assert len(PairSet.from_embeddings(samples.embeddings, samples.identity).genuine) == 3 * 6
+
+
+def test_source_degradation_is_seeded_and_keeps_the_image_size():
+    image = cv2.resize(np.random.default_rng(0).integers(0, 255, (50, 40, 3)).astype(np.uint8), (200, 250))
+    first = degrade.source_degradation(image, np.random.default_rng(7))
+    again = degrade.source_degradation(image, np.random.default_rng(7))
+    assert first.shape == image.shape and first.dtype == np.uint8
+    assert np.array_equal(first, again)
+    damage = [np.abs(degrade.source_degradation(image, np.random.default_rng(s)).astype(int) - image).mean() for s in range(20)]
+    assert min(damage) >= 0 and np.median(damage) > 3  # it does damage, by varying amounts
+    assert np.std(damage) > 1

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from fqselect.decode import ReadAhead, open_input
-from fqselect.pipeline import Options, process_input
+from fqselect.pipeline import process_input
+from fqselect.results import Options
 from fqselect.prescreen import PRESCREEN_FPS, frame_sharpness, sharpest_per_window
 
 

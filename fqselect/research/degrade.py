@@ -94,3 +94,43 @@ def random_degradation(image: np.ndarray, rng: np.random.Generator) -> tuple[np.
             y = float(rng.uniform(0.2, 0.75))
             image = occlude(image, (float(rng.uniform(0, 0.3)), y, float(rng.uniform(0.7, 1.0)), y + float(rng.uniform(0.1, 0.35))))
     return image, "+".join(names)
+
+
+def source_degradation(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """What a camera and codec do to a face, applied to the source image *before* detection (training
+    data): often a lower resolution, then one or two of motion blur, defocus, noise and low light at that
+    resolution, then sometimes JPEG at that resolution, then back to the original size (the aligner would
+    upsample a small face the same way). Strengths are relative to the image size."""
+    height, width = image.shape[:2]
+    scale = min(height, width) / 250.0  # the strengths below are for a 250-px LFW image
+    out = image
+    if rng.random() < 0.6:
+        factor = float(np.exp(rng.uniform(np.log(0.1), np.log(0.7))))
+        out = cv2.resize(out, (max(8, round(width * factor)), max(8, round(height * factor))), interpolation=cv2.INTER_AREA)
+        scale *= factor
+    for name in rng.choice(["motion_blur", "defocus", "noise", "low_light", "none"], size=int(rng.integers(1, 3)), replace=False):
+        if name == "motion_blur":
+            out = motion_blur(out, max(3, int(rng.uniform(3, 22) * scale) | 1), float(rng.uniform(0, 180)))
+        elif name == "defocus":
+            out = defocus(out, max(0.5, float(rng.uniform(0.6, 4.0) * scale)))
+        elif name == "noise":
+            out = noise(out, float(rng.uniform(4, 25)), int(rng.integers(1 << 30)))
+        elif name == "low_light":
+            out = low_light(out, float(rng.uniform(0.1, 0.5)), float(rng.uniform(2, 10)), int(rng.integers(1 << 30)))
+    if rng.random() < 0.4:
+        out = jpeg(out, int(rng.integers(8, 60)))
+    if out.shape[:2] != (height, width):
+        out = cv2.resize(out, (width, height), interpolation=cv2.INTER_LINEAR)
+    return out
+
+
+def crop_occlusion(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """An occluder over part of an aligned face (a hand, a microphone, a scarf): a filled ellipse or band
+    of random colour over the eyes, the mouth or one side."""
+    out = crop.copy()
+    size = crop.shape[0]
+    colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+    centre = (int(rng.uniform(0.15, 0.85) * size), int(rng.uniform(0.3, 0.9) * size))
+    axes = (int(rng.uniform(0.15, 0.4) * size), int(rng.uniform(0.08, 0.25) * size))
+    cv2.ellipse(out, centre, axes, float(rng.uniform(0, 180)), 0, 360, colour, -1)
+    return out

@@ -16,10 +16,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .decode import IMAGE_SUFFIXES, read_image
-from .errors import InputError, UsageError
+from ..decode import IMAGE_SUFFIXES, read_image
+from ..errors import InputError, UsageError
+from ..models import cache_dir
 
-DEFAULT_CACHE = Path(os.environ.get("FQSELECT_CACHE", Path.home() / ".cache" / "fqselect"))
+DEFAULT_CACHE = cache_dir()
 CHUNK = 64  # images per worker task
 ARRAY_FIELDS = ("paths", "identities", "crops", "embeddings", "landmarks", "boxes", "det_scores")
 
@@ -134,8 +135,8 @@ _worker: dict = {}
 
 def _init_worker(model_pack: str | None, recognizer: str | None = None, detect: bool = True) -> None:
     os.environ.setdefault("FQSELECT_THREADS", "1")
-    from .detect import RetinaFaceDetector
-    from .embed import load_recognizer
+    from ..detect import RetinaFaceDetector
+    from ..embed import load_recognizer
 
     if detect:
         _worker["detector"] = RetinaFaceDetector(threshold=0.3)  # datasets: find the face even when it is poor
@@ -153,7 +154,7 @@ def _worker_embed(crops: np.ndarray) -> np.ndarray:
 
 
 def _embed_chunk(chunk: Sequence[tuple[str, str]]) -> dict:
-    from .align import align_faces
+    from ..align import align_faces
 
     rows: dict[str, list] = {k: [] for k in ARRAY_FIELDS if k != "embeddings"}
     for identity, image_path in chunk:

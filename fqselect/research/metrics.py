@@ -56,6 +56,32 @@ def edc(pairs: PairSet, qualities: np.ndarray, fmr: float = 1e-3, grid: np.ndarr
     return np.array(curve)
 
 
+def bootstrap_pauc(pairs: PairSet, identities: np.ndarray, qualities: np.ndarray, fmr: float = 1e-3,
+                   resamples: int = 500, limits=PAUC_LIMITS, grid: np.ndarray = DISCARD_GRID, seed: int = 0) -> dict:
+    """95% intervals of pAUC when the identities are resampled with replacement: each resample weighs every
+    genuine pair by how often its identity was drawn (the threshold stays the one of all impostors).
+    Returns {limit: [low, high]}."""
+    threshold = threshold_at_fmr(pairs.impostor, fmr)
+    pair_quality = np.minimum(qualities[pairs.genuine_pairs[:, 0]], qualities[pairs.genuine_pairs[:, 1]])
+    tie_break = np.random.default_rng(0).random(len(pair_quality))
+    order = np.lexsort((tie_break, pair_quality))
+    failed = (pairs.genuine[order] <= threshold).astype(np.float64)
+    names, pair_identity = np.unique(identities[pairs.genuine_pairs[order, 0]], return_inverse=True)
+    rng = np.random.default_rng(seed)
+    values = {limit: [] for limit in limits}
+    for _ in range(resamples):
+        weights = np.bincount(rng.integers(0, len(names), len(names)), minlength=len(names))[pair_identity].astype(np.float64)
+        before = np.cumsum(weights) - weights  # weight of the worse pairs in front of each pair
+        total = weights.sum()
+        curve = []
+        for fraction in grid:
+            kept = weights * (before >= fraction * total - 1e-9)
+            curve.append((kept * failed).sum() / kept.sum() if kept.sum() else 0.0)
+        for limit in limits:
+            values[limit].append(pauc(np.array(curve), limit, grid))
+    return {limit: [float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))] for limit, v in values.items()}
+
+
 def perfect_edc(pairs: PairSet, fmr: float = 1e-3, grid: np.ndarray = DISCARD_GRID) -> np.ndarray:
     """The best any scorer can do: failed comparisons discarded first."""
     threshold = threshold_at_fmr(pairs.impostor, fmr)

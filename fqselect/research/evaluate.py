@@ -18,24 +18,29 @@ import numpy as np
 import onnx
 from onnx import numpy_helper, shape_inference
 
+from . import shared_dir
 from .dataset import DEFAULT_CACHE, FaceSet, load_face_set, read_people
-from .decode import read_image
-from .errors import InputError
-from .faces import FaceBatch
-from .metrics import DISCARD_GRID, PAUC_LIMITS, PairSet, edc, pauc, perfect_edc, template_selection
-from .pipeline import face_region
-from .score import PERCEPTUAL, InputSpec, NetworkScorer, Scorer, available_networks, load_scorer
+from ..align import face_region
+from ..decode import read_image
+from ..errors import InputError
+from ..faces import FaceBatch
+from .metrics import DISCARD_GRID, PAUC_LIMITS, PairSet, bootstrap_pauc, edc, pauc, perfect_edc, template_selection
+from ..score import PERCEPTUAL, InputSpec, NetworkScorer, Scorer, available_networks, load_scorer
 
 FMR = 1e-3
 PEER_SPEC = InputSpec(size=96, layout="NHWC", channels="BGR", mean=128.0, std=128.0)  # ../shared/peers README
-PEER_NAME = "lightqnet-peer"
+PEER_SIZES = ("dm025", "dm050", "dm100")  # LightQNet's three published models, smallest first
+BOOTSTRAP = 500  # identity resamples for the 95% intervals
 BASELINES = ["random", "blur", "pose", "jpeg", "combined", "size", "detector"]
 
 
-def default_peer() -> Path | None:
-    shared = Path(os.environ.get("FQ_SHARED", Path(__file__).resolve().parent.parent.parent / "shared"))
-    path = shared / "peers" / "lightqnet-dm100.onnx"
-    return path if path.is_file() else None
+def default_peers() -> list[Path]:
+    """The published LightQNet models in ../shared/peers that are present, smallest first."""
+    return [p for p in (shared_dir() / "peers" / f"lightqnet-{size}.onnx" for size in PEER_SIZES) if p.is_file()]
+
+
+def peer_name(path: Path) -> str:
+    return f"peer-{path.stem}"
 
 
 def oracle_quality(embeddings: np.ndarray, identities: np.ndarray) -> np.ndarray:
@@ -110,16 +115,16 @@ def measure_speed(scorer: NetworkScorer, crops: np.ndarray, repeats: int = 5) ->
     return timings["1"], timings["256"]
 
 
-def build_scorers(names: list[str] | None, peer: Path | None) -> dict[str, Scorer]:
+def build_scorers(names: list[str] | None, peers: list[Path]) -> dict[str, Scorer]:
     names = names or [*BASELINES, *available_networks()]
     scorers: dict[str, Scorer] = {name: load_scorer(name) for name in names}
-    if peer is not None:
-        scorers[PEER_NAME] = NetworkScorer(peer, PEER_SPEC, PEER_NAME)
+    for path in peers:
+        scorers[peer_name(path)] = NetworkScorer(path, PEER_SPEC, peer_name(path))
     return scorers
 
 
 def run_evaluation(dataset: str | Path, people_file: str | Path | None = None, out_dir: Path = Path("eval"),
-                   scorer_names: list[str] | None = None, peer: Path | None = None, model_pack: str | None = None,
+                   scorer_names: list[str] | None = None, peers: list[Path] = (), model_pack: str | None = None,
                    splits: int = 10, cache: Path = DEFAULT_CACHE, workers: int = 2,
                    log: Callable[[str], None] = print, progress: Callable[[int, int], None] | None = None,
                    recognizer: str | None = None) -> dict:
@@ -129,7 +134,7 @@ def run_evaluation(dataset: str | Path, people_file: str | Path | None = None, o
     log(f"aligning and embedding {dataset} with {recognizer} (cached after the first run) ...")
     faces = load_face_set(dataset, people, model_pack, cache, workers, progress, recognizer)
     log(f"{len(faces)} faces of {len(np.unique(faces.identities))} identities; {faces.missed} images without a detected face left out")
-    scorers = build_scorers(scorer_names, peer)
+    scorers = build_scorers(scorer_names, list(peers))
     needs_regions = any(isinstance(s, (PERCEPTUAL["jpeg"], PERCEPTUAL["combined"])) for s in scorers.values())
     batch = face_batch(faces, needs_regions)
     qualities = {name: scorer.score(batch) for name, scorer in scorers.items()}
@@ -138,12 +143,17 @@ def run_evaluation(dataset: str | Path, people_file: str | Path | None = None, o
     rows = {}
     for name, quality in qualities.items():
         curve = edc(pairs, quality, FMR)
+        intervals = bootstrap_pauc(pairs, faces.identities, quality, FMR, BOOTSTRAP)
         rows[name] = {
             "fnmr_at_0": float(curve[0]),
             **{f"pauc_{int(limit * 100)}": pauc(curve, limit) for limit in PAUC_LIMITS},
+            **{f"pauc_{int(limit * 100)}_ci95": intervals[limit] for limit in PAUC_LIMITS},
             "edc": curve.tolist(),
             "templates": _jsonable(template_selection(faces.embeddings, faces.identities, quality, splits)),
         }
+        calibration = getattr(scorers.get(name), "calibration", None)
+        if calibration and faces.recognizer == "sface":
+            rows[name]["calibration_error"] = heldout_calibration_error(faces, quality, calibration["threshold"])
         log(f"  {name:>16}: pAUC@20% {rows[name]['pauc_20']:.4f}  pAUC@30% {rows[name]['pauc_30']:.4f}")
     best = perfect_edc(pairs, FMR)
     costs = {name: _cost(s, faces.crops) for name, s in scorers.items() if isinstance(s, NetworkScorer)}
@@ -157,6 +167,17 @@ def run_evaluation(dataset: str | Path, people_file: str | Path | None = None, o
     }
     write_report(results, out_dir)
     return results
+
+
+def heldout_calibration_error(faces: FaceSet, quality: np.ndarray, threshold: float) -> float:
+    """ECE of a calibrated network's quality against what happens: each face compared with the better
+    half of its identity's other images (by the oracle) at the card's FMR 1e-3 threshold."""
+    from .calibration import calibration_error, match_targets
+
+    goodness = oracle_quality(faces.embeddings, faces.identities)
+    target = match_targets(faces.embeddings, faces.identities, np.arange(len(faces)), np.ones(len(faces), bool),
+                           goodness, threshold)
+    return calibration_error(quality, target)
 
 
 def _cost(scorer: NetworkScorer, crops: np.ndarray) -> ScorerCost:
@@ -175,8 +196,8 @@ def markdown_table(results: dict) -> str:
         + f": {results['faces']} faces, {results['identities']} identities, {results['genuine_pairs']} genuine / "
         f"{results['impostor_pairs']} impostor pairs; recogniser {results['recognizer']}; threshold at FMR {results['fmr']:g}.",
         "",
-        "| scorer | FNMR (no discard) | EDC pAUC 20% | EDC pAUC 30% | TAR@FAR1e-2 top-1 | TAR@FAR1e-3 top-1 | TAR@FAR1e-3 top-3 | TAR@FAR1e-3 weighted | params | MMACs | ms/face b1 | ms/face b256 |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| scorer | FNMR (no discard) | EDC pAUC 20% [95% CI] | EDC pAUC 30% [95% CI] | TAR@FAR1e-2 top-1 | TAR@FAR1e-3 top-1 | TAR@FAR1e-3 top-3 | TAR@FAR1e-3 weighted | calibration error | params | MMACs | ms/face b1 | ms/face b256 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     order = sorted(results["scorers"], key=lambda n: results["scorers"][n]["pauc_20"])
     for name in order:
@@ -185,16 +206,24 @@ def markdown_table(results: dict) -> str:
         cost = results["costs"].get(name)
         cost_cells = [f"{cost['params']:,}", f"{cost['mmacs']:.2f}", f"{cost['ms_batch1']:.3f}", f"{cost['ms_batch256']:.4f}"] if cost else ["", "", "", ""]
         lines.append("| " + " | ".join([
-            name, f"{row['fnmr_at_0']:.4f}", f"{row['pauc_20']:.4f}", f"{row['pauc_30']:.4f}",
+            name, f"{row['fnmr_at_0']:.4f}", _with_ci(row, "pauc_20"), _with_ci(row, "pauc_30"),
             _tar(t["top1"]["0.01"]), _tar(t["top1"]["0.001"]), _tar(t["top3"]["0.001"]), _tar(t["weighted"]["0.001"]),
-            *cost_cells]) + " |")
+            f"{row['calibration_error']:.3f}" if "calibration_error" in row else "", *cost_cells]) + " |")
     perfect = results["perfect"]
-    lines.append(f"| *perfect (reference)* | | {perfect['pauc_20']:.4f} | {perfect['pauc_30']:.4f} | | | | | | | | |")
+    lines.append(f"| *perfect (reference)* | | {perfect['pauc_20']:.4f} | {perfect['pauc_30']:.4f} | | | | | | | | | |")
     lines.append("")
     lines.append(f"TAR: mean ± std over {results['template_splits']} random two-template splits of identities with 4+ images. "
-                 "pAUC: area under the error-versus-discard curve divided by the discard range (lower is better). "
+                 "pAUC: area under the error-versus-discard curve divided by the discard range (lower is better); "
+                 f"in brackets its 95% interval over {BOOTSTRAP} resamples of the identities. Calibration error: mean |quality − "
+                 "observed match rate| over 10 equal-count bins, each face against the better half of its identity's other "
+                 "images at the network's FMR 1e-3 threshold. "
                  "Costs: one onnxruntime thread.")
     return "\n".join(lines) + "\n"
+
+
+def _with_ci(row: dict, key: str) -> str:
+    low, high = row[f"{key}_ci95"]
+    return f"{row[key]:.4f} [{low:.4f}, {high:.4f}]"
 
 
 def _tar(cell: dict) -> str:

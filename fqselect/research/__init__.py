@@ -1,0 +1,14 @@
+"""The research harness: identity-labelled face sets, degradations, quality metrics, the evaluation
+(`fqselect eval`) and the training of the quality networks (`fqselect train`, the [train] extra).
+
+Nothing in the product (decode → detect → align → score → select → write) imports from here; the
+harness imports the product's stages to see faces exactly as the pipeline does."""
+
+import os
+from pathlib import Path
+
+
+def shared_dir() -> Path:
+    """The reference material (data sets, peer models): $FQ_SHARED, else `../shared` from the working
+    directory (where it lies beside a checkout)."""
+    return Path(os.environ.get("FQ_SHARED", "../shared"))

@@ -1,0 +1,129 @@
+"""Training faces as the pipeline sees them: each source image (clean, or degraded *before* detection)
+goes through detection, alignment and the recogniser, so a degraded face carries the landmark error and
+resolution loss it would have in video, and its label comes from its own embedding.
+
+The data sets differ only in how an image becomes a frame the detector handles well:
+- `glint` images are already 112×112 ArcFace crops: a replicated border gives the detector a whole head;
+- `celeba-aligned` images are 89×109 with small faces: they are upsampled 2× (after degradation, so the
+  damage happens at the source resolution).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from ..decode import read_image
+from ..errors import InputError
+from .dataset import ARRAY_FIELDS, DEFAULT_CACHE, FaceSet, _concat, central_face, scan
+from .degrade import crop_occlusion, source_degradation
+
+OCCLUDED_SHARE = 0.15  # of degraded copies: an occluder is painted on the aligned crop before embedding
+
+CHUNK = 64
+
+
+@dataclass(frozen=True)
+class Source:
+    """One identity-labelled image set and how its images are turned into detector input."""
+
+    name: str
+    root: Path
+    people: frozenset[str] | None = None
+    pad: int = 0  # replicated border (px) around each image before detection
+    upsample: float = 1.0  # resize factor before detection, applied after degradation
+
+    def frame(self, image: np.ndarray) -> np.ndarray:
+        if self.upsample != 1.0:
+            image = cv2.resize(image, None, fx=self.upsample, fy=self.upsample, interpolation=cv2.INTER_CUBIC)
+        if self.pad:
+            image = cv2.copyMakeBorder(image, self.pad, self.pad, self.pad, self.pad, cv2.BORDER_REPLICATE)
+        return image
+
+
+def standard_sources(data: Path, lfw_people: set[str] | None) -> dict[str, Source]:
+    """The four training sets of ../shared/data (LFW restricted to `lfw_people`)."""
+    return {
+        "lfw": Source("lfw", data / "lfw" / "images", frozenset(lfw_people) if lfw_people else None),
+        "celeba": Source("celeba", data / "celeba" / "images"),
+        "glint": Source("glint", data / "glint" / "images", pad=56),
+        "celeba-aligned": Source("celeba-aligned", data / "celeba-aligned" / "images", upsample=2.0),
+    }
+
+
+def source_faces(source: Source, copy: int = 0, seed: int = 0, cache: Path = DEFAULT_CACHE, workers: int = 2,
+                 progress: Callable[[int, int], None] | None = None) -> FaceSet:
+    """The set's faces, detected, aligned and embedded with SFace: copy 0 from the clean images, copy
+    k ≥ 1 from a random source degradation of every image (seeded by seed, k and the image). Cached."""
+    selection = "all" if source.people is None else ",".join(sorted(source.people))
+    key = hashlib.sha1(f"{source}|{selection}|{copy}|{seed}|v1".encode()).hexdigest()[:12]
+    path = cache / f"source-{source.name}-c{copy}-{key}.npz"
+    if path.is_file():
+        return FaceSet.load(path)
+    items = scan(source.root, set(source.people) if source.people else None)
+    chunks = [(source, items[i : i + CHUNK], copy, seed) for i in range(0, len(items), CHUNK)]
+    parts = []
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker) as pool:
+        for done, part in enumerate(pool.map(_faces_of_chunk, chunks), start=1):
+            parts.append(part)
+            if progress:
+                progress(min(done * CHUNK, len(items)), len(items))
+    faces = _concat(parts, "sface", missed=len(items) - sum(len(p["paths"]) for p in parts))
+    faces.save(path)
+    return faces
+
+
+_worker: dict = {}
+
+
+def _init_worker() -> None:
+    os.environ.setdefault("FQSELECT_THREADS", "1")
+    from ..detect import RetinaFaceDetector
+    from ..embed import SFaceRecognizer
+
+    _worker["detector"] = RetinaFaceDetector(threshold=0.3)  # find the face even when it is poor
+    _worker["recognizer"] = SFaceRecognizer()
+
+
+def _faces_of_chunk(task: tuple[Source, list[tuple[str, str]], int, int]) -> dict:
+    from ..align import align_faces
+
+    source, chunk, copy, seed = task
+    rows: dict[str, list] = {k: [] for k in ARRAY_FIELDS if k != "embeddings"}
+    for identity, image_path in chunk:
+        try:
+            image = read_image(image_path)
+        except InputError:
+            continue
+        rng = None
+        if copy:
+            digest = hashlib.sha1(f"{image_path}|{copy}|{seed}".encode()).digest()
+            rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+            image = source_degradation(image, rng)
+        frame = source.frame(image)
+        detections = _worker["detector"].detect(frame)
+        if not len(detections):
+            continue
+        i = central_face(detections.boxes, frame.shape)
+        # Landmarks and boxes in the source image's own pixels (its face size is what the scale input needs).
+        back = np.array([source.pad, source.pad], np.float32)
+        rows["paths"].append(image_path)
+        rows["identities"].append(identity)
+        crop = align_faces(frame, detections.landmarks[i : i + 1])[0]
+        if rng is not None and rng.random() < OCCLUDED_SHARE:
+            crop = crop_occlusion(crop, rng)
+        rows["crops"].append(crop)
+        rows["landmarks"].append((detections.landmarks[i] - back) / source.upsample)
+        rows["boxes"].append((detections.boxes[i] - np.tile(back, 2)) / source.upsample)
+        rows["det_scores"].append(detections.scores[i])
+    crops = np.stack(rows["crops"]) if rows["crops"] else np.zeros((0, 112, 112, 3), np.uint8)
+    rows["embeddings"] = _worker["recognizer"].embed(crops) if len(crops) else np.zeros((0, 128), np.float32)
+    rows["crops"] = crops
+    return rows

@@ -1,0 +1,115 @@
+"""What a run is asked for and what it gives back: `Options` (everything that decides a result, with
+the defaults the CLI and the API share) and `InputResult` with its `Pick`s (one JSON record each)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+from .decode import Sampling
+from .detect import DEFAULT_MAX_SIDE, DEFAULT_THRESHOLD
+from .prescreen import DEFAULT_WINDOW, PRESCREEN_FPS
+
+if TYPE_CHECKING:
+    from .persons import Person
+
+DEFAULT_TOP = 3
+DEFAULT_MIN_GAP = 1.0  # seconds between picks from one video, so the top 3 are not one moment thrice
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything that decides a result. Hashable, so workers can cache models per option set."""
+
+    top: int = DEFAULT_TOP
+    min_quality: float = 0.0
+    min_gap: float = DEFAULT_MIN_GAP
+    min_face: int = 0
+    every: int = 1
+    fps: float | None = None
+    max_frames: int | None = None
+    start: float = 0.0
+    end: float | None = None
+    detector: str = "retinaface"
+    det_size: int = DEFAULT_MAX_SIDE
+    det_threshold: float = DEFAULT_THRESHOLD
+    scorer: str = "auto"
+    model_pack: str | None = None
+    embeddings: bool = False
+    exhaustive: bool = False  # analyse every sampled frame instead of the sharpest of each window
+    window: float = DEFAULT_WINDOW
+    per_person: bool = False
+    gallery: str | None = None  # <name>/<images> folder; implies per_person
+
+    @property
+    def sampling(self) -> Sampling:
+        """Frames decoded to pixels. The pre-screen looks at PRESCREEN_FPS frames a second; the others
+        are only grabbed (decoded, never colour-converted), which halves the decoder's own cost."""
+        fps = PRESCREEN_FPS if self.prescreen else self.fps
+        return Sampling(self.every, fps, self.max_frames, self.start, self.end)
+
+    @property
+    def prescreen(self) -> bool:
+        """Windowed pre-screening is the default; explicit sampling or --exhaustive analyse exactly
+        the frames asked for."""
+        return not (self.exhaustive or self.every > 1 or self.fps)
+
+
+@dataclass
+class Pick:
+    """One selected face. `record()` is its JSON form (manifest entries and --jsonl lines)."""
+
+    source: str
+    frame: int
+    time: float
+    bbox: list[float]
+    landmarks: list[list[float]]
+    det_score: float
+    quality: float
+    rank: int = 0
+    scorer: str = ""
+    scorer_version: str = ""
+    frame_file: str | None = None
+    crop_file: str | None = None
+    person: int | None = None  # --per-person: the person's id within its input
+    identity: str | None = None  # --gallery: the matched name, or "unknown"
+    image: np.ndarray | None = field(default=None, repr=False)
+    crop: np.ndarray | None = field(default=None, repr=False)
+    embedding: np.ndarray | None = field(default=None, repr=False)
+
+    RECORD_FIELDS = ("source", "frame", "time", "bbox", "landmarks", "det_score", "quality", "rank",
+                     "scorer", "scorer_version", "frame_file", "crop_file")
+
+    def record(self) -> dict:
+        record = {name: getattr(self, name) for name in self.RECORD_FIELDS}
+        record.update({name: getattr(self, name) for name in ("person", "identity") if getattr(self, name) is not None})
+        return record
+
+
+@dataclass
+class InputResult:
+    """What one input produced. `status`: ok | no_face | failed | skipped."""
+
+    input: str
+    status: str = "ok"
+    kind: str = ""
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    picks: list[Pick] = field(default_factory=list)
+    frames_decoded: int = 0
+    frames_analysed: int = 0  # frames the detector saw whole
+    regions_analysed: int = 0  # face regions it searched again in a window's next-sharpest frames
+    faces_seen: int = 0
+    seconds: float = 0.0
+    embedding: np.ndarray | None = field(default=None, repr=False)
+    persons: list["Person"] = field(default_factory=list)
+    output_dir: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("ok", "skipped") and not self.warnings
+
+
+Progress = Callable[[int, int | None], None]  # (frames analysed so far, frames planned or None)
