@@ -19,7 +19,7 @@ from .batch import run_batch
 from .pipeline import check_models
 from .results import DEFAULT_MIN_GAP, DEFAULT_TOP, InputResult, Options
 from .prescreen import DEFAULT_WINDOW
-from .runtime import keep_freed_memory
+from .runtime import keep_freed_memory, set_provider
 from .score import DEFAULT_NETWORK, available_networks
 from .write import prepare_out_dir
 
@@ -177,6 +177,7 @@ def select_command(
     det_size: int = typer.Option(640, "--det-size", min=64, help="Longer side frames are shrunk to for detection."),
     scorer: str = typer.Option("auto", "--scorer", help="auto (trained network), a network in weights/, blur, pose, jpeg, combined, size, detector, random, or an .onnx path."),
     model_pack: Optional[str] = typer.Option(None, "--model-pack", help="insightface model pack NAME or PATH on disk (SCRFD detector, ArcFace embeddings)."),
+    provider: str = typer.Option("auto", "--provider", help="onnxruntime execution provider: auto (CUDA when this onnxruntime has it), cpu, cuda."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
     resume: bool = typer.Option(False, "--resume", help="Skip inputs whose output folder is already complete."),
     workers: int = typer.Option(default_workers(), "--workers", "-j", min=1, help="Inputs processed in parallel (processes); default: half the cores."),
@@ -194,6 +195,7 @@ def select_command(
                       max_frames=max_frames, start=start, end=end, detector=detector, det_size=det_size, scorer=scorer,
                       model_pack=model_pack, embeddings=embeddings, exhaustive=exhaustive, window=window,
                       per_person=per_person or gallery is not None, gallery=str(gallery) if gallery else None)
+    set_provider(provider)
     if out is not None:
         prepare_out_dir(out)  # before any model loads: an unwritable --out is a usage error at once
     announce_scorer(scorer, check_models(options))  # models load with the first input, as it decodes
@@ -283,6 +285,7 @@ def score_command(
     scorer: str = typer.Option("auto", "--scorer", help="As for the main command."),
     detector: str = typer.Option("retinaface", "--detector", help="retinaface, yunet, or scrfd (needs --model-pack)."),
     model_pack: Optional[str] = typer.Option(None, "--model-pack", help="insightface model pack NAME or PATH."),
+    provider: str = typer.Option("auto", "--provider", help="auto, cpu or cuda (as for the main command)."),
     min_face: int = typer.Option(0, "--min-face", min=0, help="Ignore faces smaller than this many pixels."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar on stderr (warnings and errors still go there)."),
 ):
@@ -293,6 +296,7 @@ def score_command(
     paths = expand_inputs(inputs)
     if not paths:
         raise UsageError("no inputs (give paths, or - with paths on stdin)")
+    set_provider(provider)
     quality_scorer = load_scorer(scorer)
     announce_scorer(scorer, quality_scorer.name)
     as_json = jsonl or not sys.stdout.isatty()
@@ -323,6 +327,22 @@ def _emit_score(record: dict, as_json: bool, rows: list[list[str]]) -> bool:
     return False
 
 
+@app.command("models")
+def models_command(
+    model_pack: Optional[str] = typer.Option(None, "--model-pack", help="Also check the models that need this insightface pack."),
+):
+    """Every model fqselect knows (detectors, recognisers, quality scorers): version, where its weights
+    come from, and whether it is usable here."""
+    from .registry import list_models
+
+    rows = []
+    for model in list_models():
+        problem = model.usable(model_pack)
+        points = ", ".join(f"{k} {v}" for k, v in model.info.items() if k in ("match", "link")) if model.kind == "recognizer" else ""
+        rows.append([model.kind, model.name, model.version, "yes" if problem is None else f"no: {problem}", model.source, points])
+    print_table(["kind", "name", "version", "usable", "weights", "operating points"], rows)
+
+
 @app.command("eval")
 def eval_command(
     dataset: Path = typer.Argument(..., help="A folder laid out as <identity>/<images>."),
@@ -337,10 +357,9 @@ def eval_command(
     workers: int = typer.Option(2, "--workers", min=1, help="Processes for the one-off align-and-embed pass."),
 ):
     """Error-versus-discard and template-selection TAR for every scorer side by side."""
-    from .embed import RECOGNIZERS
+    from .embed import check_recognizer
 
-    if recognizer is not None and recognizer not in RECOGNIZERS:
-        raise UsageError(f"unknown recogniser {recognizer!r} (choose from {', '.join(RECOGNIZERS)})")
+    check_recognizer(model_pack, recognizer)
     from .research.evaluate import default_peers, run_evaluation
 
     if people is not None and not people.is_file():

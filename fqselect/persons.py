@@ -24,13 +24,11 @@ from .embed import quality_weighted_mean
 from .errors import InputError, UsageError
 from .selection import Candidate, TopKSelector, greedy_picks
 
-# SFace cosine similarity at FMR 1e-3, measured on the training identities (fqselect train prints it).
-MATCH_THRESHOLD = 0.38
-LINK_IOU = 0.3  # boxes overlapping this much, with faces at least LINK_MIN_SIMILARITY alike, link
-LINK_MIN_SIMILARITY = 0.2
+# Similarity thresholds are the recogniser's own operating points (`recognizer.points`, registered with
+# it in embed.py): `match` at FMR 1e-3 merges persons and names them; `link_min` and `link` link faces.
+LINK_IOU = 0.3  # boxes overlapping this much, with faces at least points["link_min"] alike, link
 LINK_SOLID_IOU = 0.5  # boxes overlapping this much within LINK_RECENT seconds link on their own: blur
 LINK_RECENT = 1.0  # changes a face's embedding far more than it moves its box between close frames
-LINK_SIMILARITY = 0.5  # faces this alike link whatever the boxes do
 TRACK_TIMEOUT = 2.0  # seconds without a face before a track ends
 
 
@@ -126,7 +124,8 @@ class PersonTracker:
         overlap = box_iou(boxes, np.stack([t.box for t in self.active]))
         alike = embeddings @ np.stack([t.embedding for t in self.active]).T
         recent = np.array([candidates[0].time - t.last_time <= LINK_RECENT for t in self.active])[None, :]
-        allowed = (((overlap >= LINK_IOU) & (alike >= LINK_MIN_SIMILARITY)) | (alike >= LINK_SIMILARITY)
+        points = self.recognizer.points
+        allowed = (((overlap >= LINK_IOU) & (alike >= points["link_min"])) | (alike >= points["link"])
                    | ((overlap >= LINK_SOLID_IOU) & recent))
         score = np.where(allowed, alike + overlap, -np.inf)
         assigned: dict[int, Track] = {}
@@ -142,7 +141,7 @@ class PersonTracker:
 
     def persons(self) -> list[Person]:
         tracks = [t for t in self.finished + self.active if t.selector.picks()]
-        groups = merge_tracks(tracks)
+        groups = merge_tracks(tracks, self.recognizer.points["match"])
         persons = []
         for members in groups:
             candidates = [c for t in members for c in t.selector.pool]
@@ -161,8 +160,8 @@ class PersonTracker:
         return persons
 
 
-def merge_tracks(tracks: list[Track]) -> list[list[Track]]:
-    """Groups of tracks that are one person: templates above MATCH_THRESHOLD, never in one frame together.
+def merge_tracks(tracks: list[Track], match: float) -> list[list[Track]]:
+    """Groups of tracks that are one person: templates above `match`, never in one frame together.
     Most similar pairs are merged first; a merge that would put two co-occurring tracks together is refused."""
     if not tracks:
         return []
@@ -172,7 +171,7 @@ def merge_tracks(tracks: list[Track]) -> list[list[Track]]:
     owner = list(range(len(tracks)))
     pairs = sorted(((similarity[i, j], i, j) for i in range(len(tracks)) for j in range(i + 1, len(tracks))), reverse=True)
     for value, i, j in pairs:
-        if value < MATCH_THRESHOLD:
+        if value < match:
             break
         a, b = owner[i], owner[j]
         if a == b or any(tracks[x].frames & tracks[y].frames for x in groups[a] for y in groups[b]):
@@ -207,8 +206,9 @@ class Gallery:
         if not names:
             raise UsageError(f"{folder}: no face found in any <name>/<images> folder of the gallery")
         self.names, self.templates = names, np.stack(templates)
+        self.match = recognizer.points["match"]
 
     def label(self, embedding: np.ndarray) -> tuple[str, float]:
         similarity = self.templates @ embedding
         best = int(np.argmax(similarity))
-        return (self.names[best] if similarity[best] >= MATCH_THRESHOLD else "unknown"), float(similarity[best])
+        return (self.names[best] if similarity[best] >= self.match else "unknown"), float(similarity[best])

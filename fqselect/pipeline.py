@@ -10,6 +10,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
+from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
@@ -17,8 +18,8 @@ import numpy as np
 from .align import detect_and_align
 from .decode import Frame, InputSource, open_input, read_ahead
 from .detect import check_detector, load_detector
-from .embed import load_recognizer, quality_weighted_mean
-from .errors import FQError, InputError, NoFaceError
+from .embed import check_recognizer, load_recognizer, quality_weighted_mean
+from .errors import InputError, NoFaceError, UsageError
 from .models import model_pack_dir
 from .persons import Gallery, PersonTracker
 from .results import InputResult, Options, Pick, Progress
@@ -65,11 +66,16 @@ def load_models(detector: str, det_size: int, det_threshold: float, scorer: str,
 
 
 def check_models(options: Options) -> str:
-    """Fail fast on models that cannot be found (unknown names, missing packs or files) without loading
-    them, so the first input can start decoding while they load. The quality scorer's name."""
+    """Fail fast on models that cannot be found (unknown names, missing packs or files, a recogniser that
+    --embeddings or --per-person will need, a missing gallery) without loading them, so the first input
+    can start decoding while they load. The quality scorer's name."""
     check_detector(options.detector, options.model_pack)
     if options.model_pack:
         model_pack_dir(options.model_pack)
+    if options.embeddings or options.per_person or options.gallery:
+        check_recognizer(options.model_pack)
+    if options.gallery and not Path(options.gallery).is_dir():
+        raise UsageError(f"{options.gallery}: gallery folder not found (expected <name>/<images>)")
     return scorer_name(options.scorer)
 
 

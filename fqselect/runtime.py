@@ -58,11 +58,42 @@ def onnxruntime_module():
     return onnxruntime
 
 
+PROVIDERS = {"cuda": "CUDAExecutionProvider", "cpu": "CPUExecutionProvider"}
+PROVIDER_CHOICES = ("auto", "cpu", "cuda")
+
+
+def provider_policy() -> str:
+    """auto | cpu | cuda: FQSELECT_PROVIDER (the command's --provider sets it, so worker processes
+    inherit it), default auto."""
+    policy = os.environ.get("FQSELECT_PROVIDER", "auto").lower()
+    if policy not in PROVIDER_CHOICES:
+        raise UsageError(f"FQSELECT_PROVIDER={policy!r}: expected one of {', '.join(PROVIDER_CHOICES)}")
+    return policy
+
+
+def set_provider(policy: str) -> None:
+    """Choose the execution provider for every session this process (and its workers) creates; a
+    UsageError at once when `cuda` is asked for and this onnxruntime has no CUDA."""
+    if policy not in PROVIDER_CHOICES:
+        raise UsageError(f"--provider {policy!r}: expected one of {', '.join(PROVIDER_CHOICES)}")
+    os.environ["FQSELECT_PROVIDER"] = policy
+    available_providers()
+
+
 def available_providers() -> list[str]:
-    """CUDA first when this onnxruntime build and machine have it, else the CPU."""
-    wanted = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    """Providers for a session, best first, by the policy: auto takes CUDA when this onnxruntime build
+    has it, else the CPU."""
+    policy = provider_policy()
     have = set(onnxruntime_module().get_available_providers())
-    return [p for p in wanted if p in have]
+    if policy == "cuda" and PROVIDERS["cuda"] not in have:
+        raise UsageError("--provider cuda: this onnxruntime has no CUDAExecutionProvider "
+                         f"(it has {', '.join(sorted(have))}); pip install onnxruntime-gpu")
+    wanted = {"auto": ["cuda", "cpu"], "cpu": ["cpu"], "cuda": ["cuda", "cpu"]}[policy]
+    return [PROVIDERS[p] for p in wanted if PROVIDERS[p] in have]
+
+
+def uses_cuda(session) -> bool:
+    return PROVIDERS["cuda"] in session.get_providers()
 
 
 def _env_count(name: str) -> int | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -17,6 +18,7 @@ from .align import ALIGNED_SIZE, TEMPLATE
 from .errors import UsageError
 from .faces import FaceBatch
 from .models import weights_dir
+from .registry import ModelInfo, check_model, create_model, register_discoverer, register_model
 from .runtime import create_session
 
 # Template geometry the pose and size scorers compare against (from the one ArcFace template).
@@ -234,6 +236,8 @@ class NetworkScorer:
 PERCEPTUAL = {
     cls.name: cls for cls in (BlurScorer, PoseScorer, JpegScorer, CombinedScorer, SizeScorer, DetectorScorer, RandomScorer)
 }
+for _cls in PERCEPTUAL.values():
+    register_model("scorer", _cls.name, _cls.version, source="perceptual measure (no weights)")(_cls)
 DEFAULT_NETWORK = "tinyfqnet"  # weights/<DEFAULT_NETWORK>.onnx is the default scorer once trained
 FALLBACK_SCORER = "combined"
 
@@ -250,27 +254,41 @@ def available_networks() -> list[str]:
     return sorted(p.stem for p in weights_dir().glob("*.onnx") if p.with_suffix(".json").is_file())
 
 
+def _discover_networks() -> list[ModelInfo]:
+    """The trained networks in weights/, each with its card's version and input spec."""
+    found = []
+    for name in available_networks():
+        path = weights_dir() / f"{name}.onnx"
+        card = json.loads(path.with_suffix(".json").read_text())
+        found.append(ModelInfo("scorer", name, str(card.get("version", "1")), partial(NetworkScorer.from_weights, path),
+                               source="fqselect/weights (this project's network)",
+                               info={"input": card.get("preprocessing", {}), "params": card.get("params"),
+                                     "calibrated": bool(card.get("calibration"))}))
+    return found
+
+
+register_discoverer("scorer", _discover_networks)
+
+
 def scorer_name(name: str = "auto") -> str:
     """What a scorer option stands for, checked without loading anything: `auto` is the trained default
-    network, else the combined perceptual scorer. UsageError for a name that is none of them."""
-    networks = available_networks()
+    network, else the combined perceptual scorer; a path to an .onnx network with its card. UsageError
+    for a name that is none of them."""
     if name == "auto":
-        name = DEFAULT_NETWORK if DEFAULT_NETWORK in networks else FALLBACK_SCORER
-    if name in PERCEPTUAL or name in networks:
-        return name
+        name = DEFAULT_NETWORK if DEFAULT_NETWORK in available_networks() else FALLBACK_SCORER
     if name.endswith(".onnx"):
         _card_path(Path(name))
         return name
-    choices = ", ".join(["auto", *PERCEPTUAL, *networks])
-    raise UsageError(f"unknown scorer {name!r} (choose from {choices}, or a path to an .onnx network)")
+    try:
+        return check_model("scorer", name).name
+    except UsageError as error:
+        raise UsageError(f"{error} (or auto, or a path to an .onnx network)") from None
 
 
 def load_scorer(name: str = "auto") -> Scorer:
-    """A scorer by name (see `scorer_name`): a perceptual scorer, a network in weights/, or a path to an
-    .onnx file with its card beside it."""
+    """A scorer by name (see `scorer_name`): a registered scorer (perceptual, or a network in weights/),
+    or a path to an .onnx file with its card beside it."""
     name = scorer_name(name)
-    if name in PERCEPTUAL:
-        return PERCEPTUAL[name]()
-    if name.endswith(".onnx"):  # a path; a network in weights/ goes by its stem
+    if name.endswith(".onnx"):
         return NetworkScorer.from_weights(name)
-    return NetworkScorer.from_weights(weights_dir() / f"{name}.onnx")
+    return create_model("scorer", name)

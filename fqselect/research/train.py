@@ -308,6 +308,7 @@ def model_card(name: str, arch: str, loss: str, model, history: list[dict], seed
             "glint": "data/glint minus every 4th person (validation, at most 60 images each)",
             "celeba-aligned": "data/celeba-aligned minus every 10th identity (validation)",
             "degraded_copies_per_image": f"{degraded}, degraded at the source before detection (research/degrade.py: source_degradation)",
+            "closed_eyes": "one more copy of every image with a blink or a wink painted on (degrade.close_eyes), unless --no-closed-eyes",
             **counts},
         "never_seen": "LFW people in peopleDevTest.txt; every 4th CelebA identity",
         "seed": seed,
@@ -325,16 +326,20 @@ VALIDATION_SPLITS = {"lfw": VALIDATION_EVERY, "glint": 4, "celeba-aligned": 10}
 VALIDATION_CAP = 60  # clean images per identity in validation (glint has up to 752: pairs grow as the square)
 
 
-def training_sets(data: Path, copies: int, seed: int, cache: Path, workers: int, log=print) -> tuple[Samples, Samples, dict]:
-    """Training and validation samples from the four sets of `data` (clean and degraded faces), and
-    their counts. CelebA's held-out identities and LFW's peopleDevTest.txt are never read."""
-    from .sources import source_faces, standard_sources
+def training_sets(data: Path, copies: int, seed: int, cache: Path, workers: int, log=print,
+                  closed_eyes: bool = True) -> tuple[Samples, Samples, dict]:
+    """Training and validation samples from the four sets of `data` (clean faces, `copies` source
+    degradations of each, and with `closed_eyes` a blink or wink painted on each), and their counts.
+    CelebA's held-out identities and LFW's peopleDevTest.txt are never read."""
+    from .sources import closed_eye_faces, source_faces, standard_sources
 
     sources = standard_sources(data, read_people(data / "lfw" / "peopleDevTrain.txt"))
     heldout = set(celeba_heldout_people(sources["celeba"].root))
     train_parts, val_parts, counts = [], [], {}
     for name, source in sources.items():
         faces = [source_faces(source, copy, seed, cache, workers) for copy in range(copies + 1)]
+        if closed_eyes:
+            faces.append(closed_eye_faces(source, seed, cache, workers))
         if name == "celeba":
             faces = [f.subset(~np.isin(f.identities, list(heldout))) for f in faces]
             is_val = np.zeros(len(faces[0]), bool)
@@ -392,6 +397,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--degraded", type=int, default=DEGRADED_PER_FACE,
                         help=f"source-degraded copies of every training image (default {DEGRADED_PER_FACE})")
+    parser.add_argument("--no-closed-eyes", dest="closed_eyes", action="store_false",
+                        help="leave out the painted blinks and winks (sources.closed_eye_faces)")
     parser.add_argument("--name", default=None, help="weights file name (default: the architecture)")
     parser.add_argument("--out", type=Path, default=weights_dir())
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
@@ -408,7 +415,8 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"{args.data / needed}: training data not found (see ../shared/README.md)")
     started = time.perf_counter()
     log = lambda line: print(line, flush=True)  # noqa: E731
-    train_set, val_set, counts = training_sets(args.data, args.degraded, args.seed, args.cache, args.workers, log)
+    train_set, val_set, counts = training_sets(args.data, args.degraded, args.seed, args.cache, args.workers, log,
+                                               args.closed_eyes)
     clean = train_set.clean
     m, s = soft_label_scale(train_set.embeddings[clean], train_set.identity[clean])
     log(f"{len(train_set)} training samples, {len(val_set)} validation; m={m:.4f} s={s:.2f}; prep {time.perf_counter() - started:.0f}s")
