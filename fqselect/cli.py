@@ -8,20 +8,21 @@ import sys
 import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, List, Optional
+from typing import TYPE_CHECKING, Iterable, List, Optional
 
 import typer
 from typer.core import TyperGroup
 
-from . import __version__
-from .errors import ExitCode, FQError, InputError, UsageError
-from .batch import run_batch
-from .pipeline import check_models
-from .results import DEFAULT_MIN_GAP, DEFAULT_TOP, InputResult, Options
-from .prescreen import DEFAULT_WINDOW
+from . import __version__, research
+from .defaults import (DEFAULT_DETECTOR, DEFAULT_MAX_SIDE, DEFAULT_MIN_GAP, DEFAULT_NETWORK, DEFAULT_PROVIDER,
+                       DEFAULT_SCORER, DEFAULT_TOP, DEFAULT_WINDOW)
+from .errors import ExitCode, FQError, UsageError
 from .runtime import keep_freed_memory, set_provider
-from .score import DEFAULT_NETWORK, available_networks
-from .write import prepare_out_dir
+
+if TYPE_CHECKING:
+    from .results import InputResult
+
+# Only light modules above: numpy, OpenCV and the stages load inside the commands, so `--help` is instant.
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 every input gave a selection; 1 some input failed, had no face or was only partly "
@@ -149,7 +150,9 @@ def progress_bar(quiet: bool):
 def announce_scorer(scorer_option: str, scorer_name: str) -> None:
     """A warning, even with --quiet (a pipeline must not get weaker picks unannounced), when `auto` finds
     no trained network."""
-    if scorer_option == "auto" and DEFAULT_NETWORK not in available_networks():
+    from .score import available_networks
+
+    if scorer_option == DEFAULT_SCORER and DEFAULT_NETWORK not in available_networks():
         warn(f"no trained quality network in weights/ ({DEFAULT_NETWORK}.onnx); scoring with the perceptual "
              f"'{scorer_name}' scorer")
 
@@ -173,11 +176,11 @@ def select_command(
     window: float = typer.Option(DEFAULT_WINDOW, "--window", min=0.01, help="Seconds of video per pre-screening window: its sharpest frame goes to the detector."),
     per_person: bool = typer.Option(False, "--per-person", help="Link faces into persons and pick the TOP best of each person."),
     gallery: Optional[Path] = typer.Option(None, "--gallery", help="Known people as <name>/<images>: label each person (implies --per-person)."),
-    detector: str = typer.Option("retinaface", "--detector", help="retinaface, yunet, or scrfd (needs --model-pack)."),
-    det_size: int = typer.Option(640, "--det-size", min=64, help="Longer side frames are shrunk to for detection."),
-    scorer: str = typer.Option("auto", "--scorer", help="auto (trained network), a network in weights/, blur, pose, jpeg, combined, size, detector, random, or an .onnx path."),
+    detector: str = typer.Option(DEFAULT_DETECTOR, "--detector", help="retinaface, yunet, or scrfd (needs --model-pack)."),
+    det_size: int = typer.Option(DEFAULT_MAX_SIDE, "--det-size", min=64, help="Longer side frames are shrunk to for detection."),
+    scorer: str = typer.Option(DEFAULT_SCORER, "--scorer", help="auto (trained network), a network in weights/, blur, pose, jpeg, combined, size, detector, random, or an .onnx path."),
     model_pack: Optional[str] = typer.Option(None, "--model-pack", help="insightface model pack NAME or PATH on disk (SCRFD detector, ArcFace embeddings)."),
-    provider: str = typer.Option("auto", "--provider", help="onnxruntime execution provider: auto (CUDA when this onnxruntime has it), cpu, cuda."),
+    provider: str = typer.Option(DEFAULT_PROVIDER, "--provider", help="onnxruntime execution provider: auto (CUDA when this onnxruntime has it), cpu, cuda."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
     resume: bool = typer.Option(False, "--resume", help="Skip inputs whose output folder is already complete."),
     workers: int = typer.Option(default_workers(), "--workers", "-j", min=1, help="Inputs processed in parallel (processes); default: half the cores."),
@@ -191,6 +194,11 @@ def select_command(
         raise UsageError("--embeddings writes .npy files: give --out DIR")
     if end is not None and end <= start:
         raise UsageError(f"--end {end} must be after --start {start}")
+    from .batch import run_batch
+    from .pipeline import check_models
+    from .results import Options
+    from .write import prepare_out_dir
+
     options = Options(top=top, min_quality=min_quality, min_gap=min_gap, min_face=min_face, every=every, fps=fps,
                       max_frames=max_frames, start=start, end=end, detector=detector, det_size=det_size, scorer=scorer,
                       model_pack=model_pack, embeddings=embeddings, exhaustive=exhaustive, window=window,
@@ -282,10 +290,10 @@ def score_command(
     inputs: list[str] = typer.Argument(..., help="Images, or - to read paths from stdin."),
     aligned: bool = typer.Option(False, "--aligned", help="Inputs are 112x112 ArcFace-aligned crops: no detection, one face each."),
     jsonl: bool = typer.Option(False, "--jsonl", help="JSON lines even when stdout is a terminal (the default when piped)."),
-    scorer: str = typer.Option("auto", "--scorer", help="As for the main command."),
-    detector: str = typer.Option("retinaface", "--detector", help="retinaface, yunet, or scrfd (needs --model-pack)."),
+    scorer: str = typer.Option(DEFAULT_SCORER, "--scorer", help="As for the main command."),
+    detector: str = typer.Option(DEFAULT_DETECTOR, "--detector", help="retinaface, yunet, or scrfd (needs --model-pack)."),
     model_pack: Optional[str] = typer.Option(None, "--model-pack", help="insightface model pack NAME or PATH."),
-    provider: str = typer.Option("auto", "--provider", help="auto, cpu or cuda (as for the main command)."),
+    provider: str = typer.Option(DEFAULT_PROVIDER, "--provider", help="auto, cpu or cuda (as for the main command)."),
     min_face: int = typer.Option(0, "--min-face", min=0, help="Ignore faces smaller than this many pixels."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar on stderr (warnings and errors still go there)."),
 ):
@@ -378,12 +386,27 @@ def eval_command(
     note(f"wrote {out}/results.md, results.json and plots")
 
 
-@app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []})
-def train_command(ctx: typer.Context):
-    """Train a quality network (needs the [train] extra); `fqselect train --help` lists its options."""
-    from .research.train import main as train_main
+@app.command("train", epilog="Needs the [train] extra (PyTorch) and ../shared/data; about an hour on 2 cores.")
+def train_command(
+    data: Optional[Path] = typer.Option(None, "--data", help="Folder with lfw/, celeba/, glint/, celeba-aligned/ (default: ../shared/data, or $FQ_SHARED/data)."),
+    arch: str = typer.Option(research.TRAIN_ARCH, "--arch", help="tinyfqnet or lightqnet."),
+    size: int = typer.Option(research.TRAIN_SIZE, "--size", min=32, help="Network input size (112: the aligned crop itself)."),
+    loss: str = typer.Option(research.TRAIN_LOSS, "--loss", help="l2 (cosine to the identity centre), idq (LightQNet pairs), distill."),
+    epochs: int = typer.Option(research.TRAIN_EPOCHS, "--epochs", min=1),
+    samples_per_epoch: int = typer.Option(research.TRAIN_SAMPLES_PER_EPOCH, "--samples-per-epoch", min=128),
+    seed: int = typer.Option(0, "--seed"),
+    degraded: int = typer.Option(research.TRAIN_DEGRADED, "--degraded", min=0, help="Source-degraded copies of every training image."),
+    closed_eyes: bool = typer.Option(True, "--closed-eyes/--no-closed-eyes", help="A copy of every image with a painted blink or wink."),
+    name: Optional[str] = typer.Option(None, "--name", help="Weights file name (default: the architecture)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Where the .onnx and its .json card go (default: the package's weights/)."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Processes for the one-off align-and-embed passes (cached)."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="PyTorch threads (default: all cores)."),
+):
+    """Train a quality network from recognition-oriented labels (SFace's own embeddings)."""
+    from .research.train import run_training
 
-    train_main(list(ctx.args))
+    run_training(data, arch, size, loss, epochs, samples_per_epoch, seed, degraded, closed_eyes, name, out,
+                 workers=workers, threads=threads, command="fqselect train " + " ".join(sys.argv[2:]), log=note)
 
 
 def main() -> None:

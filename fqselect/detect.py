@@ -14,12 +14,11 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from .defaults import DEFAULT_MAX_SIDE, DEFAULT_THRESHOLD  # noqa: F401 (re-exported)
 from .models import import_skipping_init, model_pack_file, packaged_model
 from .registry import check_model, create_model, register_model
 from .runtime import create_session, uses_cuda
 
-DEFAULT_MAX_SIDE = 640
-DEFAULT_THRESHOLD = 0.6
 NMS_IOU = 0.4
 # A face found in one frame is looked for again in a nearby frame of the same video within its box grown
 # by this many box sides on every side: room for a second of head and camera motion.

@@ -18,7 +18,6 @@ import numpy as np
 
 from .decode import Frame
 
-DEFAULT_WINDOW = 1.0  # seconds of video reduced to one analysed frame: picks are a second apart anyway
 PRESCREEN_FPS = 6.0  # frames a second converted to pixels and judged; the rest are only grabbed
 THUMBNAIL_WIDTH = 320
 

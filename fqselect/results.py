@@ -9,14 +9,13 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from .decode import Sampling
-from .detect import DEFAULT_MAX_SIDE, DEFAULT_THRESHOLD
-from .prescreen import DEFAULT_WINDOW, PRESCREEN_FPS
+from .defaults import (DEFAULT_DETECTOR, DEFAULT_MAX_SIDE, DEFAULT_MIN_GAP, DEFAULT_SCORER, DEFAULT_THRESHOLD,
+                       DEFAULT_TOP, DEFAULT_WINDOW)
+from .prescreen import PRESCREEN_FPS
 
 if TYPE_CHECKING:
     from .persons import Person
 
-DEFAULT_TOP = 3
-DEFAULT_MIN_GAP = 1.0  # seconds between picks from one video, so the top 3 are not one moment thrice
 
 
 @dataclass(frozen=True)
@@ -32,10 +31,10 @@ class Options:
     max_frames: int | None = None
     start: float = 0.0
     end: float | None = None
-    detector: str = "retinaface"
+    detector: str = DEFAULT_DETECTOR
     det_size: int = DEFAULT_MAX_SIDE
     det_threshold: float = DEFAULT_THRESHOLD
-    scorer: str = "auto"
+    scorer: str = DEFAULT_SCORER
     model_pack: str | None = None
     embeddings: bool = False
     exhaustive: bool = False  # analyse every sampled frame instead of the sharpest of each window

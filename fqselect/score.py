@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from .align import ALIGNED_SIZE, TEMPLATE
+from .defaults import DEFAULT_NETWORK, FALLBACK_SCORER
 from .errors import UsageError
 from .faces import FaceBatch
 from .models import weights_dir
@@ -218,8 +219,11 @@ class NetworkScorer:
 
     def preprocess(self, crops: np.ndarray) -> np.ndarray:
         size = self.spec.size
-        interpolation = cv2.INTER_AREA if size < ALIGNED_SIZE else cv2.INTER_LINEAR
-        batch = np.stack([cv2.resize(c, (size, size), interpolation=interpolation) for c in crops])
+        if size == crops.shape[1]:
+            batch = crops
+        else:
+            interpolation = cv2.INTER_AREA if size < ALIGNED_SIZE else cv2.INTER_LINEAR
+            batch = np.stack([cv2.resize(c, (size, size), interpolation=interpolation) for c in crops])
         if self.spec.channels == "RGB":
             batch = batch[..., ::-1]
         batch = (batch.astype(np.float32) - self.spec.mean) / self.spec.std
@@ -238,8 +242,6 @@ PERCEPTUAL = {
 }
 for _cls in PERCEPTUAL.values():
     register_model("scorer", _cls.name, _cls.version, source="perceptual measure (no weights)")(_cls)
-DEFAULT_NETWORK = "tinyfqnet"  # weights/<DEFAULT_NETWORK>.onnx is the default scorer once trained
-FALLBACK_SCORER = "combined"
 
 
 def _card_path(network: Path) -> Path:

@@ -1,15 +1,15 @@
 """Stage 5 — selection: the top-k faces of one input by quality, at least `min_gap` seconds apart.
 
-Streaming and bounded: faces are offered one at a time; the selector keeps only the current picks and a
-small reserve of runners-up (with their frames), never the whole video.
+Streaming and exact: faces are offered one at a time and the picks are exactly the offline greedy's over
+all of them; the selector keeps only the faces that could still become picks, never the whole video.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
-RESERVE_PER_PICK = 2  # runners-up kept per pick, for when a better face later displaces a pick
 
 
 @dataclass
@@ -34,8 +34,35 @@ def greedy_picks(candidates: list[Candidate], k: int, min_gap: float) -> list[Ca
     return picks
 
 
+def separated_count(times: list[float], separation: float) -> int:
+    """The most of these times that can be chosen pairwise at least `separation` apart (earliest first
+    is optimal on a line)."""
+    count, last = 0, -math.inf
+    for t in sorted(times):
+        if t - last >= separation:
+            count, last = count + 1, t
+    return count
+
+
+def still_possible(pool: list[Candidate], k: int, min_gap: float) -> list[Candidate]:
+    """The candidates that some future faces could still make picks, best first: the shortest prefix of
+    the greedy order that holds k candidates pairwise at least 2·min_gap apart. Every candidate after
+    it can be forgotten for good: greedy reaches k picks before it, whatever is offered later, because
+    each pick blocks (is within min_gap of) at most one of those k, and later faces only add to the
+    candidates ahead of it."""
+    ordered = sorted(pool, key=Candidate.sort_key)
+    if min_gap <= 0:
+        return ordered[:k]
+    for end in range(k, len(ordered) + 1):
+        if separated_count([c.time for c in ordered[:end]], 2 * min_gap) >= k:
+            return ordered[:end]
+    return ordered
+
+
 class TopKSelector:
-    """Keeps the greedy top-k of everything offered, with memory bounded by k, not by input length."""
+    """Returns exactly the greedy top-k of everything offered (`greedy_picks` over the whole stream),
+    keeping only the candidates that could still become picks (`still_possible`): in a video that is
+    the faces of a few gaps' worth of time, whatever its length."""
 
     def __init__(self, k: int, min_gap: float = 0.0, min_quality: float = 0.0):
         self.k = k
@@ -43,13 +70,21 @@ class TopKSelector:
         self.min_quality = min_quality
         self.pool: list[Candidate] = []
         self.offered = 0
-        self.capacity = k * (1 + RESERVE_PER_PICK) if min_gap > 0 else k
+        self.settled = False  # the pool holds k candidates 2·min_gap apart: worse faces cannot matter
+        self._prune_at = 4 * k
+        self._pruned = True
+
+    def _prune(self) -> None:
+        self.pool = still_possible(self.pool, self.k, self.min_gap)
+        self.settled = len(self.pool) >= self.k and separated_count([c.time for c in self.pool], 2 * self.min_gap) >= self.k
+        self._prune_at = max(4 * self.k, 2 * len(self.pool))
+        self._pruned = True
 
     def threshold(self) -> float:
         """Quality a new face must exceed to change anything (lets callers skip work for hopeless faces)."""
-        # A face worse than the whole full pool is dropped at once, unless the picks are still short of k
-        # (then, with a gap, even a worse face far enough in time would be taken).
-        if len(self.pool) < self.capacity or len(greedy_picks(self.pool, self.k, self.min_gap)) < self.k:
+        if not self._pruned:
+            self._prune()
+        if not self.settled:
             return self.min_quality
         return max(self.min_quality, min(c.quality for c in self.pool))
 
@@ -65,11 +100,9 @@ class TopKSelector:
         if candidate.quality < self.min_quality:
             return
         self.pool.append(candidate)
-        if len(self.pool) > self.capacity:
-            picks = greedy_picks(self.pool, self.k, self.min_gap)
-            chosen = {id(c) for c in picks}
-            rest = sorted((c for c in self.pool if id(c) not in chosen), key=Candidate.sort_key)
-            self.pool = picks + rest[: self.capacity - len(picks)]
+        self._pruned = False
+        if len(self.pool) >= self._prune_at:  # amortised: at the latest when the pool has doubled
+            self._prune()
 
     def picks(self) -> list[Candidate]:
         return greedy_picks(self.pool, self.k, self.min_gap)

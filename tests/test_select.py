@@ -34,7 +34,7 @@ def test_streaming_selector_matches_offline_greedy(seed):
         for c in stream:
             selector.offer(c)
         assert [c.order for c in selector.picks()] == [c.order for c in greedy_picks(stream, 3, gap)]
-        assert len(selector.pool) <= selector.capacity  # memory bounded by k, not by the stream
+        assert len(selector.pool) <= 60  # bounded by a few gaps of time, not by the stream's 300 faces
 
 
 def test_min_quality_filters():
@@ -63,3 +63,43 @@ def test_could_pick_reflects_the_gap_and_the_margin():
     assert selector.could_pick(close)  # displaces the 0.9 pick it is too close to
     assert not selector.could_pick(Candidate(0.88, 0.5, order=13))  # too close to a better pick
     assert len(selector.pool) == 2  # asking changes nothing
+
+
+def _orders(rng, n):
+    """Stream orders a video can produce and orders built to break a bounded selector."""
+    times = np.sort(rng.uniform(0, n / 8.0, n))
+    rising = np.linspace(0.1, 0.9, n) + rng.normal(0, 0.02, n)  # every new face beats the old ones
+    falling = rising[::-1].copy()
+    # a chain whose picks alternate, so that one better face late re-opens faces far back
+    chain = np.where(np.arange(n) % 2 == 0, 0.9 - np.arange(n) / (4 * n), 0.5 - np.arange(n) / (4 * n))
+    return [(times, rng.random(n)), (times, rising), (times, falling), (np.arange(n) * 0.45, chain),
+            (rng.uniform(0, 20, n), rng.random(n))]  # not in time order at all
+
+
+@pytest.mark.parametrize("seed", range(15))
+@pytest.mark.parametrize("k,gap", [(1, 1.0), (3, 1.0), (3, 0.5), (5, 2.0), (3, 0.0)])
+def test_streaming_selector_is_exactly_the_offline_greedy(seed, k, gap):
+    rng = np.random.default_rng(seed)
+    for times, qualities in _orders(rng, 400):
+        stream = candidates(qualities, times)
+        selector = TopKSelector(k=k, min_gap=gap)
+        for c in stream:
+            selector.offer(c)
+        assert [c.order for c in selector.picks()] == [c.order for c in greedy_picks(stream, k, gap)]
+
+
+def test_a_late_face_that_blocks_a_pick_brings_back_a_dropped_one():
+    # picks at t=0 (0.9) and t=1.8 (0.85); 0.8 at t=0.9 is blocked; then 0.95 at t=2.5 blocks t=1.8
+    stream = candidates([0.9, 0.8, 0.85, 0.4, 0.3, 0.2, 0.1, 0.95], [0.0, 0.9, 1.8, 5, 6, 7, 8, 2.5])
+    selector = TopKSelector(k=3, min_gap=1.0)
+    for c in stream:
+        selector.offer(c)
+    assert [c.quality for c in selector.picks()] == [c.quality for c in greedy_picks(stream, 3, 1.0)] == [0.95, 0.9, 0.4]
+
+
+def test_time_ordered_streams_keep_a_bounded_pool():
+    rng = np.random.default_rng(0)
+    selector = TopKSelector(k=3, min_gap=1.0)
+    for c in candidates(rng.random(20000), np.arange(20000) / 6.0):  # ~55 minutes at 6 faces a second
+        selector.offer(c)
+        assert len(selector.pool) <= 200

@@ -62,8 +62,7 @@ def source_faces(source: Source, copy: int = 0, seed: int = 0, cache: Path = DEF
                  progress: Callable[[int, int], None] | None = None) -> FaceSet:
     """The set's faces, detected, aligned and embedded with SFace: copy 0 from the clean images, copy
     k ≥ 1 from a random source degradation of every image (seeded by seed, k and the image). Cached."""
-    selection = "all" if source.people is None else ",".join(sorted(source.people))
-    key = hashlib.sha1(f"{source}|{selection}|{copy}|{seed}|v1".encode()).hexdigest()[:12]
+    key = _key(source, f"{copy}|{seed}")
     path = cache / f"source-{source.name}-c{copy}-{key}.npz"
     if path.is_file():
         return FaceSet.load(path)
@@ -84,8 +83,7 @@ def closed_eye_faces(source: Source, seed: int = 0, cache: Path = DEFAULT_CACHE,
     """The clean faces with a blink or a wink painted on (degrade.close_eyes), re-embedded: eye openness
     is what LFW and CelebA hardly show, and what an enrollment user looks at first. Cached."""
     clean = source_faces(source, 0, seed, cache, workers)
-    selection = "all" if source.people is None else ",".join(sorted(source.people))
-    key = hashlib.sha1(f"{source}|{selection}|eyes|{seed}|v1".encode()).hexdigest()[:12]
+    key = _key(source, f"eyes|{seed}")
     path = cache / f"source-{source.name}-eyes-{key}.npz"
     if path.is_file():
         return FaceSet.load(path)
@@ -98,6 +96,13 @@ def closed_eye_faces(source: Source, seed: int = 0, cache: Path = DEFAULT_CACHE,
     faces.crops, faces.embeddings = crops, embeddings.astype(np.float32)
     faces.save(path)
     return faces
+
+
+def _key(source: Source, variant: str) -> str:
+    """A cache key that is the same in every process (a frozenset's repr is not: string hashing is salted)."""
+    people = "all" if source.people is None else ",".join(sorted(source.people))
+    text = f"{source.name}|{Path(source.root).resolve()}|{source.pad}|{source.upsample}|{people}|{variant}|v1"
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
 _worker: dict = {}

@@ -18,10 +18,8 @@ Labels (both from the default SFace recogniser):
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -30,12 +28,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import shared_dir
+from . import TRAIN_ARCH, TRAIN_DEGRADED, TRAIN_EPOCHS, TRAIN_LOSS, TRAIN_SAMPLES_PER_EPOCH, TRAIN_SIZE, shared_dir
+from ..errors import UsageError
 from .dataset import DEFAULT_CACHE, FaceSet, load_face_set, read_people
 from ..models import weights_dir
 from .metrics import PairSet, edc, pauc, threshold_at_fmr
 
-DEGRADED_PER_FACE = 2  # source-degraded copies of every training image (sources.py)
+DEGRADED_PER_FACE = TRAIN_DEGRADED
 VALIDATION_EVERY = 10  # every 10th LFW-train identity (sorted) validates; never trained on
 CELEBA_HELDOUT_EVERY = 4  # every 4th CelebA identity (sorted) is a second held-out evaluation set
 LABEL_BINS = 100
@@ -123,6 +122,8 @@ def soft_label_scale(clean: np.ndarray, identity: np.ndarray) -> tuple[float, fl
 # ----------------------------------------------------------------------------------------- networks
 def network_inputs(crops: np.ndarray, size: int) -> np.ndarray:
     """uint8 NHWC crops resized to the network's size (the same resize the runtime scorer does)."""
+    if size == crops.shape[1]:
+        return crops
     interpolation = cv2.INTER_AREA if size < crops.shape[1] else cv2.INTER_LINEAR
     return np.stack([cv2.resize(c, (size, size), interpolation=interpolation) for c in crops])
 
@@ -385,53 +386,44 @@ def fit_calibration(model, validation: Validation, threshold: float) -> dict:
             "validation_ece_raw": round(calibration_error(raw, target), 4)}
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="fqselect train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=shared_dir() / "data",
-                        help="folder holding lfw/, celeba/, glint/ and celeba-aligned/ (default ../shared/data)")
-    parser.add_argument("--arch", choices=["tinyfqnet", "lightqnet"], default="tinyfqnet")
-    parser.add_argument("--size", type=int, default=112, help="network input size (default 112: the crop itself)")
-    parser.add_argument("--loss", choices=["l2", "idq", "distill"], default="l2")
-    parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--samples-per-epoch", type=int, default=40_000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--degraded", type=int, default=DEGRADED_PER_FACE,
-                        help=f"source-degraded copies of every training image (default {DEGRADED_PER_FACE})")
-    parser.add_argument("--no-closed-eyes", dest="closed_eyes", action="store_false",
-                        help="leave out the painted blinks and winks (sources.closed_eye_faces)")
-    parser.add_argument("--name", default=None, help="weights file name (default: the architecture)")
-    parser.add_argument("--out", type=Path, default=weights_dir())
-    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
-    parser.add_argument("--workers", type=int, default=2, help="processes for the one-off embedding passes")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="PyTorch threads for training")
-    args = parser.parse_args(argv)
+def run_training(data: Path | None = None, arch: str = TRAIN_ARCH, size: int = TRAIN_SIZE, loss: str = TRAIN_LOSS,
+                 epochs: int = TRAIN_EPOCHS, samples_per_epoch: int = TRAIN_SAMPLES_PER_EPOCH, seed: int = 0,
+                 degraded: int = TRAIN_DEGRADED, closed_eyes: bool = True, name: str | None = None,
+                 out: Path | None = None, cache: Path = DEFAULT_CACHE, workers: int = 2, threads: int | None = None,
+                 command: str = "", log=print) -> Path:
+    """Train one network on the four sets of `data` (default ../shared/data), export it with its model
+    card (calibration included) to `out` (default: the package's weights/); the .onnx path."""
     try:
         import torch
     except ImportError:
-        raise SystemExit("fqselect train needs PyTorch: pip install -e '.[train]'")
-    torch.set_num_threads(max(1, args.threads))
+        raise UsageError("fqselect train needs PyTorch: pip install 'fqselect[train]'") from None
+    from .nets import ARCHITECTURES
+
+    if arch not in ARCHITECTURES or loss not in ("l2", "idq", "distill"):
+        raise UsageError(f"--arch is one of {', '.join(ARCHITECTURES)}; --loss one of l2, idq, distill")
+    data, out = data or shared_dir() / "data", out or weights_dir()
     for needed in ("lfw/images", "lfw/peopleDevTrain.txt", "celeba/images", "glint/images", "celeba-aligned/images"):
-        if not (args.data / needed).exists():
-            raise SystemExit(f"{args.data / needed}: training data not found (see ../shared/README.md)")
+        if not (data / needed).exists():
+            raise UsageError(f"{data / needed}: training data not found (see ../shared/README.md)")
+    torch.set_num_threads(max(1, threads or os.cpu_count() or 1))
     started = time.perf_counter()
-    log = lambda line: print(line, flush=True)  # noqa: E731
-    train_set, val_set, counts = training_sets(args.data, args.degraded, args.seed, args.cache, args.workers, log,
-                                               args.closed_eyes)
+    train_set, val_set, counts = training_sets(data, degraded, seed, cache, workers, log, closed_eyes)
     clean = train_set.clean
     m, s = soft_label_scale(train_set.embeddings[clean], train_set.identity[clean])
     log(f"{len(train_set)} training samples, {len(val_set)} validation; m={m:.4f} s={s:.2f}; prep {time.perf_counter() - started:.0f}s")
-    validation = Validation(val_set, args.size)
-    model, history = train(train_set, validation, args.arch, args.loss, args.epochs, args.seed, m, s, log=log,
-                           input_size=args.size, samples_per_epoch=args.samples_per_epoch)
-    name = args.name or args.arch
-    export_onnx(model, args.out / f"{name}.onnx")
+    validation = Validation(val_set, size)
+    model, history = train(train_set, validation, arch, loss, epochs, seed, m, s, log=log,
+                           input_size=size, samples_per_epoch=samples_per_epoch)
+    name = name or arch
+    export_onnx(model, out / f"{name}.onnx")
     totals = {"train_samples": len(train_set), "validation_samples": len(val_set), "per_set": counts}
-    card = model_card(name, args.arch, args.loss, model, history, args.seed, m, s, totals, args.degraded)
+    card = model_card(name, arch, loss, model, history, seed, m, s, totals, degraded)
     card["calibration"] = fit_calibration(model, validation, m)
     card["training_seconds"] = round(time.perf_counter() - started)
-    card["training_command"] = "fqselect train " + " ".join(argv if argv is not None else sys.argv[1:])
-    (args.out / f"{name}.json").write_text(json.dumps(card, indent=1) + "\n")
-    log(f"wrote {args.out / name}.onnx and .json in {card['training_seconds']} s; calibration {card['calibration']}")
+    card["training_command"] = command
+    (out / f"{name}.json").write_text(json.dumps(card, indent=1) + "\n")
+    log(f"wrote {out / name}.onnx and .json in {card['training_seconds']} s; calibration {card['calibration']}")
+    return out / f"{name}.onnx"
 
 
 def concat_samples(parts: list[Samples]) -> Samples:
@@ -446,6 +438,3 @@ def concat_samples(parts: list[Samples]) -> Samples:
         clean=np.concatenate([p.clean if p.clean is not None else np.ones(len(p), bool) for p in parts]),
     )
 
-
-if __name__ == "__main__":
-    main()
