@@ -16,6 +16,8 @@ import os as _os  # noqa: E402
 # which would break the one-line-per-problem contract; our own messages say what went wrong instead.
 _os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 _os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+# Images are checked against this pixel cap from their header, before any memory is taken (decode.py).
+_os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(1 << 27))
 
 # The API loads on first use (PEP 562), not with the package: the `fqselect` command configures its
 # process before numpy and OpenCV load (see __main__.py).

@@ -391,7 +391,9 @@ def train_command(
     data: Optional[Path] = typer.Option(None, "--data", help="Folder with lfw/, celeba/, glint/, celeba-aligned/ (default: ../shared/data, or $FQ_SHARED/data)."),
     arch: str = typer.Option(research.TRAIN_ARCH, "--arch", help="tinyfqnet or lightqnet."),
     size: int = typer.Option(research.TRAIN_SIZE, "--size", min=32, help="Network input size (112: the aligned crop itself)."),
-    loss: str = typer.Option(research.TRAIN_LOSS, "--loss", help="l2 (cosine to the identity centre), idq (LightQNet pairs), distill."),
+    width: float = typer.Option(1.0, "--width", min=0.25, help="Channel width multiplier of tinyfqnet (1.5: 22.6k parameters, 7.1 M multiply-adds at 112)."),
+    loss: str = typer.Option(research.TRAIN_LOSS, "--loss", help="l2 (cosine to the identity centre), rank (l2 plus a pairwise ranking loss), idq (LightQNet pairs), distill."),
+    natural_share: Optional[float] = typer.Option(None, "--natural-share", min=0.0, max=1.0, help="Share of each batch from undegraded images (default: as the data has them)."),
     epochs: int = typer.Option(research.TRAIN_EPOCHS, "--epochs", min=1),
     samples_per_epoch: int = typer.Option(research.TRAIN_SAMPLES_PER_EPOCH, "--samples-per-epoch", min=128),
     seed: int = typer.Option(0, "--seed"),
@@ -406,7 +408,8 @@ def train_command(
     from .research.train import run_training
 
     run_training(data, arch, size, loss, epochs, samples_per_epoch, seed, degraded, closed_eyes, name, out,
-                 workers=workers, threads=threads, command="fqselect train " + " ".join(sys.argv[2:]), log=note)
+                 workers=workers, threads=threads, command="fqselect train " + " ".join(sys.argv[2:]), log=note, width=width,
+                 natural_share=natural_share)
 
 
 def main() -> None:

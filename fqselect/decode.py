@@ -8,6 +8,7 @@ with analysis and memory stays flat however long the input is. Frames that sampl
 from __future__ import annotations
 
 import math
+import os
 import queue
 import threading
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ PREFETCH_FRAMES = 8  # decoded video frames waiting for analysis; bounds memory
 PREFETCH_IMAGES = 2  # photos can be 50 MB decoded each
 TRUNCATION_TOLERANCE = 0.9  # fewer decoded frames than this share of the container's count = truncated
 FALLBACK_FPS = 25.0
+# OpenCV refuses, from the header and before allocating, images above this many pixels; fqselect/__init__
+# sets the cap (OPENCV_IO_MAX_IMAGE_PIXELS) before OpenCV loads: 16K×8K, four 8K frames' worth.
+MAX_IMAGE_PIXELS = int(os.environ.get("OPENCV_IO_MAX_IMAGE_PIXELS", 1 << 27))
 
 
 @dataclass
@@ -59,7 +63,12 @@ def read_image(path: str | Path) -> np.ndarray:
         data = np.fromfile(str(path), dtype=np.uint8)
     except OSError as error:
         raise InputError(str(path), f"cannot read ({error.strerror or error})") from None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    except cv2.error as error:  # OpenCV checks the header's size against its pixel cap before decoding
+        too_big = "CV_IO_MAX_IMAGE_PIXELS" in str(error)
+        raise InputError(str(path), f"image larger than {MAX_IMAGE_PIXELS:,} pixels (header checked, not decoded)" if too_big
+                         else "not an image OpenCV can decode (corrupt or unsupported)") from None
     if image is None:
         raise InputError(str(path), "not an image OpenCV can decode (corrupt or unsupported)")
     return image

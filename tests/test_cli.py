@@ -272,3 +272,22 @@ def test_progress_and_notes_on_a_terminal(clip, tmp_path):
     assert "━" in text  # rich's bar
     assert f"fqselect: error: {tmp_path / 'missing.mp4'}: no such file or folder" in text
     assert "2 input(s): 1 ok" in text
+
+
+def test_an_image_whose_header_claims_60000_squared_pixels_fails_alone(clip, tmp_path):
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
+    path, _ = clip
+    proc = run_cli(str(bomb), str(path), "--jsonl", "--top", "1")
+    assert proc.returncode == 1
+    assert f"{bomb}: image larger than" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stdout.splitlines()) == 1  # the clip after it was still processed
+    score = run_cli("score", str(bomb))
+    assert score.returncode == 1 and "image larger than" in score.stderr

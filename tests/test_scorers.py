@@ -88,3 +88,27 @@ def test_combined_is_low_when_any_part_is_low(photo_faces):
 def test_unknown_scorer_is_a_usage_error():
     with pytest.raises(UsageError, match="unknown scorer"):
         load_scorer("sharpest")
+
+
+def test_the_default_network_ranks_damage_below_the_clean_face(photo_faces):
+    """The shipped network on six faces it never saw: each face scores above its own blurred, downscaled,
+    blinking and heavily compressed versions (every damage the recogniser matches worse)."""
+    from fqselect.defaults import DEFAULT_NETWORK
+    from fqselect.score import available_networks
+
+    if DEFAULT_NETWORK not in available_networks():
+        pytest.skip("no trained network in weights/")
+    image, detections = photo_faces
+    clean = crops_of(image, detections)
+    rng = np.random.default_rng(0)
+    versions = {
+        "defocus": np.stack([degrade.defocus(c, 3.0) for c in clean]),
+        "downscale": np.stack([degrade.downscale(c, 0.2) for c in clean]),
+        "blink": np.stack([degrade.close_eyes(c, [0, 1], rng) for c in clean]),
+        "jpeg": np.stack([degrade.jpeg(c, 5) for c in clean]),
+    }
+    network = load_scorer(DEFAULT_NETWORK)
+    base = network.score(FaceBatch.from_crops(clean))
+    for name, crops in versions.items():
+        damaged = network.score(FaceBatch.from_crops(crops))
+        assert np.mean(damaged < base) >= 5 / 6, f"{name}: {damaged} vs clean {base}"

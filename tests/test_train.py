@@ -106,3 +106,23 @@ def test_source_degradation_is_seeded_and_keeps_the_image_size():
     damage = [np.abs(degrade.source_degradation(image, np.random.default_rng(s)).astype(int) - image).mean() for s in range(20)]
     assert min(damage) >= 0 and np.median(damage) > 3  # it does damage, by varying amounts
     assert np.std(damage) > 1
+
+
+def test_ranking_loss_rewards_the_labels_order():
+    from fqselect.research.train import ranking_loss
+
+    label = torch.tensor([0.9, 0.5, 0.1])
+    right = ranking_loss(torch.tensor([0.8, 0.5, 0.2]), label)
+    wrong = ranking_loss(torch.tensor([0.2, 0.5, 0.8]), label)
+    assert right < wrong
+    assert ranking_loss(torch.tensor([0.1, 0.2, 0.3]), torch.tensor([0.5, 0.52, 0.54])) == 0  # too close to order
+
+
+def test_natural_share_sets_the_share_of_undegraded_samples():
+    from fqselect.research.train import sampling_weights
+
+    samples = synthetic_samples()
+    samples.clean = np.arange(len(samples)) % 4 == 0  # a quarter natural
+    weights = sampling_weights(samples, natural_share=0.5)
+    assert weights.sum() == pytest.approx(1.0)
+    assert weights[samples.clean].sum() == pytest.approx(0.5)

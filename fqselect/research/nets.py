@@ -37,12 +37,14 @@ class TinyFQNet(nn.Module):
     # (in, expand, out, stride) per block, as Table I lists them
     blocks = [(11, 8, 2, 1), (2, 8, 5, 2), (5, 20, 5, 1), (5, 20, 11, 2), (11, 44, 11, 1), (11, 44, 11, 1), (11, 44, 22, 1)]
 
-    def __init__(self, input_size: int = 64):
+    def __init__(self, input_size: int = 64, width: float = 1.0):
         super().__init__()
         self.input_size = input_size
-        self.stem = conv_bn(3, 11, 3, 2)
-        self.features = nn.Sequential(*[InvertedResidual(cin, 3, expand, cout, stride) for cin, expand, cout, stride in self.blocks])
-        self.head = conv_bn(22, 256)
+        scaled = lambda c: max(2, round(c * width))  # noqa: E731 (width multiplier, as MobileNets have)
+        self.stem = conv_bn(3, scaled(11), 3, 2)
+        self.features = nn.Sequential(*[InvertedResidual(scaled(cin), 3, scaled(expand), scaled(cout), stride)
+                                        for cin, expand, cout, stride in self.blocks])
+        self.head = conv_bn(scaled(22), 256)
         self.fc = nn.Linear(256, 1)
 
     def forward(self, x):

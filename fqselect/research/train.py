@@ -39,6 +39,7 @@ VALIDATION_EVERY = 10  # every 10th LFW-train identity (sorted) validates; never
 CELEBA_HELDOUT_EVERY = 4  # every 4th CelebA identity (sorted) is a second held-out evaluation set
 LABEL_BINS = 100
 FMR = 1e-3
+LOSSES = ("l2", "rank", "idq", "distill")
 
 
 def split_every(identities: np.ndarray, every: int) -> np.ndarray:
@@ -151,17 +152,45 @@ def predict(model, inputs: np.ndarray, batch: int = 512) -> np.ndarray:
 
 
 class Validation:
-    """EDC pAUC@20% on held-back identities (clean and degraded faces), for choosing the epoch."""
+    """EDC pAUC on held-back identities, for choosing the epoch and the network: on their natural images
+    only, as the held-out sets are (with two synthetic copies of each, half of all genuine pairs fail
+    and every scorer, the label itself included, lands within 0.001 of the others). The calibration is
+    fitted on all of them (`samples`, `inputs`): users see degraded faces too."""
 
     def __init__(self, samples: Samples, size: int):
         self.samples = samples
         self.inputs = network_inputs(samples.crops, size)
-        self.pairs = PairSet.from_embeddings(samples.embeddings, samples.identity)
+        natural = samples.clean if samples.clean is not None else np.ones(len(samples), bool)
+        self.natural = np.flatnonzero(natural)
+        self.pairs = PairSet.from_embeddings(samples.embeddings[self.natural], samples.identity[self.natural])
 
     def score(self, model) -> tuple[float, float]:
         """EDC pAUC at 20% and 30% discard."""
-        curve = edc(self.pairs, predict(model, self.inputs), FMR)
+        curve = edc(self.pairs, predict(model, self.inputs[self.natural]), FMR)
         return pauc(curve, 0.2), pauc(curve, 0.3)
+
+
+def sampling_weights(samples: Samples, natural_share: float | None = None) -> np.ndarray:
+    """Smooth re-sampling of the label histogram; with `natural_share`, that share of every batch comes
+    from the undegraded images (each part re-sampled on its own), so the network ranks natural faces
+    (what the evaluation and most users see) and does not only learn to spot synthetic damage."""
+    if natural_share is None or samples.clean is None:
+        return smooth_weights(samples.label)
+    weights = np.zeros(len(samples))
+    for part, share in ((samples.clean, natural_share), (~samples.clean, 1 - natural_share)):
+        weights[part] = share * smooth_weights(samples.label[part])
+    return weights / weights.sum()
+
+
+def ranking_loss(quality, label, scale: float = 10.0, min_difference: float = 0.05):
+    """RankNet's pairwise logistic loss over the batch: for two faces whose labels differ by at least
+    `min_difference`, the better-labelled one should score higher. The EDC only asks for the order."""
+    import torch
+
+    difference = label[:, None] - label[None, :]
+    order = (difference > min_difference).float()
+    margin = quality[:, None] - quality[None, :]
+    return (torch.nn.functional.softplus(-scale * margin) * order).sum() / order.sum().clamp(min=1.0)
 
 
 def pk_batches(identity: np.ndarray, rng: np.random.Generator, people: int, per_person: int, steps: int):
@@ -205,7 +234,8 @@ def bernoulli_kl(teacher, student):
 
 def train(samples: Samples, validation: Validation, arch: str, loss: str, epochs: int, seed: int,
           m: float, s: float, distill_weight: float = 10.0, batch_size: int = 128, log=print,
-          input_size: int | None = None, samples_per_epoch: int | None = None):
+          input_size: int | None = None, samples_per_epoch: int | None = None, width: float = 1.0,
+          natural_share: float | None = None):
     """Train one network; returns the model at its best validation epoch and the training history.
     An epoch draws `samples_per_epoch` samples (default: as many as there are)."""
     import torch
@@ -214,7 +244,7 @@ def train(samples: Samples, validation: Validation, arch: str, loss: str, epochs
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = ARCHITECTURES[arch](input_size) if input_size else ARCHITECTURES[arch]()
+    model = ARCHITECTURES[arch](**({"input_size": input_size} if input_size else {}), **({"width": width} if width != 1.0 else {}))
     inputs = network_inputs(samples.crops, model.input_size)
     steps = max(1, (samples_per_epoch or len(samples)) // batch_size)
     people = max(2, batch_size // 16)  # LightQNet's 8 identities × 16 images at batch 128
@@ -223,12 +253,12 @@ def train(samples: Samples, validation: Validation, arch: str, loss: str, epochs
     labels = torch.from_numpy(np.clip(samples.label, 0, 1))
     embeddings = torch.from_numpy(samples.embeddings)
     identity, source = torch.from_numpy(samples.identity), torch.from_numpy(samples.source)
-    weights = smooth_weights(samples.label)
+    weights = sampling_weights(samples, natural_share)
     teacher = Teacher(samples.embeddings.shape[1]) if loss == "distill" else None
     best, best_state, history = float("inf"), None, []
     for epoch in range(1, epochs + 1):
         started, total = time.perf_counter(), 0.0
-        if loss == "l2":
+        if loss in ("l2", "rank"):
             batches = (rng.choice(len(samples), batch_size, p=weights) for _ in range(steps))
         else:
             batches = pk_batches(samples.identity, rng, people=people, per_person=batch_size // people, steps=steps)
@@ -236,8 +266,10 @@ def train(samples: Samples, validation: Validation, arch: str, loss: str, epochs
             x = to_tensor(inputs[index], flip=rng.random(len(index)) < 0.5)
             quality = model(x).reshape(-1)
             idx = torch.from_numpy(index)
-            if loss == "l2":
+            if loss in ("l2", "rank"):
                 objective = torch.mean((quality - labels[idx]) ** 2)
+                if loss == "rank":
+                    objective = objective + ranking_loss(quality, labels[idx])
             else:
                 objective = idq_loss(quality, embeddings[idx], identity[idx], source[idx], m, s)
             if teacher is not None:
@@ -300,6 +332,7 @@ def model_card(name: str, arch: str, loss: str, model, history: list[dict], seed
                           "from": f"112x112 ArcFace-aligned crop (insightface norm_crop); resize: {resize}"},
         "output": "raw score in (0, 1), sigmoid; `calibration` maps it to a match probability",
         "label": {"l2": "tinyFQnet: cos(embedding, leave-one-out centre of the identity's clean images), L2 regression, smooth re-sampling",
+                  "rank": "tinyFQnet label cos(embedding, leave-one-out centre of the identity's clean images): L2 regression plus RankNet pairwise ranking loss over each batch, smooth re-sampling",
                   "idq": f"LightQNet: pairwise soft labels sigmoid(s(cos - m)), m={m:.4f}, s={s:.2f}, IDQ loss (min of pair)",
                   "distill": f"LightQNet IDQ (m={m:.4f}, s={s:.2f}) + branch distillation (KL, lambda=10) from a head on the SFace embedding"}[loss],
         "recognizer": "SFace 2021dec int8 (OpenCV Zoo); threshold at FMR 1e-3 on training impostor pairs: " + f"{m:.4f}",
@@ -353,10 +386,12 @@ def training_sets(data: Path, copies: int, seed: int, cache: Path, workers: int,
                                        (val_parts, None, lambda f: np.isin(f.paths, list(val_paths)))):
             clean = faces[0].subset(keep_clean) if keep_clean is not None else val_clean
             degraded = [f.subset(keep(f)) for f in faces[1:]]
+            if not len(clean):  # CelebA has no validation share (its held-out identities are never read)
+                continue
             for f in (clean, *degraded):
                 f.identities = np.array([f"{name}/{i}" for i in f.identities])
             part.append(build_samples(clean, degraded))
-        counts[name] = {"train_samples": len(train_parts[-1]), "validation_samples": len(val_parts[-1])}
+        counts[name] = {"train_samples": len(train_parts[-1]), "validation_samples": len(val_parts[-1]) if name != "celeba" else 0}
         log(f"{name}: {counts[name]['train_samples']} training, {counts[name]['validation_samples']} validation samples")
     return concat_samples(train_parts), concat_samples(val_parts), counts
 
@@ -390,7 +425,7 @@ def run_training(data: Path | None = None, arch: str = TRAIN_ARCH, size: int = T
                  epochs: int = TRAIN_EPOCHS, samples_per_epoch: int = TRAIN_SAMPLES_PER_EPOCH, seed: int = 0,
                  degraded: int = TRAIN_DEGRADED, closed_eyes: bool = True, name: str | None = None,
                  out: Path | None = None, cache: Path = DEFAULT_CACHE, workers: int = 2, threads: int | None = None,
-                 command: str = "", log=print) -> Path:
+                 command: str = "", log=print, width: float = 1.0, natural_share: float | None = None) -> Path:
     """Train one network on the four sets of `data` (default ../shared/data), export it with its model
     card (calibration included) to `out` (default: the package's weights/); the .onnx path."""
     try:
@@ -399,8 +434,8 @@ def run_training(data: Path | None = None, arch: str = TRAIN_ARCH, size: int = T
         raise UsageError("fqselect train needs PyTorch: pip install 'fqselect[train]'") from None
     from .nets import ARCHITECTURES
 
-    if arch not in ARCHITECTURES or loss not in ("l2", "idq", "distill"):
-        raise UsageError(f"--arch is one of {', '.join(ARCHITECTURES)}; --loss one of l2, idq, distill")
+    if arch not in ARCHITECTURES or loss not in LOSSES:
+        raise UsageError(f"--arch is one of {', '.join(ARCHITECTURES)}; --loss one of {', '.join(LOSSES)}")
     data, out = data or shared_dir() / "data", out or weights_dir()
     for needed in ("lfw/images", "lfw/peopleDevTrain.txt", "celeba/images", "glint/images", "celeba-aligned/images"):
         if not (data / needed).exists():
@@ -413,11 +448,13 @@ def run_training(data: Path | None = None, arch: str = TRAIN_ARCH, size: int = T
     log(f"{len(train_set)} training samples, {len(val_set)} validation; m={m:.4f} s={s:.2f}; prep {time.perf_counter() - started:.0f}s")
     validation = Validation(val_set, size)
     model, history = train(train_set, validation, arch, loss, epochs, seed, m, s, log=log,
-                           input_size=size, samples_per_epoch=samples_per_epoch)
+                           input_size=size, samples_per_epoch=samples_per_epoch, width=width,
+                           natural_share=natural_share)
     name = name or arch
     export_onnx(model, out / f"{name}.onnx")
     totals = {"train_samples": len(train_set), "validation_samples": len(val_set), "per_set": counts}
     card = model_card(name, arch, loss, model, history, seed, m, s, totals, degraded)
+    card["width"], card["natural_share"] = width, natural_share
     card["calibration"] = fit_calibration(model, validation, m)
     card["training_seconds"] = round(time.perf_counter() - started)
     card["training_command"] = command
