@@ -4,6 +4,7 @@ segment wins)."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -17,8 +18,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    """Built from a copy of the checkout without build leftovers: setuptools reuses a build/ folder, and
+    a stale one would put files in the wheel that the checkout no longer has."""
+    source = tmp_path_factory.mktemp("source") / "fqselect-src"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns("build", "dist", "*.egg-info", ".git", "__pycache__", "out"))
     out = tmp_path_factory.mktemp("wheel")
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(source)],
                            capture_output=True, text=True)
     if build.returncode != 0 and "No module named" in build.stderr:
         pytest.skip(f"cannot build a wheel here: {build.stderr.strip().splitlines()[-1]}")
@@ -31,6 +36,8 @@ def test_wheel_carries_every_weights_file(wheel):
     assert shipped, "no weights in the checkout"
     names = set(zipfile.ZipFile(wheel).namelist())
     assert not shipped - names, f"missing from the wheel: {sorted(shipped - names)}"
+    in_wheel = {n for n in names if n.startswith("fqselect/weights/")}
+    assert in_wheel == shipped, f"in the wheel but not in the checkout: {sorted(in_wheel - shipped)}"
 
 
 def test_installed_wheel_scores_the_example_with_the_network(wheel, tmp_path):
