@@ -69,17 +69,16 @@ def measure_clip(path: Path, scorers: dict, detector, recognizer, eyes: EyeMeter
     crops = []
     with open_input(str(path), Sampling(every=EVERY)) as source:
         for frame in source.frames():
-            detections, batch = detect_and_align(frame.image, detector)
-            if not len(detections):
+            faces = detect_and_align(frame.image, detector)
+            if not len(faces):
                 continue
-            i = int(np.argmax(np.prod(detections.boxes[:, 2:] - detections.boxes[:, :2], axis=1)))
-            one = type(batch)(batch.crops[i : i + 1], batch.landmarks[i : i + 1], batch.boxes[i : i + 1],
-                              batch.det_scores[i : i + 1], batch.regions[i : i + 1])
+            i = int(np.argmax(np.prod(faces.boxes[:, 2:] - faces.boxes[:, :2], axis=1)))
+            one = faces.take([i])
             for name, scorer in scorers.items():
                 rows[name].append(float(scorer.score(one)[0]))
-            rows["ear"].append(eyes.ear(frame.image, detections.boxes[i]))
+            rows["ear"].append(eyes.ear(frame.image, faces.boxes[i]))
             rows["frame"].append(frame.index)
-            crops.append(batch.crops[i])
+            crops.append(faces.crops[i])
     embeddings = recognizer.embed(np.stack(crops))
     centre = embeddings.mean(axis=0)
     rows["sface"] = list(embeddings @ (centre / np.linalg.norm(centre)))

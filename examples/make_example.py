@@ -19,7 +19,6 @@ import numpy as np
 
 from fqselect.research import degrade
 from fqselect.detect import RetinaFaceDetector
-from fqselect.faces import FaceBatch
 from fqselect.score import PoseScorer
 
 SEGMENTS = [
@@ -49,8 +48,7 @@ def sample_photo() -> np.ndarray:
 def face_scene(photo: np.ndarray, size=FRAME_SIZE) -> np.ndarray:
     """One face of the photo, framed so that no other face shows, resized to the clip's frame size."""
     detections = RetinaFaceDetector().detect(photo)
-    poses = PoseScorer().score(FaceBatch(np.zeros((len(detections), 1, 1, 3), np.uint8), detections.landmarks,
-                                         detections.boxes, detections.scores))
+    poses = PoseScorer().score(detections)  # the detector's FaceBatch: pose needs only the landmarks
     windows = [_window(box, size) for box in detections.boxes]
     intrusion = [sum(_overlap(w, other) for j, other in enumerate(detections.boxes) if j != i) for i, w in enumerate(windows)]
     best = min(range(len(windows)), key=lambda i: (intrusion[i], -poses[i]))
@@ -120,8 +118,7 @@ def make_group_clip(out: Path, size=(1280, 720), frames: int = 300, fps: int = 2
 def face_patches(photo: np.ndarray, count: int, side: int = 150) -> list[np.ndarray]:
     """Square patches (side×side) around the `count` most frontal faces of the photo: different people."""
     detections = RetinaFaceDetector().detect(photo)
-    poses = PoseScorer().score(FaceBatch(np.zeros((len(detections), 1, 1, 3), np.uint8), detections.landmarks,
-                                         detections.boxes, detections.scores))
+    poses = PoseScorer().score(detections)  # the detector's FaceBatch: pose needs only the landmarks
     patches = []
     for i in np.argsort(-poses)[:count]:
         x1, y1, x2, y2 = detections.boxes[i]

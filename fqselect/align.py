@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .detect import Detections, detect_regions
+from .detect import detect_regions
 from .faces import ALIGNED_SIZE, TEMPLATE, FaceBatch, face_align  # noqa: F401 (the template's home is faces.py)
 
 BLOCK = 8  # JPEG/video codec block size: the JPEG scorer's regions start on this grid
@@ -48,19 +48,13 @@ def face_region(image: np.ndarray, box: np.ndarray) -> np.ndarray:
     return image[y1:max(y1 + 1, y2), x1:max(x1 + 1, x2)]
 
 
-def detect_and_align(image: np.ndarray, detector, min_face: int = 0,
-                     regions: np.ndarray | None = None) -> tuple[Detections, FaceBatch]:
+def detect_and_align(image: np.ndarray, detector, min_face: int = 0, regions: np.ndarray | None = None) -> FaceBatch:
     """Faces of one image (or of its `regions` only: boxes of faces in a nearby frame), at least min_face
-    pixels on their shorter box side, aligned and batched."""
-    detections = detector.detect(image) if regions is None else detect_regions(detector, image, regions)
-    if min_face and len(detections):
-        sides = np.minimum(*(detections.boxes[:, 2:] - detections.boxes[:, :2]).T)
-        detections = detections.take(sides >= min_face)
-    batch = FaceBatch(
-        crops=align_faces(image, detections.landmarks),
-        landmarks=detections.landmarks,
-        boxes=detections.boxes,
-        det_scores=detections.scores,
-        regions=[face_region(image, box) for box in detections.boxes],
-    )
-    return detections, batch
+    pixels on their shorter box side, with their aligned crops and source regions."""
+    faces = detector.detect(image) if regions is None else detect_regions(detector, image, regions)
+    if min_face and len(faces):
+        sides = np.minimum(*(faces.boxes[:, 2:] - faces.boxes[:, :2]).T)
+        faces = faces.take(sides >= min_face)
+    faces.crops = align_faces(image, faces.landmarks)
+    faces.regions = [face_region(image, box) for box in faces.boxes]
+    return faces

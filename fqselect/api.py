@@ -13,7 +13,7 @@ from .detect import DEFAULT_MAX_SIDE, DEFAULT_THRESHOLD, load_detector
 from .errors import InputError
 from .faces import FaceBatch
 from .batch import run_batch, select_many  # noqa: F401 (the public API)
-from .pipeline import models_for, process_input
+from .pipeline import process_input
 from .results import InputResult, Options
 from .score import Scorer, load_scorer
 
@@ -59,7 +59,7 @@ def score_images(
         batch = None
         if error is None:
             try:
-                batch = _aligned_batch(path, image) if aligned else detect_and_align(image, face_finder, min_face)[1]
+                batch = _aligned_batch(path, image) if aligned else detect_and_align(image, face_finder, min_face)
                 if len(batch) == 0:
                     batch, error = None, "no face found"
             except InputError as failure:

@@ -2,18 +2,18 @@
 right mouth, as seen in the image).
 
 Every detector has the same shape: built once (one onnxruntime/OpenCV session, reused), then
-`detect(image_bgr) -> Detections` in source-image pixels. Frames are shrunk to `max_side` before
+`detect(image_bgr) -> FaceBatch` in source-image pixels. Frames are shrunk to `max_side` before
 detection: faces worth selecting are large enough to survive it, and it bounds the cost per frame.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 import cv2
 import numpy as np
 
+from .faces import FaceBatch
 from .defaults import DEFAULT_MAX_SIDE, DEFAULT_THRESHOLD  # noqa: F401 (re-exported)
 from .models import import_skipping_init, model_pack_file, packaged_model
 from .registry import check_model, create_model, register_model
@@ -24,38 +24,6 @@ NMS_IOU = 0.4
 # by this many box sides on every side: room for a second of head and camera motion.
 REGION_MARGIN = 1.0
 YUNET_MODEL = "face_detection_yunet_2023mar_int8bq.onnx"  # in weights/opencv_zoo/
-
-
-@dataclass
-class Detections:
-    """N faces of one image: boxes [x1, y1, x2, y2], confidence scores, 5 landmarks each."""
-
-    boxes: np.ndarray  # (N, 4) float32
-    scores: np.ndarray  # (N,) float32
-    landmarks: np.ndarray  # (N, 5, 2) float32
-
-    @classmethod
-    def empty(cls) -> "Detections":
-        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32))
-
-    def __len__(self) -> int:
-        return len(self.scores)
-
-    def take(self, keep: np.ndarray) -> "Detections":
-        return Detections(self.boxes[keep], self.scores[keep], self.landmarks[keep])
-
-    def scaled(self, factor: float) -> "Detections":
-        return Detections(self.boxes * factor, self.scores, self.landmarks * factor)
-
-    def shifted(self, dx: float, dy: float) -> "Detections":
-        return Detections(self.boxes + [dx, dy, dx, dy], self.scores, self.landmarks + [dx, dy])
-
-    @classmethod
-    def concat(cls, parts: list["Detections"]) -> "Detections":
-        if not parts:
-            return cls.empty()
-        return cls(*(np.concatenate([getattr(d, name) for d in parts]).astype(np.float32)
-                     for name in ("boxes", "scores", "landmarks")))
 
 
 def _shrink(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
@@ -99,13 +67,13 @@ class RetinaFaceDetector:
         self.max_side = max_side
         self.threshold = threshold
 
-    def detect(self, image: np.ndarray) -> Detections:
+    def detect(self, image: np.ndarray) -> FaceBatch:
         small, back = _shrink(image, self.max_side)
         blob = cv2.dnn.blobFromImage(small, mean=tuple(self.mean.tolist()))  # BGR minus mean, NCHW, like training
         loc, conf, landmarks = self.session.run(None, {"input": blob})
         return self._decode(loc, conf, landmarks, small.shape[:2]).scaled(back)
 
-    def _decode(self, loc, conf, landmarks, shape) -> Detections:
+    def _decode(self, loc, conf, landmarks, shape) -> FaceBatch:
         # Anchor decoding is the package's own (anchors cached per input size); thresholding and NMS are
         # ours because the package rounds landmarks to whole pixels, which alignment cannot afford.
         postprocess = _retinaface("postprocess")
@@ -113,17 +81,17 @@ class RetinaFaceDetector:
         scores = conf[0, :, 1]
         candidates = np.flatnonzero(scores > self.threshold)
         if candidates.size == 0:
-            return Detections.empty()
+            return FaceBatch.empty()
         anchors = _anchors(width, height)[candidates]
         boxes = postprocess.rebuild_boxes(loc[0, candidates].copy(), anchors) * [width, height, width, height]
         points = postprocess.rebuild_pts(landmarks[0, candidates].copy(), anchors) * ([width, height] * 5)
         keep = _nms(boxes, scores[candidates], self.threshold)
         boxes = boxes[keep]
         boxes[:, 2:] += boxes[:, :2]  # xywh -> x1y1x2y2
-        return Detections(
-            boxes.astype(np.float32),
-            scores[candidates][keep].astype(np.float32),
-            points[keep].reshape(-1, 5, 2).astype(np.float32),
+        return FaceBatch(
+            boxes=boxes.astype(np.float32),
+            det_scores=scores[candidates][keep].astype(np.float32),
+            landmarks=points[keep].reshape(-1, 5, 2).astype(np.float32),
         )
 
 
@@ -139,17 +107,16 @@ class YuNetDetector:
         self.model = cv2.FaceDetectorYN.create(str(path), "", (320, 320), threshold, NMS_IOU, 5000)
         self.max_side = max_side
 
-    def detect(self, image: np.ndarray) -> Detections:
+    def detect(self, image: np.ndarray) -> FaceBatch:
         small, back = _shrink(image, self.max_side)
         self.model.setInputSize((small.shape[1], small.shape[0]))
         _, rows = self.model.detect(small)
         if rows is None or len(rows) == 0:
-            return Detections.empty()
+            return FaceBatch.empty()
         boxes = rows[:, :4].copy()
         boxes[:, 2:] += boxes[:, :2]
-        return Detections(
-            boxes.astype(np.float32), rows[:, 14].astype(np.float32), rows[:, 4:14].reshape(-1, 5, 2).astype(np.float32)
-        ).scaled(back)
+        return FaceBatch(boxes=boxes.astype(np.float32), det_scores=rows[:, 14].astype(np.float32),
+                         landmarks=rows[:, 4:14].reshape(-1, 5, 2).astype(np.float32)).scaled(back)
 
 
 @register_model("detector", "scrfd", "model pack", source="insightface model pack on disk (non-commercial)",
@@ -169,14 +136,15 @@ class SCRFDDetector:
         self.model.prepare(0 if uses_cuda(session) else -1, det_thresh=threshold, input_size=(max_side, max_side))
         self.max_side = max_side
 
-    def detect(self, image: np.ndarray) -> Detections:
+    def detect(self, image: np.ndarray) -> FaceBatch:
         boxes, points = self.model.detect(image, input_size=(self.max_side, self.max_side))
         if boxes is None or len(boxes) == 0:
-            return Detections.empty()
-        return Detections(boxes[:, :4].astype(np.float32), boxes[:, 4].astype(np.float32), points.astype(np.float32))
+            return FaceBatch.empty()
+        return FaceBatch(boxes=boxes[:, :4].astype(np.float32), det_scores=boxes[:, 4].astype(np.float32),
+                         landmarks=points.astype(np.float32))
 
 
-def detect_regions(detector, image: np.ndarray, boxes: np.ndarray, margin: float = REGION_MARGIN) -> Detections:
+def detect_regions(detector, image: np.ndarray, boxes: np.ndarray, margin: float = REGION_MARGIN) -> FaceBatch:
     """Faces found again near `boxes` (faces of a nearby frame): the detector runs on those regions only,
     at the scale it sees the whole frame at, so a face costs a fraction of a full-frame run and its
     landmarks are placed as precisely. Faces cut by a region's edge are left out (seen only in part)."""
@@ -197,7 +165,7 @@ def detect_regions(detector, image: np.ndarray, boxes: np.ndarray, margin: float
             (x2 == width) | (faces.boxes[:, 2] < x2 - edge), (y2 == height) | (faces.boxes[:, 3] < y2 - edge),
         ], axis=0)
         found.append(faces.take(inside))
-    return Detections.concat(found)
+    return FaceBatch.concat(found)
 
 
 def _regions(boxes: np.ndarray, margin: float, width: int, height: int) -> list[list[int]]:

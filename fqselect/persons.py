@@ -194,11 +194,11 @@ class Gallery:
             crops = []
             for image_path in folder_images(person):
                 try:
-                    detections, batch = detect_and_align(read_image(image_path), detector)
+                    faces = detect_and_align(read_image(image_path), detector)
                 except InputError:
                     continue
-                if len(detections):
-                    crops.append(batch.crops[int(np.argmax(np.prod(detections.boxes[:, 2:] - detections.boxes[:, :2], axis=1)))])
+                if len(faces):
+                    crops.append(faces.crops[int(np.argmax(np.prod(faces.boxes[:, 2:] - faces.boxes[:, :2], axis=1)))])
             if crops:
                 embeddings = recognizer.embed(np.stack(crops))
                 names.append(person.name)

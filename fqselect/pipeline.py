@@ -193,10 +193,10 @@ def _track_in_window(window: Window, models: Models, min_face: int, tracker: Per
 
 
 def analyse_frame(frame: Frame, models: Models, min_face: int = 0, regions: np.ndarray | None = None) -> list[Candidate]:
-    detections, batch = detect_and_align(frame.image, models.detector, min_face, regions)
-    if not len(detections):
+    faces = detect_and_align(frame.image, models.detector, min_face, regions)
+    if not len(faces):
         return []
-    qualities = models.scorer.score(batch)
+    qualities = models.scorer.score(faces)
     return [
         Candidate(
             float(qualities[i]),
@@ -206,15 +206,15 @@ def analyse_frame(frame: Frame, models: Models, min_face: int = 0, regions: np.n
                 source=frame.source,
                 frame=frame.index,
                 time=round(frame.time, 3),
-                bbox=[round(float(v), 1) for v in detections.boxes[i]],
-                landmarks=[[round(float(x), 2), round(float(y), 2)] for x, y in detections.landmarks[i]],
-                det_score=round(float(detections.scores[i]), 4),
+                bbox=[round(float(v), 1) for v in faces.boxes[i]],
+                landmarks=[[round(float(x), 2), round(float(y), 2)] for x, y in faces.landmarks[i]],
+                det_score=round(float(faces.det_scores[i]), 4),
                 quality=round(float(qualities[i]), 4),
                 image=frame.image,
-                crop=batch.crops[i],
+                crop=faces.crops[i],
             ),
         )
-        for i in range(len(detections))
+        for i in range(len(faces))
     ]
 
 

@@ -26,7 +26,7 @@ def crops_of(image, detections):
 @pytest.mark.parametrize("name", sorted(PERCEPTUAL))
 def test_every_perceptual_scorer_is_in_unit_range(name, photo_faces):
     image, detections = photo_faces
-    batch = FaceBatch(crops_of(image, detections), detections.landmarks, detections.boxes, detections.scores,
+    batch = FaceBatch(detections.boxes, detections.det_scores, detections.landmarks, crops_of(image, detections),
                       [image[int(b[1]):int(b[3]), int(b[0]):int(b[2])] for b in detections.boxes])
     scores = load_scorer(name).score(batch)
     assert scores.shape == (6,) and scores.dtype == np.float32

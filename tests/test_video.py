@@ -100,14 +100,15 @@ def test_faces_are_found_again_near_their_boxes_as_the_whole_frame_finds_them(gr
 
 
 def test_a_face_cut_by_its_region_edge_is_left_out_unless_the_edge_is_the_frame_edge():
-    from fqselect.detect import Detections, detect_regions
+    from fqselect.detect import detect_regions
+    from fqselect.faces import FaceBatch
 
     class TwoFaces:  # in whatever crop it is given: one face against its left edge, one well inside
         max_side = 640
 
         def detect(self, crop):
             boxes = np.array([[0, 10, 20, 30], [30, 10, 50, 30]], np.float32)
-            return Detections(boxes, np.ones(2, np.float32), np.zeros((2, 5, 2), np.float32))
+            return FaceBatch(boxes, np.ones(2, np.float32), np.zeros((2, 5, 2), np.float32))
 
     image = np.zeros((360, 640, 3), np.uint8)
     inner = detect_regions(TwoFaces(), image, np.array([[300, 100, 340, 140]], np.float32), margin=1.0)

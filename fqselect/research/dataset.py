@@ -171,7 +171,7 @@ def _embed_chunk(chunk: Sequence[tuple[str, str]]) -> dict:
         rows["crops"].append(align_faces(image, detections.landmarks[i : i + 1])[0])
         rows["landmarks"].append(detections.landmarks[i])
         rows["boxes"].append(detections.boxes[i])
-        rows["det_scores"].append(detections.scores[i])
+        rows["det_scores"].append(detections.det_scores[i])
     crops = np.stack(rows["crops"]) if rows["crops"] else np.zeros((0, 112, 112, 3), np.uint8)
     rows["embeddings"] = _worker["recognizer"].embed(crops) if len(crops) else np.zeros((0, 128), np.float32)
     rows["crops"] = crops

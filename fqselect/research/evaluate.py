@@ -8,7 +8,6 @@ the cost of each learned scorer. Faces are aligned and embedded once and cached 
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,7 +63,7 @@ def face_batch(faces: FaceSet, with_regions: bool) -> FaceBatch:
                 regions.append(face_region(read_image(str(path)), box))
             except InputError:
                 regions.append(np.zeros((1, 1, 3), np.uint8))
-    return FaceBatch(faces.crops, faces.landmarks, faces.boxes, faces.det_scores, regions)
+    return FaceBatch(faces.boxes, faces.det_scores, faces.landmarks, faces.crops, regions)
 
 
 @dataclass

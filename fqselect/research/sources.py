@@ -152,7 +152,7 @@ def _faces_of_chunk(task: tuple[Source, list[tuple[str, str]], int, int]) -> dic
         rows["crops"].append(crop)
         rows["landmarks"].append((detections.landmarks[i] - back) / source.upsample)
         rows["boxes"].append((detections.boxes[i] - np.tile(back, 2)) / source.upsample)
-        rows["det_scores"].append(detections.scores[i])
+        rows["det_scores"].append(detections.det_scores[i])
     crops = np.stack(rows["crops"]) if rows["crops"] else np.zeros((0, 112, 112, 3), np.uint8)
     rows["embeddings"] = _worker["recognizer"].embed(crops) if len(crops) else np.zeros((0, 128), np.float32)
     rows["crops"] = crops

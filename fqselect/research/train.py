@@ -30,7 +30,7 @@ import numpy as np
 
 from . import TRAIN_ARCH, TRAIN_DEGRADED, TRAIN_EPOCHS, TRAIN_LOSS, TRAIN_SAMPLES_PER_EPOCH, TRAIN_SIZE, shared_dir
 from ..errors import UsageError
-from .dataset import DEFAULT_CACHE, FaceSet, load_face_set, read_people
+from .dataset import DEFAULT_CACHE, FaceSet, read_people
 from ..models import weights_dir
 from .metrics import PairSet, edc, pauc, threshold_at_fmr
 
