@@ -1,27 +1,20 @@
-"""Identity-labelled face sets (`<identity>/<images>` folders) aligned and embedded once, then cached.
-
-Training labels and the evaluation harness both start here: every image's most central face is detected,
-aligned to the ArcFace crop and embedded by the recogniser; the arrays are saved as one .npz per
-(dataset, people list, recogniser), so re-training and re-scoring never recompute them.
-"""
+"""Identity-labelled face sets (`<identity>/<images>` folders): the `FaceSet` arrays, the folder scan
+and people lists. `sources.py` fills them (detect, align, embed once, cached), for training and for
+evaluation alike."""
 
 from __future__ import annotations
 
 import hashlib
-import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
-from ..decode import IMAGE_SUFFIXES, read_image
-from ..errors import InputError, UsageError
+from ..decode import IMAGE_SUFFIXES
+from ..errors import UsageError
 from ..models import cache_dir
 
 DEFAULT_CACHE = cache_dir()
-CHUNK = 64  # images per worker task
 ARRAY_FIELDS = ("paths", "identities", "crops", "embeddings", "landmarks", "boxes", "det_scores")
 
 
@@ -96,86 +89,6 @@ def cache_path(root: str | Path, people: set[str] | None, recognizer: str, cache
     selection = "all" if people is None else ",".join(sorted(people))
     key = hashlib.sha1(f"{Path(root).resolve()}|{selection}|{recognizer}".encode()).hexdigest()[:12]
     return cache / f"faces-{Path(root).name}-{recognizer.replace(':', '_').replace('/', '_')}-{key}.npz"
-
-
-def load_face_set(root: str | Path, people: set[str] | None = None, model_pack: str | None = None,
-                  cache: Path = DEFAULT_CACHE, workers: int = 2,
-                  progress: Callable[[int, int], None] | None = None, recognizer: str = "sface") -> FaceSet:
-    """The dataset's faces, from the cache or computed (detect, align, embed with SFace) in `workers`
-    processes. Another recogniser (`arcface` with a model pack, `dlib`) re-embeds the same aligned
-    crops, so every recogniser sees exactly the same faces."""
-    if recognizer != "sface":
-        tag = f"arcface:{Path(model_pack).name}" if recognizer == "arcface" else recognizer
-        path = cache_path(root, people, tag, cache)
-        if path.is_file():
-            return FaceSet.load(path)
-        faces = load_face_set(root, people, None, cache, workers, progress)
-        faces.embeddings = _embed_crops(faces.crops, recognizer, model_pack, workers)
-        faces.recognizer = tag
-        faces.save(path)
-        return faces
-    path = cache_path(root, people, "sface", cache)
-    if path.is_file():
-        return FaceSet.load(path)
-    items = scan(root, people)
-    chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
-    parts = []
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(None,)) as pool:
-        for done, part in enumerate(pool.map(_embed_chunk, chunks), start=1):
-            parts.append(part)
-            if progress:
-                progress(min(done * CHUNK, len(items)), len(items))
-    faces = _concat(parts, "sface", missed=len(items) - sum(len(p["paths"]) for p in parts))
-    faces.save(path)
-    return faces
-
-
-_worker: dict = {}
-
-
-def _init_worker(model_pack: str | None, recognizer: str | None = None, detect: bool = True) -> None:
-    os.environ.setdefault("FQSELECT_THREADS", "1")
-    from ..detect import RetinaFaceDetector
-    from ..embed import load_recognizer
-
-    if detect:
-        _worker["detector"] = RetinaFaceDetector(threshold=0.3)  # datasets: find the face even when it is poor
-    _worker["recognizer"] = load_recognizer(model_pack, recognizer)
-
-
-def _embed_crops(crops: np.ndarray, recognizer: str, model_pack: str | None, workers: int) -> np.ndarray:
-    chunks = [crops[i : i + CHUNK] for i in range(0, len(crops), CHUNK)]
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(model_pack, recognizer, False)) as pool:
-        return np.concatenate(list(pool.map(_worker_embed, chunks))).astype(np.float32)
-
-
-def _worker_embed(crops: np.ndarray) -> np.ndarray:
-    return _worker["recognizer"].embed(crops)
-
-
-def _embed_chunk(chunk: Sequence[tuple[str, str]]) -> dict:
-    from ..align import align_faces
-
-    rows: dict[str, list] = {k: [] for k in ARRAY_FIELDS if k != "embeddings"}
-    for identity, image_path in chunk:
-        try:
-            image = read_image(image_path)
-        except InputError:
-            continue
-        detections = _worker["detector"].detect(image)
-        if not len(detections):
-            continue
-        i = central_face(detections.boxes, image.shape)
-        rows["paths"].append(image_path)
-        rows["identities"].append(identity)
-        rows["crops"].append(align_faces(image, detections.landmarks[i : i + 1])[0])
-        rows["landmarks"].append(detections.landmarks[i])
-        rows["boxes"].append(detections.boxes[i])
-        rows["det_scores"].append(detections.det_scores[i])
-    crops = np.stack(rows["crops"]) if rows["crops"] else np.zeros((0, 112, 112, 3), np.uint8)
-    rows["embeddings"] = _worker["recognizer"].embed(crops) if len(crops) else np.zeros((0, 128), np.float32)
-    rows["crops"] = crops
-    return rows
 
 
 def central_face(boxes: np.ndarray, shape: tuple[int, ...]) -> int:

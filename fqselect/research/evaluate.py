@@ -18,7 +18,8 @@ import onnx
 from onnx import numpy_helper, shape_inference
 
 from . import shared_dir
-from .dataset import DEFAULT_CACHE, FaceSet, load_face_set, read_people
+from .dataset import DEFAULT_CACHE, FaceSet, read_people
+from .sources import load_face_set
 from ..align import face_region
 from ..decode import read_image
 from ..errors import InputError

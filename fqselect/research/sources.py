@@ -22,7 +22,7 @@ import numpy as np
 
 from ..decode import read_image
 from ..errors import InputError
-from .dataset import ARRAY_FIELDS, DEFAULT_CACHE, FaceSet, _concat, central_face, scan
+from .dataset import ARRAY_FIELDS, DEFAULT_CACHE, FaceSet, _concat, cache_path, central_face, scan
 from .degrade import close_eyes, crop_occlusion, source_degradation
 
 OCCLUDED_SHARE = 0.15  # of degraded copies: an occluder is painted on the aligned crop before embedding
@@ -79,6 +79,29 @@ def source_faces(source: Source, copy: int = 0, seed: int = 0, cache: Path = DEF
     return faces
 
 
+def load_face_set(root: str | Path, people: set[str] | None = None, model_pack: str | None = None,
+                  cache: Path = DEFAULT_CACHE, workers: int = 2,
+                  progress: Callable[[int, int], None] | None = None, recognizer: str = "sface") -> FaceSet:
+    """An evaluation set's faces (`<identity>/<images>`, identities with 2+ images, optionally only
+    `people`), detected, aligned and embedded with SFace as the training faces are, cached. Another
+    recogniser (`arcface` with a model pack, `dlib`) re-embeds the same aligned crops, so every
+    recogniser sees exactly the same faces."""
+    faces = source_faces(Source(Path(root).name, Path(root), frozenset(people) if people else None), 0, 0,
+                         cache, workers, progress)
+    if recognizer == "sface":
+        return faces
+    tag = f"arcface:{Path(model_pack).name}" if recognizer == "arcface" else recognizer
+    path = cache_path(root, people, tag, cache)
+    if path.is_file():
+        return FaceSet.load(path)
+    chunks = [faces.crops[i : i + CHUNK] for i in range(0, len(faces), CHUNK)]
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(False, recognizer, model_pack)) as pool:
+        faces.embeddings = np.concatenate(list(pool.map(_embed_crops, chunks))).astype(np.float32)
+    faces.recognizer = tag
+    faces.save(path)
+    return faces
+
+
 def closed_eye_faces(source: Source, seed: int = 0, cache: Path = DEFAULT_CACHE, workers: int = 2) -> FaceSet:
     """The clean faces with a blink or a wink painted on (degrade.close_eyes), re-embedded: eye openness
     is what LFW and CelebA hardly show, and what an enrollment user looks at first. Cached."""
@@ -112,14 +135,14 @@ def _embed_crops(crops: np.ndarray) -> np.ndarray:
     return _worker["recognizer"].embed(crops)
 
 
-def _init_worker(detect: bool = True) -> None:
+def _init_worker(detect: bool = True, recognizer: str = "sface", model_pack: str | None = None) -> None:
     os.environ.setdefault("FQSELECT_THREADS", "1")
     from ..detect import RetinaFaceDetector
-    from ..embed import SFaceRecognizer
+    from ..embed import load_recognizer
 
     if detect:
         _worker["detector"] = RetinaFaceDetector(threshold=0.3)  # find the face even when it is poor
-    _worker["recognizer"] = SFaceRecognizer()
+    _worker["recognizer"] = load_recognizer(model_pack, recognizer)
 
 
 def _faces_of_chunk(task: tuple[Source, list[tuple[str, str]], int, int]) -> dict:
