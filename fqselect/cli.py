@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -78,14 +79,27 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 def expand_inputs(inputs: Iterable[str]) -> list[str]:
-    """Paths as given; `-` stands for the paths on standard input, one per line."""
+    """Paths as given; `-` stands for the paths on standard input, one per line (UsageError when standard
+    input holds binary data, such as a video piped in by mistake)."""
     paths: list[str] = []
     for item in inputs:
         if item == "-":
-            paths.extend(line.strip() for line in sys.stdin if line.strip())
+            data = sys.stdin.buffer.read()
+            if b"\0" in data:
+                raise UsageError("standard input holds binary data, not paths (give the file as an argument, "
+                                 "or paths one per line)")
+            text = data.decode(sys.getfilesystemencoding(), "surrogateescape")  # any file name the OS allows
+            paths.extend(line.strip() for line in text.splitlines() if line.strip())
         else:
             paths.append(item)
     return paths
+
+
+def check_finite(**values: float | None) -> None:
+    """UsageError naming the option when a number is NaN or infinite (typer accepts both as floats)."""
+    for name, value in values.items():
+        if value is not None and not math.isfinite(value):
+            raise UsageError(f"--{name.replace('_', '-')} {value}: expected a finite number")
 
 
 # rich is imported only to draw on a terminal (progress bars, notes printed above them, tables): a run in a
@@ -187,6 +201,7 @@ def select_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or summary on stderr (warnings and errors still go there)."),
 ):
     """Pick the TOP best faces of each input."""
+    check_finite(min_quality=min_quality, min_gap=min_gap, fps=fps, start=start, end=end, window=window)
     paths = expand_inputs(inputs)
     if not paths:
         raise UsageError("no inputs (give paths, or - with paths on stdin)")

@@ -268,6 +268,8 @@ def open_input(path: str, sampling: Sampling = Sampling()) -> InputSource:
         raise InputError(path, "no such file or folder")
     if file.is_dir():
         return FolderInput(path)
+    if not file.is_file():  # a FIFO, a socket, a device: reading could block forever or never end
+        raise InputError(path, "not a regular file or folder")
     suffix = file.suffix.lower()
     if suffix in IMAGE_SUFFIXES:
         return ImageInput(path)

@@ -291,3 +291,25 @@ def test_an_image_whose_header_claims_60000_squared_pixels_fails_alone(clip, tmp
     assert len(proc.stdout.splitlines()) == 1  # the clip after it was still processed
     score = run_cli("score", str(bomb))
     assert score.returncode == 1 and "image larger than" in score.stderr
+
+
+@pytest.mark.parametrize("option", ["--min-gap", "--min-quality", "--window", "--fps", "--start"])
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_non_finite_numbers_are_usage_errors(clip, option, value):
+    path, _ = clip
+    proc = run_cli(str(path), option, value)
+    assert proc.returncode == 2 and option in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_fifos_are_refused_up_front_and_binary_stdin_is_a_usage_error(clip, tmp_path):
+    import os
+
+    path, _ = clip
+    fifo = tmp_path / "pipe.mp4"
+    os.mkfifo(fifo)
+    proc = run_cli(str(fifo), str(path), "--jsonl", "-q")
+    assert proc.returncode == 1 and f"{fifo}: not a regular file or folder" in proc.stderr
+    assert len(proc.stdout.splitlines()) >= 1  # the clip after it still gave its picks
+    binary = run_cli("-", stdin=path.read_bytes()[:4096].decode("latin-1"))
+    assert binary.returncode == 2 and "binary data" in binary.stderr and len(binary.stderr.splitlines()) == 1
