@@ -65,7 +65,7 @@ class EyeMeter:
 
 
 def measure_clip(path: Path, scorers: dict, detector, recognizer, eyes: EyeMeter) -> dict:
-    rows = {"ear": [], "sface": [], "frame": [], **{name: [] for name in scorers}}
+    rows = {"ear": [], "sface": [], **{name: [] for name in scorers}}
     crops = []
     with open_input(str(path), Sampling(every=EVERY)) as source:
         for frame in source.frames():
@@ -77,7 +77,6 @@ def measure_clip(path: Path, scorers: dict, detector, recognizer, eyes: EyeMeter
             for name, scorer in scorers.items():
                 rows[name].append(float(scorer.score(one)[0]))
             rows["ear"].append(eyes.ear(frame.image, faces.boxes[i]))
-            rows["frame"].append(frame.index)
             crops.append(faces.crops[i])
     embeddings = recognizer.embed(np.stack(crops))
     centre = embeddings.mean(axis=0)

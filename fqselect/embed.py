@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import UsageError
 from .models import cache_dir, model_pack_file, packaged_model
-from .registry import check_model, create_model, list_models, register_model
+from .registry import check_model, create_model, model_info, register_model
 from .runtime import create_session
 
 if TYPE_CHECKING:
@@ -189,10 +189,6 @@ def _normalise(features: np.ndarray) -> np.ndarray:
     return features / (np.linalg.norm(features, axis=1, keepdims=True) + 1e-12)
 
 
-def recognizer_names() -> list[str]:
-    return [m.name for m in list_models("recognizer")]
-
-
 def default_recognizer(model_pack: str | None = None) -> str:
     """ArcFace when a model pack is given, else SFace."""
     return "arcface" if model_pack else "sface"
@@ -207,8 +203,8 @@ def load_recognizer(model_pack: str | None = None, name: str | None = None):
     """The registered recogniser `name` (sface, arcface, dlib; default: `default_recognizer`), with its
     operating points as `points` (see SFACE_POINTS)."""
     name = name or default_recognizer(model_pack)
-    recognizer = create_model("recognizer", name, model_pack)
-    recognizer.points = check_model("recognizer", name, model_pack).info
+    recognizer = create_model("recognizer", name, model_pack)  # checked there
+    recognizer.points = model_info("recognizer", name).info
     return recognizer
 
 

@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .defaults import DEFAULT_PROVIDER
 from .errors import UsageError
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ PROVIDER_CHOICES = ("auto", "cpu", "cuda")
 def provider_policy() -> str:
     """auto | cpu | cuda: FQSELECT_PROVIDER (the command's --provider sets it, so worker processes
     inherit it), default auto."""
-    policy = os.environ.get("FQSELECT_PROVIDER", "auto").lower()
+    policy = os.environ.get("FQSELECT_PROVIDER", DEFAULT_PROVIDER).lower()
     if policy not in PROVIDER_CHOICES:
         raise UsageError(f"FQSELECT_PROVIDER={policy!r}: expected one of {', '.join(PROVIDER_CHOICES)}")
     return policy
@@ -73,11 +74,13 @@ def provider_policy() -> str:
 
 def set_provider(policy: str) -> None:
     """Choose the execution provider for every session this process (and its workers) creates; a
-    UsageError at once when `cuda` is asked for and this onnxruntime has no CUDA."""
+    UsageError at once when `cuda` is asked for and this onnxruntime has no CUDA. Only `cuda` is checked
+    here: importing onnxruntime for `auto` or `cpu` would move that import before decoding starts."""
     if policy not in PROVIDER_CHOICES:
         raise UsageError(f"--provider {policy!r}: expected one of {', '.join(PROVIDER_CHOICES)}")
     os.environ["FQSELECT_PROVIDER"] = policy
-    available_providers()
+    if policy == "cuda":
+        available_providers()
 
 
 def available_providers() -> list[str]:

@@ -59,43 +59,6 @@ def turn_head(image: np.ndarray, amount: float = 0.35) -> np.ndarray:
     return cv2.warpPerspective(image, cv2.getPerspectiveTransform(source, target), (width, height), borderMode=cv2.BORDER_REPLICATE)
 
 
-DEGRADATIONS = {
-    "motion_blur": motion_blur,
-    "defocus": defocus,
-    "downscale": downscale,
-    "jpeg": jpeg,
-    "low_light": low_light,
-    "noise": noise,
-    "turn_head": turn_head,
-}
-
-
-def random_degradation(image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
-    """One or two random degradations of random strength (training augmentation)."""
-    names = []
-    for _ in range(rng.integers(1, 3)):
-        name = str(rng.choice(list(DEGRADATIONS) + ["occlude"]))
-        names.append(name)
-        if name == "motion_blur":
-            image = motion_blur(image, int(rng.integers(3, 25)), float(rng.uniform(0, 180)))
-        elif name == "defocus":
-            image = defocus(image, float(rng.uniform(0.8, 5.0)))
-        elif name == "downscale":
-            image = downscale(image, float(rng.uniform(0.08, 0.6)))
-        elif name == "jpeg":
-            image = jpeg(image, int(rng.integers(3, 40)))
-        elif name == "low_light":
-            image = low_light(image, float(rng.uniform(0.08, 0.5)), float(rng.uniform(2, 12)), int(rng.integers(1 << 30)))
-        elif name == "noise":
-            image = noise(image, float(rng.uniform(5, 35)), int(rng.integers(1 << 30)))
-        elif name == "turn_head":
-            image = turn_head(image, float(rng.uniform(0.1, 0.6)))
-        else:
-            y = float(rng.uniform(0.2, 0.75))
-            image = occlude(image, (float(rng.uniform(0, 0.3)), y, float(rng.uniform(0.7, 1.0)), y + float(rng.uniform(0.1, 0.35))))
-    return image, "+".join(names)
-
-
 def source_degradation(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """What a camera and codec do to a face, applied to the source image *before* detection (training
     data): often a lower resolution, then one or two of motion blur, defocus, noise and low light at that

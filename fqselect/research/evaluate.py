@@ -1,8 +1,9 @@
 """`fqselect eval`: do the quality scores help recognition, and how much better than the alternatives?
 
-Every scorer (random, the perceptual ones, every network in weights/, the peer LightQNet when present,
-and the oracle) scores the same aligned faces; one table reports EDC pAUC, template-selection TAR and
-the cost of each learned scorer. Faces are aligned and embedded once and cached (`dataset.py`).
+Every scorer (random, the perceptual ones, every network in weights/, the published LightQNet models
+present in ../shared/peers, and the oracle) scores the same aligned faces; one table reports EDC pAUC with
+bootstrap intervals, template-selection TAR, calibration error and the cost of each learned scorer. Faces
+are aligned and embedded once and cached (`sources.load_face_set`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .dataset import DEFAULT_CACHE, FaceSet, read_people
 from .sources import load_face_set
 from ..align import face_region
 from ..decode import read_image
+from ..embed import default_recognizer
 from ..errors import InputError
 from ..faces import FaceBatch
 from .metrics import DISCARD_GRID, PAUC_LIMITS, PairSet, bootstrap_pauc, edc, pauc, perfect_edc, template_selection
@@ -130,7 +132,7 @@ def run_evaluation(dataset: str | Path, people_file: str | Path | None = None, o
                    recognizer: str | None = None) -> dict:
     """Score and measure every scorer; `recognizer` (sface, dlib, arcface) decides the comparisons."""
     people = read_people(people_file)
-    recognizer = recognizer or ("arcface" if model_pack else "sface")
+    recognizer = recognizer or default_recognizer(model_pack)
     log(f"aligning and embedding {dataset} with {recognizer} (cached after the first run) ...")
     faces = load_face_set(dataset, people, model_pack, cache, workers, progress, recognizer)
     log(f"{len(faces)} faces of {len(np.unique(faces.identities))} identities; {faces.missed} images without a detected face left out")
@@ -153,7 +155,8 @@ def run_evaluation(dataset: str | Path, people_file: str | Path | None = None, o
         }
         calibration = getattr(scorers.get(name), "calibration", None)
         if calibration and faces.recognizer == "sface":
-            rows[name]["calibration_error"] = heldout_calibration_error(faces, quality, calibration["threshold"])
+            rows[name]["calibration_error"] = heldout_calibration_error(faces, quality, qualities["oracle"],
+                                                                        calibration["threshold"])
         log(f"  {name:>16}: pAUC@20% {rows[name]['pauc_20']:.4f}  pAUC@30% {rows[name]['pauc_30']:.4f}")
     best = perfect_edc(pairs, FMR)
     costs = {name: _cost(s, faces.crops) for name, s in scorers.items() if isinstance(s, NetworkScorer)}
@@ -169,14 +172,13 @@ def run_evaluation(dataset: str | Path, people_file: str | Path | None = None, o
     return results
 
 
-def heldout_calibration_error(faces: FaceSet, quality: np.ndarray, threshold: float) -> float:
+def heldout_calibration_error(faces: FaceSet, quality: np.ndarray, oracle: np.ndarray, threshold: float) -> float:
     """ECE of a calibrated network's quality against what happens: each face compared with the better
-    half of its identity's other images (by the oracle) at the card's FMR 1e-3 threshold."""
+    half of its identity's other images (by the `oracle` quality) at the card's FMR 1e-3 threshold."""
     from .calibration import calibration_error, match_targets
 
-    goodness = oracle_quality(faces.embeddings, faces.identities)
     target = match_targets(faces.embeddings, faces.identities, np.arange(len(faces)), np.ones(len(faces), bool),
-                           goodness, threshold)
+                           oracle, threshold)
     return calibration_error(quality, target)
 
 

@@ -43,11 +43,7 @@ def edc(pairs: PairSet, qualities: np.ndarray, fmr: float = 1e-3, grid: np.ndarr
     The threshold is fixed once, on all impostor comparisons; a pair's quality is the lower of its two
     faces' qualities. Ties in quality are broken at random (seeded) so that a constant scorer is flat.
     """
-    threshold = threshold_at_fmr(pairs.impostor, fmr)
-    pair_quality = np.minimum(qualities[pairs.genuine_pairs[:, 0]], qualities[pairs.genuine_pairs[:, 1]])
-    tie_break = np.random.default_rng(0).random(len(pair_quality))
-    order = np.lexsort((tie_break, pair_quality))  # worst first
-    failed = (pairs.genuine[order] <= threshold).astype(np.float64)
+    order, failed = _worst_first(pairs, qualities, fmr)
     total = len(failed)
     curve = []
     for fraction in grid:
@@ -56,16 +52,22 @@ def edc(pairs: PairSet, qualities: np.ndarray, fmr: float = 1e-3, grid: np.ndarr
     return np.array(curve)
 
 
+def _worst_first(pairs: PairSet, qualities: np.ndarray, fmr: float) -> tuple[np.ndarray, np.ndarray]:
+    """The genuine pairs in discard order (pair quality = the lower of its two faces', worst first, ties
+    broken at random, seeded) and whether each failed at the threshold fixed on all impostors."""
+    threshold = threshold_at_fmr(pairs.impostor, fmr)
+    pair_quality = np.minimum(qualities[pairs.genuine_pairs[:, 0]], qualities[pairs.genuine_pairs[:, 1]])
+    tie_break = np.random.default_rng(0).random(len(pair_quality))
+    order = np.lexsort((tie_break, pair_quality))
+    return order, (pairs.genuine[order] <= threshold).astype(np.float64)
+
+
 def bootstrap_pauc(pairs: PairSet, identities: np.ndarray, qualities: np.ndarray, fmr: float = 1e-3,
                    resamples: int = 500, limits=PAUC_LIMITS, grid: np.ndarray = DISCARD_GRID, seed: int = 0) -> dict:
     """95% intervals of pAUC when the identities are resampled with replacement: each resample weighs every
     genuine pair by how often its identity was drawn (the threshold stays the one of all impostors).
     Returns {limit: [low, high]}."""
-    threshold = threshold_at_fmr(pairs.impostor, fmr)
-    pair_quality = np.minimum(qualities[pairs.genuine_pairs[:, 0]], qualities[pairs.genuine_pairs[:, 1]])
-    tie_break = np.random.default_rng(0).random(len(pair_quality))
-    order = np.lexsort((tie_break, pair_quality))
-    failed = (pairs.genuine[order] <= threshold).astype(np.float64)
+    order, failed = _worst_first(pairs, qualities, fmr)
     names, pair_identity = np.unique(identities[pairs.genuine_pairs[order, 0]], return_inverse=True)
     rng = np.random.default_rng(seed)
     values = {limit: [] for limit in limits}

@@ -165,7 +165,7 @@ def _faces_of_chunk(task: tuple[Source, list[tuple[str, str]], int, int]) -> dic
         if not len(detections):
             continue
         i = central_face(detections.boxes, frame.shape)
-        # Landmarks and boxes in the source image's own pixels (its face size is what the scale input needs).
+        # Landmarks and boxes in the source image's own pixels, as the pipeline reports them.
         back = np.array([source.pad, source.pad], np.float32)
         rows["paths"].append(image_path)
         rows["identities"].append(identity)

@@ -1,15 +1,17 @@
 """`fqselect train`: learn a tiny face-quality network from recognition-oriented labels.
 
-    fqselect train --data ../shared/data --arch tinyfqnet --loss idq --out weights
+    fqselect train --loss l2 --name tinyfqnet
 
-Data: CelebA and the LFW people of peopleDevTrain.txt (peopleDevTest.txt is never read here). A fixed
-share of identities of each is held back: LFW-train identities for validation (model selection), CelebA
-identities as a second held-out evaluation set. Every face is also degraded (blur, downscale, JPEG,
-noise, low light, occlusion, turn) and re-embedded: a degraded face's label comes from its own embedding.
+Data (`training_sets`): LFW people of peopleDevTrain.txt (peopleDevTest.txt is never read here), CelebA,
+Glint and CelebA-aligned. Held back: validation identities of LFW-train, Glint and CelebA-aligned (model
+selection and calibration) and every 4th CelebA identity (a held-out evaluation set, never read here).
+Every image also gives copies degraded at the source before detection and a copy with painted closed
+eyes (`sources.py`), each re-embedded: a degraded face's label comes from its own embedding.
 
-Labels (both from the default SFace recogniser):
+Labels (all from the default SFace recogniser):
 - `l2`  — tinyFQnet: q = cos(f_x, u_y), u_y the leave-one-out centre of the identity's clean faces;
   L2 regression, with smooth re-sampling of the label histogram (tinyFQnet Sec. III-D).
+- `rank` — the same plus RankNet's pairwise ranking loss over each batch.
 - `idq` — LightQNet: for same-identity pairs in a P×K batch, t_ij = sigmoid(s·(cos_ij − m)) and the
   identification-quality loss BCE(min(q_i, q_j), t_ij) ("loser takes all").
 - `distill` — branch-based distillation: a teacher head on the recogniser's embedding is trained with IDQ,
@@ -34,7 +36,6 @@ from .dataset import DEFAULT_CACHE, FaceSet, read_people
 from ..models import weights_dir
 from .metrics import PairSet, edc, pauc, threshold_at_fmr
 
-DEGRADED_PER_FACE = TRAIN_DEGRADED
 VALIDATION_EVERY = 10  # every 10th LFW-train identity (sorted) validates; never trained on
 CELEBA_HELDOUT_EVERY = 4  # every 4th CelebA identity (sorted) is a second held-out evaluation set
 LABEL_BINS = 100
@@ -316,7 +317,7 @@ def export_onnx(model, path: Path) -> None:
 
 
 def model_card(name: str, arch: str, loss: str, model, history: list[dict], seed: int, m: float, s: float,
-               counts: dict, degraded: int = DEGRADED_PER_FACE) -> dict:
+               counts: dict, degraded: int = TRAIN_DEGRADED, closed_eyes: bool = True) -> dict:
     from .nets import count_macs, count_params
 
     best = min(history, key=lambda h: h["val_pauc20"])
@@ -342,7 +343,8 @@ def model_card(name: str, arch: str, loss: str, model, history: list[dict], seed
             "glint": "data/glint minus every 4th person (validation, at most 60 images each)",
             "celeba-aligned": "data/celeba-aligned minus every 10th identity (validation)",
             "degraded_copies_per_image": f"{degraded}, degraded at the source before detection (research/degrade.py: source_degradation)",
-            "closed_eyes": "one more copy of every image with a blink or a wink painted on (degrade.close_eyes), unless --no-closed-eyes",
+            "closed_eyes": ("one more copy of every image with a blink or a wink painted on (degrade.close_eyes)"
+                            if closed_eyes else "none (--no-closed-eyes)"),
             **counts},
         "never_seen": "LFW people in peopleDevTest.txt; every 4th CelebA identity",
         "seed": seed,
@@ -453,7 +455,7 @@ def run_training(data: Path | None = None, arch: str = TRAIN_ARCH, size: int = T
     name = name or arch
     export_onnx(model, out / f"{name}.onnx")
     totals = {"train_samples": len(train_set), "validation_samples": len(val_set), "per_set": counts}
-    card = model_card(name, arch, loss, model, history, seed, m, s, totals, degraded)
+    card = model_card(name, arch, loss, model, history, seed, m, s, totals, degraded, closed_eyes)
     card["width"], card["natural_share"] = width, natural_share
     card["calibration"] = fit_calibration(model, validation, m)
     card["training_seconds"] = round(time.perf_counter() - started)
