@@ -184,8 +184,8 @@ def select_command(
     every: int = typer.Option(1, "--every", min=1, help="Analyse every Nth video frame."),
     fps: Optional[float] = typer.Option(None, "--fps", min=0.001, help="Analyse at most this many frames per second of video."),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Analyse at most this many frames per video."),
-    start: float = typer.Option(0.0, "--start", min=0.0, help="Start time in seconds."),
-    end: Optional[float] = typer.Option(None, "--end", min=0.0, help="End time in seconds."),
+    start: float = typer.Option(0.0, "--start", min=0.0, help="Start time in seconds (by timestamp; seeks, does not decode what comes before)."),
+    end: Optional[float] = typer.Option(None, "--end", min=0.0, help="End time in seconds (by timestamp)."),
     exhaustive: bool = typer.Option(False, "--exhaustive", help="Run the detector on every frame, not only on the sharpest frame(s) of each --window."),
     window: float = typer.Option(DEFAULT_WINDOW, "--window", min=0.01, help="Seconds of video per pre-screening window: its sharpest frame goes to the detector."),
     per_person: bool = typer.Option(False, "--per-person", help="Link faces into persons and pick the TOP best of each person."),
@@ -404,7 +404,7 @@ def eval_command(
 @app.command("train", epilog="Needs the [train] extra (PyTorch) and ../shared/data; about an hour on 2 cores.")
 def train_command(
     data: Optional[Path] = typer.Option(None, "--data", help="Folder with lfw/, celeba/, glint/, celeba-aligned/ (default: ../shared/data, or $FQ_SHARED/data)."),
-    arch: str = typer.Option(research.TRAIN_ARCH, "--arch", help="tinyfqnet or lightqnet."),
+    arch: str = typer.Option(research.TRAIN_ARCH, "--arch", help="tinyfqnet (the paper's Table I), tinyfqnet-wide (wider early stages, 24.7k parameters, 8.8 M multiply-adds at 112) or lightqnet."),
     size: int = typer.Option(research.TRAIN_SIZE, "--size", min=32, help="Network input size (112: the aligned crop itself)."),
     width: float = typer.Option(1.0, "--width", min=0.25, help="Channel width multiplier of tinyfqnet (1.5: 22.6k parameters, 7.1 M multiply-adds at 112)."),
     loss: str = typer.Option(research.TRAIN_LOSS, "--loss", help="l2 (cosine to the identity centre), rank (l2 plus a pairwise ranking loss), idq (LightQNet pairs), distill."),

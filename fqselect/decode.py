@@ -27,6 +27,8 @@ PREFETCH_FRAMES = 8  # decoded video frames waiting for analysis; bounds memory
 PREFETCH_IMAGES = 2  # photos can be 50 MB decoded each
 TRUNCATION_TOLERANCE = 0.9  # fewer decoded frames than this share of the container's count = truncated
 FALLBACK_FPS = 25.0
+SEEK_MARGIN = 1.0  # --start seeks this many seconds early, then decodes forward by timestamp
+FRAME_TIME_SLACK = 1e-4  # seconds; timestamps are rounded to the container's time base
 # OpenCV refuses, from the header and before allocating, images above this many pixels; fqselect/__init__
 # sets the cap (OPENCV_IO_MAX_IMAGE_PIXELS) before OpenCV loads: 16K×8K, four 8K frames' worth.
 MAX_IMAGE_PIXELS = int(os.environ.get("OPENCV_IO_MAX_IMAGE_PIXELS", 1 << 27))
@@ -42,7 +44,8 @@ class Frame:
 
 @dataclass(frozen=True)
 class Sampling:
-    """Which video frames are analysed. `every` and `fps` combine: the larger stride wins."""
+    """Which video frames are analysed: from `start` to `end` (seconds, by timestamp), every `every`-th
+    frame and at most `fps` a second (both apply), at most `max_frames` in all."""
 
     every: int = 1
     fps: float | None = None
@@ -103,59 +106,83 @@ class VideoInput(_Input):
         self.capture = self._open(threads)
         if not self.capture.isOpened():
             raise InputError(path, "cannot open as a video (corrupt, truncated or not a video)")
-        pixels = int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH) * self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        if decoder_threads(pixels) != threads:  # FFmpeg's threads are set when a file is opened
+        self.pixels = int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH) * self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        if decoder_threads(self.pixels) != threads:  # FFmpeg's threads are set when a file is opened
             self.capture.release()
-            self.capture = self._open(decoder_threads(pixels))
+            self.capture = self._open(decoder_threads(self.pixels))
         self.capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # phone videos come out upright
         fps = self.capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if fps and math.isfinite(fps) and fps > 0 else FALLBACK_FPS
         self.frame_count = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        self.decoded = 0  # frames the decoder got through (grabbed), for truncation checks
+        self.decoded = 0  # frames the decoder got through (grabbed); a seek skips the ones before --start
         self.warnings: list[str] = []
 
     def _open(self, threads: int) -> cv2.VideoCapture:
         return cv2.VideoCapture(self.path, cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, threads])
 
     def planned_frames(self) -> int | None:
-        """How many frames will be analysed, for progress bars (None when unknown)."""
-        first, last = self._range()
-        if last is None:
+        """How many frames will be analysed, for progress bars (None when unknown; from the average frame
+        rate, so approximate for variable-frame-rate video)."""
+        if not self.frame_count:
             return None
-        count = max(0, math.ceil((last - first) / self.sampling.stride(self.fps)))
+        end = self.frame_count / self.fps if self.sampling.end is None else min(self.sampling.end, self.frame_count / self.fps)
+        count = max(0, math.ceil((end - self.sampling.start) * self.fps / self.sampling.stride(self.fps)))
         return min(count, self.sampling.max_frames) if self.sampling.max_frames else count
 
-    def _range(self) -> tuple[int, int | None]:
-        first = round(self.sampling.start * self.fps)
-        last = self.frame_count or None
-        if self.sampling.end is not None:
-            end = round(self.sampling.end * self.fps)
-            last = min(last, end) if last else end
-        return first, last
-
     def frames(self) -> Iterator[Frame]:
-        """Sampled frames in order (run it on a `ReadAhead` thread to overlap decoding with analysis)."""
-        first, last = self._range()
-        stride, limit = self.sampling.stride(self.fps), self.sampling.max_frames
-        index, emitted = 0, 0
-        while (last is None or index < last) and (limit is None or emitted < limit):
-            if not self.capture.grab():
+        """Sampled frames in order (run it on a `ReadAhead` thread to overlap decoding with analysis).
+        `time` is the frame's presentation timestamp, so --start, --end, --fps and --min-gap hold on
+        variable-frame-rate video too; --start seeks instead of decoding its way there."""
+        start, end, limit = self.sampling.start, self.sampling.end, self.sampling.max_frames
+        every, period = max(1, self.sampling.every), 1.0 / self.sampling.fps if self.sampling.fps else 0.0
+        index, grabbed = self._seek(start)
+        first, due, emitted, reached_end = None, start, 0, False  # due: when the next --fps sample is due
+        while limit is None or emitted < limit:
+            if not grabbed:
+                if not self.capture.grab():
+                    break
+                self.decoded += 1
+            grabbed, time = False, self._time(index)
+            if end is not None and time >= end:
+                reached_end = True
                 break
-            self.decoded = index + 1
-            if index >= first and (index - first) % stride == 0:
-                ok, image = self.capture.retrieve()
-                if ok:
-                    yield Frame(index, index / self.fps, image, self.path)
-                    emitted += 1
+            if time >= start:
+                first = index if first is None else first
+                if (index - first) % every == 0 and time >= due - FRAME_TIME_SLACK:
+                    due = due + period if time - due < period else time + period  # after a gap: restart
+                    ok, image = self.capture.retrieve()
+                    if ok:
+                        yield Frame(index, time, image, self.path)
+                        emitted += 1
             index += 1
-        self._check_truncation(index, stopped_early=limit is not None and emitted >= limit)
+        self._check_truncation(index, stopped_early=reached_end or (limit is not None and emitted >= limit))
 
-    def close(self) -> None:
+    def _time(self, index: int) -> float:
+        """The grabbed frame's presentation time in seconds; from its index when the stream has none."""
+        msec = self.capture.get(cv2.CAP_PROP_POS_MSEC)
+        return msec / 1000.0 if msec > 0 or index == 0 else index / self.fps
+
+    def _seek(self, start: float) -> tuple[int, bool]:
+        """Seek to a keyframe before `start` (OpenCV then decodes forward to the frame): the index of the
+        next frame, and whether it is already grabbed. On variable-frame-rate video the seek, made by frame
+        number at the average rate, can land past `start`: then it decodes its way from the beginning."""
+        target = start - SEEK_MARGIN
+        if target <= 0:
+            return 0, False
+        if self.capture.set(cv2.CAP_PROP_POS_MSEC, target * 1000.0):
+            index = int(self.capture.get(cv2.CAP_PROP_POS_FRAMES))
+            grabbed = self.capture.grab()
+            self.decoded += grabbed
+            if grabbed and self._time(index) <= start:
+                return index, True
         self.capture.release()
+        self.decoded = 0
+        self.capture = self._open(decoder_threads(self.pixels))
+        self.capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+        return 0, False
 
     def _check_truncation(self, reached: int, stopped_early: bool) -> None:
-        _, last = self._range()
-        expected = last if last is not None else 0
+        expected = self.frame_count
         if reached == 0:
             raise InputError(self.path, "no frame could be decoded (corrupt or truncated video)")
         if not stopped_early and expected and reached < TRUNCATION_TOLERANCE * expected:

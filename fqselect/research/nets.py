@@ -52,6 +52,27 @@ class TinyFQNet(nn.Module):
         return torch.sigmoid(self.fc(x.mean(dim=(2, 3))))
 
 
+class WideTinyFQNet(nn.Module):
+    """A tinyfqnet redesign for the 112×112 crop within the same budget class (≤25k weights, ≤10 M
+    multiply-adds): Table I narrows to 2 channels at 56×56, where blur, eyes and landmark error are still
+    visible; here the early stages keep 16–24 channels (depthwise-separable, MobileNetV2 blocks) and the
+    weights saved in the 256-wide head pay for them."""
+    # (in, expand, out, stride); the first is depthwise-separable (expand == in)
+    blocks = [(16, 16, 16, 1), (16, 16, 24, 2), (24, 48, 24, 1), (24, 72, 32, 2), (32, 64, 32, 1), (32, 64, 48, 2)]
+
+    def __init__(self, input_size: int = 112, head: int = 80):
+        super().__init__()
+        self.input_size = input_size
+        self.stem = conv_bn(3, 16, 3, 2)
+        self.features = nn.Sequential(*[InvertedResidual(cin, 3, expand, cout, stride) for cin, expand, cout, stride in self.blocks])
+        self.head = conv_bn(self.blocks[-1][2], head)
+        self.fc = nn.Linear(head, 1)
+
+    def forward(self, x):
+        x = self.head(self.features(self.stem(x)))
+        return torch.sigmoid(self.fc(x.mean(dim=(2, 3))))
+
+
 class LightQNet(nn.Module):
     """LightQNet-style MobileNetV3-small-lite at 96×96: first stride 1 (the paper's change), no SE, ReLU."""
 
@@ -76,7 +97,7 @@ class LightQNet(nn.Module):
         return torch.sigmoid(self.fc(x.mean(dim=(2, 3))))
 
 
-ARCHITECTURES = {"tinyfqnet": TinyFQNet, "lightqnet": LightQNet}
+ARCHITECTURES = {"tinyfqnet": TinyFQNet, "tinyfqnet-wide": WideTinyFQNet, "lightqnet": LightQNet}
 
 
 def count_params(model: nn.Module) -> int:

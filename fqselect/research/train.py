@@ -3,8 +3,8 @@
     fqselect train --loss l2 --name tinyfqnet
 
 Data (`training_sets`): LFW people of peopleDevTrain.txt (peopleDevTest.txt is never read here), CelebA,
-Glint and CelebA-aligned. Held back: validation identities of LFW-train, Glint and CelebA-aligned (model
-selection and calibration) and every 4th CelebA identity (a held-out evaluation set, never read here).
+Glint and CelebA-aligned. Held back: validation identities of every set (model selection and calibration)
+and every 4th CelebA identity (a held-out evaluation set, never read here).
 Every image also gives copies degraded at the source before detection and a copy with painted closed
 eyes (`sources.py`), each re-embedded: a degraded face's label comes from its own embedding.
 
@@ -339,7 +339,7 @@ def model_card(name: str, arch: str, loss: str, model, history: list[dict], seed
         "recognizer": "SFace 2021dec int8 (OpenCV Zoo); threshold at FMR 1e-3 on training impostor pairs: " + f"{m:.4f}",
         "training_data": {
             "lfw": "people in peopleDevTrain.txt, minus every 10th identity (validation)",
-            "celeba": "data/celeba minus every 4th identity (held out, never trained on or validated with)",
+            "celeba": "data/celeba minus every 4th identity (held out, never trained on or validated with), minus every 6th of the rest (validation)",
             "glint": "data/glint minus every 4th person (validation, at most 60 images each)",
             "celeba-aligned": "data/celeba-aligned minus every 10th identity (validation)",
             "degraded_copies_per_image": f"{degraded}, degraded at the source before detection (research/degrade.py: source_degradation)",
@@ -358,7 +358,7 @@ def model_card(name: str, arch: str, loss: str, model, history: list[dict], seed
 
 
 # Which identities of each training set validate (every k-th, sorted) and which are held out entirely.
-VALIDATION_SPLITS = {"lfw": VALIDATION_EVERY, "glint": 4, "celeba-aligned": 10}
+VALIDATION_SPLITS = {"lfw": VALIDATION_EVERY, "glint": 4, "celeba-aligned": 10, "celeba": 6}
 VALIDATION_CAP = 60  # clean images per identity in validation (glint has up to 752: pairs grow as the square)
 
 
@@ -376,11 +376,9 @@ def training_sets(data: Path, copies: int, seed: int, cache: Path, workers: int,
         faces = [source_faces(source, copy, seed, cache, workers) for copy in range(copies + 1)]
         if closed_eyes:
             faces.append(closed_eye_faces(source, seed, cache, workers))
-        if name == "celeba":
+        if name == "celeba":  # its held-out identities are dropped before the validation split is taken
             faces = [f.subset(~np.isin(f.identities, list(heldout))) for f in faces]
-            is_val = np.zeros(len(faces[0]), bool)
-        else:
-            is_val = split_every(faces[0].identities, VALIDATION_SPLITS[name])
+        is_val = split_every(faces[0].identities, VALIDATION_SPLITS[name])
         val_people = set(faces[0].identities[is_val])
         val_clean = faces[0].subset(is_val & _first_per_identity(faces[0].identities, VALIDATION_CAP))
         val_paths = set(val_clean.paths.tolist())
@@ -388,12 +386,10 @@ def training_sets(data: Path, copies: int, seed: int, cache: Path, workers: int,
                                        (val_parts, None, lambda f: np.isin(f.paths, list(val_paths)))):
             clean = faces[0].subset(keep_clean) if keep_clean is not None else val_clean
             degraded = [f.subset(keep(f)) for f in faces[1:]]
-            if not len(clean):  # CelebA has no validation share (its held-out identities are never read)
-                continue
             for f in (clean, *degraded):
                 f.identities = np.array([f"{name}/{i}" for i in f.identities])
             part.append(build_samples(clean, degraded))
-        counts[name] = {"train_samples": len(train_parts[-1]), "validation_samples": len(val_parts[-1]) if name != "celeba" else 0}
+        counts[name] = {"train_samples": len(train_parts[-1]), "validation_samples": len(val_parts[-1])}
         log(f"{name}: {counts[name]['train_samples']} training, {counts[name]['validation_samples']} validation samples")
     return concat_samples(train_parts), concat_samples(val_parts), counts
 
