@@ -151,6 +151,30 @@ def make_people_clip(out: Path, fps: int = 10) -> dict:
     return table
 
 
+def make_tracking_clip(out: Path, kind: str, fps: int = 10) -> dict:
+    """Tracking trouble on a 640×360 stage, 40 frames, 150 px faces (returns and writes who is where):
+    - "overlap": person A on the left in frames 0-19, and A again on the right from frame 15 on; the two
+      appearances share half a second, as a tracker's new track often starts before the old one ends.
+    - "cross": A walks left to right while B walks right to left; their faces pass over each other."""
+    a, b = face_patches(sample_photo(), 2)
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (640, 360))
+    table: dict = {"fps": fps, "kind": kind, "faces": []}  # per frame: [(name, x centre)]
+    for i in range(40):
+        stage = np.full((360, 640, 3), 90, np.uint8)
+        if kind == "overlap":
+            cast = ([("A", a, 160)] if i < 20 else []) + ([("A", a, 480)] if i >= 15 else [])
+        else:
+            x = 100 + int(440 * i / 39)
+            cast = [("A", a, x), ("B", b, 640 - x)] if abs(x - (640 - x)) >= 40 else [("A", a, x)]  # B hidden when A passes in front
+        for name, patch, x in cast:
+            stage[105:255, x - 75 : x + 75] = patch
+        table["faces"].append([(name, x) for name, _, x in cast])
+        writer.write(stage)
+    writer.release()
+    out.with_suffix(".json").write_text(json.dumps(table) + "\n")
+    return table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("example.mp4"))

@@ -102,7 +102,7 @@ def _analyse(source: InputSource, options: Options, result: InputResult, progres
     min_gap = options.min_gap if source.kind == "video" else 0.0
     # a window holds at most this many picks, min_gap apart (all k without a gap): each may need refining
     picks_per_window = options.top if min_gap <= 0 else min(options.top, math.ceil(options.window / min_gap))
-    budget = None if options.per_person else 1 + REFINE_FRAMES * picks_per_window  # detector runs a window
+    budget = 1 + REFINE_FRAMES * picks_per_window  # detector runs a window
     with read_ahead(source) as decoded:  # decoding starts while models load
         # The pre-screen runs here, on the analysis thread, so the decoder thread only decodes.
         if source.kind == "video" and options.prescreen:
@@ -146,13 +146,14 @@ def _analyse_windows(windows: Iterable[Window], analyse: Callable[[Window], None
 
 
 def _finish_persons(tracker: PersonTracker, options: Options, models: Models, result: InputResult) -> None:
-    result.persons = tracker.persons()
+    result.persons = tracker.persons(models.gallery(options.gallery) if options.gallery else None)
     for person in result.persons:
-        if options.gallery:
-            person.identity, person.similarity = models.gallery(options.gallery).label(person.embedding)
+        if options.embeddings:
+            person.embedding = tracker.template(person.picks)
         for pick in _finish_picks(person.picks, models.scorer):
             pick.person, pick.identity = person.id, person.identity
             result.picks.append(pick)
+    result.faces_embedded = tracker.embedded
 
 
 def _select_in_window(window: Window, models: Models, min_face: int, selector: TopKSelector, result: InputResult) -> None:
@@ -181,15 +182,21 @@ def _offer(faces: list[Candidate], selector: TopKSelector, result: InputResult) 
 
 
 def _track_in_window(window: Window, models: Models, min_face: int, tracker: PersonTracker, result: InputResult) -> None:
-    """--per-person: every face needs its track, so the window's other frames go through the detector
-    whole when a face of its sharpest frame could still become one of its person's picks."""
-    for position, frame in enumerate(window.frames):
-        faces = analyse_frame(frame, models, min_face)
-        result.frames_analysed += 1
-        result.faces_seen += len(faces)
-        tracks = tracker.update(faces)
-        if position == 0 and not any(t.selector.could_pick(c, REFINE_MARGIN) for c, t in zip(faces, tracks)):
-            break
+    """--per-person: the window's sharpest frame goes through the detector whole and its faces are linked
+    to tracks; while one of them could still become one of its person's picks, the next-sharpest frames
+    are searched near them (as `_select_in_window` does), each face found joining its region's track."""
+    faces = analyse_frame(window.frames[0], models, min_face)
+    result.frames_analysed += 1
+    result.faces_seen += len(faces)
+    tracks = tracker.update(faces)
+    for frame in window.frames[1:]:
+        if not any(t.selector.could_pick(c, REFINE_MARGIN) for c, t in zip(faces, tracks)):
+            return
+        regions = np.array([c.payload.bbox for c in faces], np.float32)
+        found = analyse_frame(frame, models, min_face, regions)
+        result.regions_analysed += len(regions)
+        result.faces_seen += len(found)
+        faces, tracks = tracker.refine(found, faces, tracks)
 
 
 def analyse_frame(frame: Frame, models: Models, min_face: int = 0, regions: np.ndarray | None = None) -> list[Candidate]:

@@ -101,6 +101,7 @@ class InputResult:
     frames_analysed: int = 0  # frames the detector saw whole
     regions_analysed: int = 0  # face regions it searched again in a window's next-sharpest frames
     faces_seen: int = 0
+    faces_embedded: int = 0  # --per-person: faces the recogniser embedded (linking by overlap needs none)
     seconds: float = 0.0
     embedding: np.ndarray | None = field(default=None, repr=False)
     persons: list["Person"] = field(default_factory=list)
