@@ -290,7 +290,7 @@ def _summary(results: list[InputResult], quiet: bool, seconds: float) -> None:
     regions_note = f", {regions} face regions" if regions else ""
     persons = sum(len(r.persons) for r in results)
     embedded = sum(r.faces_embedded for r in results)
-    persons_note = f", {persons} persons ({embedded} faces embedded)" if persons else ""
+    persons_note = f", {persons} person{'s' * (persons != 1)} ({embedded} faces embedded)" if persons else ""
     faces = sum(r.faces_seen for r in results)
     note(
         f"fqselect: {len(results)} input(s): {counts['ok']} ok, {counts['skipped']} skipped, "
