@@ -18,7 +18,7 @@ from . import __version__, research
 from .defaults import (DEFAULT_DETECTOR, DEFAULT_MAX_SIDE, DEFAULT_MIN_GAP, DEFAULT_NETWORK, DEFAULT_PROVIDER,
                        DEFAULT_SCORER, DEFAULT_TOP, DEFAULT_WINDOW)
 from .errors import ExitCode, FQError, UsageError
-from .runtime import keep_freed_memory, set_provider
+from .runtime import keep_freed_memory, set_provider, silence_native_stderr
 
 if TYPE_CHECKING:
     from .results import InputResult
@@ -431,6 +431,7 @@ def train_command(
 def main() -> None:
     """Entry point: one-line errors with documented exit codes, never a traceback."""
     keep_freed_memory()
+    silence_native_stderr()
     code = run_app()
     try:
         sys.stdout.flush()

@@ -102,6 +102,7 @@ class VideoInput(_Input):
     def __init__(self, path: str, sampling: Sampling = Sampling()):
         self.path = path
         self.sampling = sampling
+        self._link: str | None = None
         threads = decoder_threads()
         self.capture = self._open(threads)
         if not self.capture.isOpened():
@@ -118,7 +119,24 @@ class VideoInput(_Input):
         self.warnings: list[str] = []
 
     def _open(self, threads: int) -> cv2.VideoCapture:
-        return cv2.VideoCapture(self.path, cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, threads])
+        return cv2.VideoCapture(self._decodable_path(), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, threads])
+
+    def _decodable_path(self) -> str:
+        """The path OpenCV is given. A name that is not valid UTF-8 (undecodable bytes, which Python keeps
+        as surrogates) crashes cv2.VideoCapture with a segfault: such a file is opened through a symlink
+        with a plain name in a private temporary folder (removed on close)."""
+        try:
+            self.path.encode("utf-8")
+            return self.path
+        except UnicodeEncodeError:
+            pass
+        if self._link is None:
+            import tempfile
+
+            folder = tempfile.mkdtemp(prefix="fqselect-")
+            self._link = os.path.join(folder, "input" + Path(self.path).suffix.encode("ascii", "replace").decode())
+            os.symlink(os.path.abspath(self.path), self._link)
+        return self._link
 
     def planned_frames(self) -> int | None:
         """How many frames will be analysed, for progress bars (None when unknown; from the average frame
@@ -180,6 +198,14 @@ class VideoInput(_Input):
         self.capture = self._open(decoder_threads(self.pixels))
         self.capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
         return 0, False
+
+    def close(self) -> None:
+        self.capture.release()
+        if self._link is not None:
+            import shutil
+
+            shutil.rmtree(os.path.dirname(self._link), ignore_errors=True)
+            self._link = None
 
     def _check_truncation(self, reached: int, stopped_early: bool) -> None:
         expected = self.frame_count

@@ -68,7 +68,8 @@ def load_models(detector: str, det_size: int, det_threshold: float, scorer: str,
 def check_models(options: Options) -> str:
     """Fail fast on models that cannot be found (unknown names, missing packs or files, a recogniser that
     --embeddings or --per-person will need, a missing gallery) without loading them, so the first input
-    can start decoding while they load. The quality scorer's name."""
+    can start decoding while they load; a --gallery is built here, so one with no usable face is a usage
+    error before any input runs. The quality scorer's name."""
     check_detector(options.detector, options.model_pack)
     if options.model_pack:
         model_pack_dir(options.model_pack)
@@ -76,6 +77,8 @@ def check_models(options: Options) -> str:
         check_recognizer(options.model_pack)
     if options.gallery and not Path(options.gallery).is_dir():
         raise UsageError(f"{options.gallery}: gallery folder not found (expected <name>/<images>)")
+    if options.gallery:  # a gallery without a usable face must stop the run before any input, not at a label
+        models_for(options).gallery(options.gallery)
     return scorer_name(options.scorer)
 
 
@@ -93,6 +96,12 @@ def process_input(path: str, options: Options, progress: Progress | None = None)
     except InputError as error:
         result.status = "no_face" if isinstance(error, NoFaceError) else "failed"
         result.error = error.reason
+    except UsageError:  # about the run (a model that cannot load), not this input: the run stops
+        raise
+    except OSError as error:  # an unreadable folder, a file gone mid-read: this input's error only
+        result.status, result.error = "failed", f"cannot read ({error.strerror or error})"
+    except Exception as error:  # anything else any library raises on a hostile input costs only that input
+        result.status, result.error = "failed", f"could not be analysed ({type(error).__name__}: {error})"
     result.seconds = time.perf_counter() - started
     return result
 

@@ -35,6 +35,27 @@ def single_threaded_blas() -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
+def silence_native_stderr() -> None:
+    """For the `fqselect` command: native libraries' own messages (libpng's "bad adaptive filter value",
+    libjpeg's "Corrupt JPEG data", FFmpeg's, onnxruntime's) name no input and would bury fqselect's one
+    line per problem, which already says what failed. Python's sys.stderr keeps the real stream (a
+    duplicate of it); file descriptor 2, which C code writes to, goes to /dev/null.
+    FQSELECT_LIBRARY_MESSAGES=1 keeps them, for debugging."""
+    if os.environ.get("FQSELECT_LIBRARY_MESSAGES") == "1":
+        return
+    try:
+        sys.stderr.flush()
+        real = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    except OSError:  # no stderr at all: nothing to keep apart
+        return
+    os.set_inheritable(real, False)
+    sys.stderr = os.fdopen(real, "w", buffering=1, encoding=sys.stderr.encoding or "utf-8",
+                           errors="backslashreplace")
+
+
 def keep_freed_memory() -> None:
     """Process-wide allocator policy for the command and its workers (not applied on import: a library
     must not change its host's allocator). A no-op where the C library is not glibc."""

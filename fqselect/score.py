@@ -206,14 +206,18 @@ class NetworkScorer:
         self.name = name or self.path.stem
         self.version = version
         self.calibration = calibration
-        self.session = create_session(self.path, threads)
+        try:
+            self.session = create_session(self.path, threads)
+        except Exception as error:  # onnxruntime raises its own classes for unreadable or invalid models
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise UsageError(f"{self.path}: not a network onnxruntime can load ({reason})") from None
         self.input_name = self.session.get_inputs()[0].name
 
     @classmethod
     def from_weights(cls, path: str | Path) -> "NetworkScorer":
         """A network with its model card (`<name>.json`) beside it."""
         path = Path(path)
-        card = json.loads(_card_path(path).read_text())
+        card = read_card(path)
         return cls(path, InputSpec.from_card(card), card.get("name", path.stem), str(card.get("version", "1")),
                    calibration=card.get("calibration"))
 
@@ -252,6 +256,18 @@ def _card_path(network: Path) -> Path:
     return card_path
 
 
+def read_card(network: Path) -> dict:
+    """The model card of a network, checked: UsageError naming the file when it is missing, not JSON or
+    lacks the input spec the scorer needs."""
+    card_path = _card_path(network)
+    try:
+        card = json.loads(card_path.read_text())
+        InputSpec.from_card(card)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
+        raise UsageError(f"{card_path}: not a usable model card ({type(error).__name__}: {error})") from None
+    return card
+
+
 def available_networks() -> list[str]:
     return sorted(p.stem for p in weights_dir().glob("*.onnx") if p.with_suffix(".json").is_file())
 
@@ -261,7 +277,10 @@ def _discover_networks() -> list[ModelInfo]:
     found = []
     for name in available_networks():
         path = weights_dir() / f"{name}.onnx"
-        card = json.loads(path.with_suffix(".json").read_text())
+        try:
+            card = read_card(path)
+        except UsageError:
+            card = {}  # listed; choosing it reports the broken card (scorer_name checks it)
         found.append(ModelInfo("scorer", name, str(card.get("version", "1")), partial(NetworkScorer.from_weights, path),
                                source="fqselect/weights (this project's network)",
                                info={"input": card.get("preprocessing", {}), "params": card.get("params"),
@@ -279,12 +298,15 @@ def scorer_name(name: str = "auto") -> str:
     if name == "auto":
         name = DEFAULT_NETWORK if DEFAULT_NETWORK in available_networks() else FALLBACK_SCORER
     if name.endswith(".onnx"):
-        _card_path(Path(name))
+        read_card(Path(name))
         return name
     try:
-        return check_model("scorer", name).name
+        name = check_model("scorer", name).name
     except UsageError as error:
         raise UsageError(f"{error} (or auto, or a path to an .onnx network)") from None
+    if name in available_networks():
+        read_card(weights_dir() / f"{name}.onnx")
+    return name
 
 
 def load_scorer(name: str = "auto") -> Scorer:

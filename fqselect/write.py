@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -23,17 +24,42 @@ MANIFEST = "manifest.json"
 JPEG_QUALITY = 95
 
 
+MAX_NAME_BYTES = 200  # an output folder's name; file systems allow 255, staging names add ~40
+
+
 def output_names(inputs: list[str]) -> dict[str, str]:
-    """A folder name per input: its stem, plus a short hash of its path where two inputs share a stem."""
+    """A distinct folder name per input: its stem; a stem longer than MAX_NAME_BYTES is cut and given a
+    hash of the input's path, as is every stem two inputs share; a name still taken (a hashed name can
+    equal another input's stem) gets a number. Distinct by construction, whatever the inputs are called."""
     stems = {path: (Path(path).stem or Path(path).resolve().name) for path in inputs}
     counts = Counter(stems.values())
-    return {path: stem if counts[stem] == 1 else f"{stem}-{_path_hash(path)}" for path, stem in stems.items()}
+    names, taken = {}, set()
+    for path, stem in stems.items():
+        name = stem if counts[stem] == 1 and _fits(stem) else f"{_cut(stem)}-{_path_hash(path)}"
+        numbered, number = name, 1
+        while numbered in taken:
+            number += 1
+            numbered = f"{name}-{number}"
+        names[path] = numbered
+        taken.add(numbered)
+    return names
+
+
+def _fits(name: str) -> bool:
+    return len(os.fsencode(name)) <= MAX_NAME_BYTES
+
+
+def _cut(name: str, room: int = MAX_NAME_BYTES - 16) -> str:
+    """The longest start of `name` that fits in `room` bytes (never half a character)."""
+    while len(os.fsencode(name)) > room:
+        name = name[:-1]
+    return name
 
 
 def _path_hash(path: str) -> str:
     import hashlib  # only on a clash: loading OpenSSL (~3 ms) would delay every run's first frame
 
-    return hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:6]
+    return hashlib.sha1(os.fsencode(str(Path(path).resolve()))).hexdigest()[:8]
 
 
 def prepare_out_dir(out: Path) -> Path:
@@ -44,6 +70,7 @@ def prepare_out_dir(out: Path) -> Path:
             pass
     except OSError as error:
         raise UsageError(f"{out}: output folder is not writable ({error.strerror or error})") from None
+    remove_stale_staging(out)
     return out
 
 
@@ -59,7 +86,7 @@ def check_free(folder: Path, source: str, overwrite: bool) -> None:
 def write_result(result: InputResult, options: Options, folder: Path, overwrite: bool) -> None:
     """Write one input's files into `folder` atomically; fills in the picks' file names."""
     check_free(folder, result.input, overwrite)
-    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.tmp-"))
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}{_staging_mark()}"))
     try:
         for pick in result.picks:
             stem = (f"p{pick.person:02d}_" if pick.person is not None else "") + f"r{pick.rank:02d}_f{pick.frame:06d}"
@@ -77,8 +104,52 @@ def write_result(result: InputResult, options: Options, folder: Path, overwrite:
         _swap_into_place(staging, folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        for pick in result.picks:  # nothing was written: no record may name a file
+            pick.frame_file = pick.crop_file = None
         raise
     result.output_dir = str(folder)
+
+
+STAGING, REPLACED = ".tmp-", ".old-"
+
+
+def _staging_mark() -> str:
+    """Staging folders carry their writer's host and pid, so a later run can tell a killed writer's
+    leftovers (removed) from a live one's on a shared --out (left alone)."""
+    return f"{STAGING}{socket.gethostname()}-{os.getpid()}-"
+
+
+def remove_stale_staging(out: Path) -> int:
+    """Remove staging folders and replaced outputs left in `out` by runs on this host that were killed
+    (SIGKILL, power loss) before they could clean up; how many were removed."""
+    removed = 0
+    host = socket.gethostname()
+    for entry in out.glob(".*"):
+        owner = _owner(entry.name, host)
+        if owner is not None and not _alive(owner):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _owner(name: str, host: str) -> int | None:
+    """The pid that made a staging (`.<name>.tmp-<host>-<pid>-…`) or replaced (`.<name>.old-<host>-<pid>`)
+    folder on this host; None for anything else."""
+    for mark in (f"{STAGING}{host}-", f"{REPLACED}{host}-"):
+        if mark in name:
+            pid = name.rsplit(mark, 1)[1].split("-", 1)[0]
+            return int(pid) if pid.isdigit() else None
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 def manifest(result: InputResult, options: Options) -> dict:
@@ -119,7 +190,7 @@ def _swap_into_place(staging: Path, folder: Path) -> None:
     """Rename the finished staging folder to its final name, replacing an old output last."""
     old = None
     if folder.exists():
-        old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+        old = folder.with_name(f".{folder.name}{REPLACED}{socket.gethostname()}-{os.getpid()}")
         folder.rename(old)
     staging.rename(folder)
     if old is not None:
