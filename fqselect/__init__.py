@@ -16,8 +16,11 @@ import os as _os  # noqa: E402
 # which would break the one-line-per-problem contract; our own messages say what went wrong instead.
 _os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 _os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
-# Images are checked against this pixel cap from their header, before any memory is taken (decode.py).
-_os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(1 << 27))
+# Images are checked against this pixel cap from their header, before any memory is taken (decode.py);
+# OpenCV reads it once, when it loads (the command's --max-pixels sets it before that).
+from .defaults import DEFAULT_MAX_PIXELS as _MAX_PIXELS  # noqa: E402
+
+_os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(_MAX_PIXELS))
 
 # The API loads on first use (PEP 562), not with the package: the `fqselect` command configures its
 # process before numpy and OpenCV load (see __main__.py).

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from .align import ALIGNED_SIZE, detect_and_align
-from .decode import read_image
+from .decode import PREFETCH_BYTES, read_image
 from .detect import DEFAULT_MAX_SIDE, DEFAULT_THRESHOLD, load_detector
 from .errors import InputError
 from .faces import FaceBatch
@@ -18,7 +18,9 @@ from .results import InputResult, Options
 from .score import Scorer, load_scorer
 
 SCORE_BATCH = 256  # faces per quality-network call in `score_images`
-READ_AHEAD = 64  # images decoded ahead on a thread pool (cv2 releases the GIL while decoding)
+READ_AHEAD = 64  # images decoded ahead on a thread pool (cv2 releases the GIL while decoding), and at most
+READ_AHEAD_BYTES = PREFETCH_BYTES  # this much of them: a few huge images must not take gigabytes
+DECODERS = 2  # images decoded at once
 
 
 def select(path: str, **options) -> InputResult:
@@ -81,12 +83,23 @@ def _read_ahead(paths: Iterable[str]) -> Iterator[tuple[str, np.ndarray | None, 
 
     from concurrent.futures import ThreadPoolExecutor  # imported here, as for the process pool
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    def held(window: list) -> int:  # bytes of decoded images waiting to be used
+        return sum(f.result()[1].nbytes for f in window if f.done() and f.result()[1] is not None)
+
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    with ThreadPoolExecutor(max_workers=DECODERS) as pool:
         window: list = []
         for path in paths:
+            while window:  # room for one more: a decoder free, and few enough images held
+                busy = [f for f in window if not f.done()]
+                if len(busy) >= DECODERS:
+                    wait(busy, return_when=FIRST_COMPLETED)
+                elif len(window) >= READ_AHEAD or held(window) >= READ_AHEAD_BYTES:
+                    yield window.pop(0).result()
+                else:
+                    break
             window.append(pool.submit(load, path))
-            if len(window) >= READ_AHEAD:
-                yield window.pop(0).result()
         for future in window:
             yield future.result()
 

@@ -4,14 +4,12 @@ without output folders."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Iterator
 
 from .errors import InputError
-from .pipeline import models_for, process_input
+from .pipeline import process_input
 from .results import InputResult, Options, Progress
-from .runtime import keep_freed_memory
 from .write import check_free, is_complete, output_names, prepare_out_dir, write_result
 
 
@@ -55,23 +53,18 @@ def _write(result: InputResult, options: Options, folder: Path, overwrite: bool)
         result.status, result.error = "failed", getattr(error, "reason", None) or f"cannot write output ({error})"
 
 
-def select_many(paths: list[str], options: Options, workers: int = 1, progress: Progress | None = None) -> Iterator[InputResult]:
-    """`process_input` over many inputs, results in input order. With workers > 1 the inputs run in a
-    process pool, each worker loading the models once and using one onnxruntime thread per session."""
-    if workers <= 1 or len(paths) <= 1:
+def select_many(paths: list[str], options: Options, workers: int = 1, progress: Progress | None = None,
+                isolate: bool | None = None) -> Iterator[InputResult]:
+    """`process_input` over many inputs, results in input order. With `isolate` (the default for two or
+    more inputs) they run in supervised worker processes (`supervise.py`), `workers` of them, each loading
+    the models once: a decoder that crashes on one input costs only that input. One input runs here, in
+    this process, where decoding starts while the models load."""
+    if isolate is None:
+        isolate = len(paths) > 1
+    if not isolate:
         for path in paths:
             yield process_input(path, options, progress)
         return
-    import multiprocessing  # imported here: a one-input `select` need not pay for it (~10 ms)
-    from concurrent.futures import ProcessPoolExecutor
+    from .supervise import supervised_map
 
-    models_for(options)  # a model that fails to load fails here, once, not in every worker
-    context = multiprocessing.get_context("spawn")  # no forked onnxruntime or decoder threads
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(options,)) as pool:
-        yield from pool.map(process_input, paths, [options] * len(paths))
-
-
-def _init_worker(options: Options) -> None:
-    os.environ["FQSELECT_THREADS"] = "1"
-    keep_freed_memory()
-    models_for(options)  # load once per worker, before the first input
+    yield from supervised_map(paths, options, workers, progress)

@@ -15,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from . import __version__, research
-from .defaults import (DEFAULT_DETECTOR, DEFAULT_MAX_SIDE, DEFAULT_MIN_GAP, DEFAULT_NETWORK, DEFAULT_PROVIDER,
+from .defaults import (DEFAULT_DETECTOR, DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, DEFAULT_MIN_GAP, DEFAULT_NETWORK, DEFAULT_PROVIDER,
                        DEFAULT_SCORER, DEFAULT_TOP, DEFAULT_WINDOW)
 from .errors import ExitCode, FQError, UsageError
 from .runtime import keep_freed_memory, set_provider, silence_native_stderr
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 EXIT_CODES_HELP = (
     "Exit codes: 0 every input gave a selection; 1 some input failed, had no face or was only partly "
     "readable (the others were still processed); 2 usage error (bad option, no input, unwritable --out, "
-    "missing model); 130 interrupted."
+    "missing model or gallery); 3 internal error (a bug); 130 interrupted."
 )
 
 
@@ -78,21 +78,38 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
     pass
 
 
-def expand_inputs(inputs: Iterable[str]) -> list[str]:
-    """Paths as given; `-` stands for the paths on standard input, one per line (UsageError when standard
-    input holds binary data, such as a video piped in by mistake)."""
+PATH_MAX = 4096  # bytes; a longer "path" on stdin is data piped in by mistake
+
+
+def expand_inputs(inputs: Iterable[str], null: bool = False) -> list[str]:
+    """Paths as given; `-` stands for the paths on standard input: one per line (surrounding blanks
+    dropped), or with `null` NUL-separated and taken exactly (`find -print0`: names with newlines or
+    blanks). UsageError when standard input holds binary data, such as a video piped in by mistake."""
     paths: list[str] = []
     for item in inputs:
-        if item == "-":
-            data = sys.stdin.buffer.read()
-            if b"\0" in data:
-                raise UsageError("standard input holds binary data, not paths (give the file as an argument, "
-                                 "or paths one per line)")
-            text = data.decode(sys.getfilesystemencoding(), "surrogateescape")  # any file name the OS allows
-            paths.extend(line.strip() for line in text.splitlines() if line.strip())
-        else:
+        if item != "-":
             paths.append(item)
+            continue
+        data = sys.stdin.buffer.read()
+        chunks = data.split(b"\0") if null else data.splitlines()
+        if (not null and b"\0" in data) or any(len(chunk) > PATH_MAX for chunk in chunks):
+            raise UsageError("standard input holds binary data, not paths (give the file as an argument, "
+                             "or paths one per line, or NUL-separated with -0)")
+        for chunk in chunks:
+            name = chunk.decode(sys.getfilesystemencoding(), "surrogateescape")  # any name the OS allows
+            if null and name:
+                paths.append(name)
+            elif not null and name.strip():
+                paths.append(name.strip())
     return paths
+
+
+def limit_image_pixels(max_pixels: int) -> None:
+    """--max-pixels: OpenCV reads its cap from the environment once, when it loads, so it is set here,
+    before anything imports OpenCV (spawned workers inherit it)."""
+    if "cv2" in sys.modules and os.environ.get("OPENCV_IO_MAX_IMAGE_PIXELS") != str(max_pixels):
+        raise UsageError("--max-pixels must be set before OpenCV loads")  # only an embedding host can do this
+    os.environ["OPENCV_IO_MAX_IMAGE_PIXELS"] = str(max_pixels)
 
 
 def check_finite(**values: float | None) -> None:
@@ -198,11 +215,14 @@ def select_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
     resume: bool = typer.Option(False, "--resume", help="Skip inputs whose output folder is already complete."),
     workers: int = typer.Option(default_workers(), "--workers", "-j", min=1, help="Inputs processed in parallel (processes); default: half the cores."),
+    null: bool = typer.Option(False, "--null", "-0", help="Paths on stdin (-) are NUL-separated, as find -print0 writes them."),
+    max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=1, help="Refuse images larger than this many pixels, checked from the header before decoding (default: four 8K frames)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or summary on stderr (warnings and errors still go there)."),
 ):
     """Pick the TOP best faces of each input."""
+    limit_image_pixels(max_pixels)
     check_finite(min_quality=min_quality, min_gap=min_gap, fps=fps, start=start, end=end, window=window)
-    paths = expand_inputs(inputs)
+    paths = expand_inputs(inputs, null)
     if not paths:
         raise UsageError("no inputs (give paths, or - with paths on stdin)")
     if embeddings and out is None:
@@ -311,13 +331,16 @@ def score_command(
     model_pack: Optional[str] = typer.Option(None, "--model-pack", help="insightface model pack NAME or PATH."),
     provider: str = typer.Option(DEFAULT_PROVIDER, "--provider", help="auto, cpu or cuda (as for the main command)."),
     min_face: int = typer.Option(0, "--min-face", min=0, help="Ignore faces smaller than this many pixels."),
+    null: bool = typer.Option(False, "--null", "-0", help="Paths on stdin (-) are NUL-separated, as find -print0 writes them."),
+    max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=1, help="Refuse images larger than this many pixels, checked from the header before decoding (default: four 8K frames)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar on stderr (warnings and errors still go there)."),
 ):
     """Score every face in each image; one JSON object per face (path, quality, bbox, landmarks)."""
+    limit_image_pixels(max_pixels)
     from .api import score_images
     from .score import load_scorer
 
-    paths = expand_inputs(inputs)
+    paths = expand_inputs(inputs, null)
     if not paths:
         raise UsageError("no inputs (give paths, or - with paths on stdin)")
     set_provider(provider)
@@ -408,7 +431,7 @@ def train_command(
     arch: str = typer.Option(research.TRAIN_ARCH, "--arch", help="tinyfqnet (the paper's Table I), tinyfqnet-wide (wider early stages, 24.7k parameters, 8.8 M multiply-adds at 112) or lightqnet."),
     size: int = typer.Option(research.TRAIN_SIZE, "--size", min=32, help="Network input size (112: the aligned crop itself)."),
     width: float = typer.Option(1.0, "--width", min=0.25, help="Channel width multiplier of tinyfqnet (1.5: 22.6k parameters, 7.1 M multiply-adds at 112)."),
-    loss: str = typer.Option(research.TRAIN_LOSS, "--loss", help="l2 (cosine to the identity centre), rank (l2 plus a pairwise ranking loss), idq (LightQNet pairs), distill."),
+    loss: str = typer.Option(research.TRAIN_LOSS, "--loss", help="l2 (cosine to the identity centre), soft (its soft label at the FMR 1e-3 threshold), rank (l2 plus a pairwise ranking loss), idq (LightQNet pairs), distill."),
     natural_share: Optional[float] = typer.Option(None, "--natural-share", min=0.0, max=1.0, help="Share of each batch from undegraded images (default: as the data has them)."),
     epochs: int = typer.Option(research.TRAIN_EPOCHS, "--epochs", min=1),
     samples_per_epoch: int = typer.Option(research.TRAIN_SAMPLES_PER_EPOCH, "--samples-per-epoch", min=128),
@@ -447,6 +470,8 @@ def run_app() -> int:
     """Run the typer app; the process exit code for how it ended."""
     try:
         code = app(standalone_mode=False)  # returns the code of a typer.Exit in this mode
+        if code == ExitCode.INTERRUPTED:  # typer's own answer to Ctrl-C, without a word
+            fail("interrupted")
         return code if isinstance(code, int) else ExitCode.OK
     except UsageError as error:
         fail(str(error))
@@ -461,9 +486,15 @@ def run_app() -> int:
         return ExitCode.INTERRUPTED
     except (ReaderLeft, BrokenPipeError):  # `fqselect ... | head`: the reader left; not an error of ours
         return ExitCode.OK
-    except typer.Abort:
+    except typer.Abort:  # click's form of Ctrl-C
+        fail("interrupted")
         return ExitCode.INTERRUPTED
     except typer.exceptions.TyperException as error:  # bad options, as parsed by typer/click
         message = error.format_message() if hasattr(error, "format_message") else str(error)
         fail(f"{message} (see fqselect --help)")
         return ExitCode.USAGE
+    except Exception as error:  # a bug of ours: one line, and the traceback only when asked for
+        if os.environ.get("FQSELECT_DEBUG") == "1":
+            raise
+        fail(f"internal error ({type(error).__name__}: {error}); FQSELECT_DEBUG=1 shows where. Please report it.")
+        return ExitCode.INTERNAL

@@ -23,7 +23,8 @@ from .runtime import decoder_threads
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".jp2", ".ppm", ".pgm", ".pbm", ".pnm"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".mts", ".3gp", ".ogv"}
-PREFETCH_FRAMES = 8  # decoded video frames waiting for analysis; bounds memory
+PREFETCH_FRAMES = 8  # decoded video frames waiting for analysis; bounds memory,
+PREFETCH_BYTES = 256 << 20  # as does this: 8K frames (100 MB each) wait 2 at a time, not 8
 PREFETCH_IMAGES = 2  # photos can be 50 MB decoded each
 TRUNCATION_TOLERANCE = 0.9  # fewer decoded frames than this share of the container's count = truncated
 FALLBACK_FPS = 25.0
@@ -310,8 +311,12 @@ class ReadAhead:
 
 
 def read_ahead(source: InputSource) -> ReadAhead:
-    """`source`'s frames read ahead: PREFETCH_FRAMES video frames, PREFETCH_IMAGES images."""
-    return ReadAhead(source.frames(), PREFETCH_FRAMES if source.kind == "video" else PREFETCH_IMAGES)
+    """`source`'s frames read ahead: PREFETCH_FRAMES video frames (fewer when they are large: at most
+    PREFETCH_BYTES, never under 2), PREFETCH_IMAGES images."""
+    if source.kind != "video":
+        return ReadAhead(source.frames(), PREFETCH_IMAGES)
+    frame_bytes = max(1, 3 * source.pixels)
+    return ReadAhead(source.frames(), max(2, min(PREFETCH_FRAMES, PREFETCH_BYTES // frame_bytes)))
 
 
 def open_input(path: str, sampling: Sampling = Sampling()) -> InputSource:

@@ -11,3 +11,4 @@ DEFAULT_SCORER = "auto"  # the trained network DEFAULT_NETWORK, else FALLBACK_SC
 DEFAULT_NETWORK = "tinyfqnet"
 FALLBACK_SCORER = "combined"
 DEFAULT_PROVIDER = "auto"
+DEFAULT_MAX_PIXELS = 1 << 27  # images above this (134 M pixels: four 8K frames) are refused from their header

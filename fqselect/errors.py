@@ -11,6 +11,7 @@ class ExitCode(IntEnum):
     OK = 0  # every input processed and produced a selection
     INPUT_FAILED = 1  # at least one input failed or had no face; the others were still processed
     USAGE = 2  # bad option, no inputs, unwritable --out, missing model
+    INTERNAL = 3  # a bug in fqselect (one line; FQSELECT_DEBUG=1 shows the traceback)
     INTERRUPTED = 130  # Ctrl-C
 
 

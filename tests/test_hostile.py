@@ -149,3 +149,155 @@ def test_an_unreadable_folder_fails_alone(tmp_path, monkeypatch):
     monkeypatch.setattr(decode, "folder_images", refuse)
     result = process_input(str(tmp_path), Options())
     assert result.status == "failed" and "Permission denied" in result.error
+
+
+def crashing_environment(tmp_path: Path) -> dict[str, str]:
+    """A sitecustomize that makes every process of the run (workers too: spawned interpreters load it)
+    die of SIGSEGV when asked to analyse an input whose name holds "crash", as a decoder would."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import os, signal\n"
+        "def _patch():\n"
+        "    import fqselect.pipeline as pipeline\n"
+        "    real = pipeline.process_input\n"
+        "    def process_input(path, *args, **kwargs):\n"
+        "        if 'crash' in os.path.basename(path):\n"
+        "            os.kill(os.getpid(), signal.SIGSEGV)\n"
+        "        return real(path, *args, **kwargs)\n"
+        "    pipeline.process_input = process_input\n"
+        "import importlib.abc, sys\n"
+        "class _Hook(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name in ('fqselect.batch', 'fqselect.supervise'):  # the parent's, a worker's\n"
+        "            sys.meta_path.remove(self)\n"
+        "            _patch()\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, _Hook())\n")
+    return {"PYTHONPATH": os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")])}
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_decoder_crash_costs_only_its_input(tmp_path, workers):
+    inputs = []
+    for name in ("a.mp4", "crash.mp4", "b.mp4", "crash2.mp4", "c.mp4"):
+        (tmp_path / name).write_bytes(EXAMPLE.read_bytes())
+        inputs.append(tmp_path / name)
+    proc = run_cli(*inputs, "--top", "1", "--jsonl", "--workers", workers, env=crashing_environment(tmp_path))
+    assert proc.returncode == 1, proc.stderr
+    assert sorted(Path(r["source"]).name for r in json_lines(proc.stdout)) == ["a.mp4", "b.mp4", "c.mp4"]
+    crashed = [line for line in proc.stderr.splitlines() if "decoder crashed (SIGSEGV)" in line]
+    assert len(crashed) == 4 and all("crash" in line for line in crashed)  # as it happens, and in the summary
+    assert "Traceback" not in proc.stderr
+
+
+def _children(pid: int) -> list[int]:
+    """Live child processes of `pid`, from /proc (Linux)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if entry.name.isdigit() and int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def _slow_batch(tmp_path: Path) -> list[str]:
+    import subprocess
+    import sys
+
+    inputs = []
+    for i in range(4):
+        (tmp_path / f"clip{i}.mp4").write_bytes(EXAMPLE.read_bytes())
+        inputs.append(str(tmp_path / f"clip{i}.mp4"))
+    return [sys.executable, "-m", "fqselect", *inputs, "--exhaustive", "--embeddings", "--out", str(tmp_path / "out"),
+            "--workers", "2"], subprocess
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_workers_die_with_their_parent(tmp_path):
+    import signal
+    import time
+
+    command, subprocess = _slow_batch(tmp_path)
+    parent = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len(_children(parent.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers = _children(parent.pid)
+    assert len(workers) >= 2
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while any(Path(f"/proc/{w}").exists() and "Z" not in (Path(f"/proc/{w}") / "stat").read_text().rsplit(")", 1)[1].split()[0]
+              for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    alive = [w for w in workers if Path(f"/proc/{w}").exists()
+             and (Path(f"/proc/{w}") / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+    assert not alive, f"workers outlived their parent: {alive}"
+
+
+def test_ctrl_c_stops_a_parallel_batch_within_a_second(tmp_path):
+    import signal
+    import time
+
+    command, subprocess = _slow_batch(tmp_path)
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # the workers are at work
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 1.5
+    assert proc.returncode == 130
+    assert "Traceback" not in stderr and "interrupted" in stderr
+    assert not list((tmp_path / "out").glob(".*")), "a staging folder was left behind"
+
+
+def test_max_pixels_refuses_from_the_header(tmp_path):
+    big = tmp_path / "big.png"
+    cv2.imwrite(str(big), np.zeros((1200, 1000, 3), np.uint8))
+    proc = run_cli(big, EXAMPLE, "--max-pixels", "1000000", "--top", "1", "--jsonl")
+    assert proc.returncode == 1
+    assert_clean_error(proc, "big.png", "larger than 1,000,000 pixels")
+    assert [Path(r["source"]).name for r in json_lines(proc.stdout)] == ["example.mp4"]
+    proc = run_cli("score", big, "--max-pixels", "1000000")
+    assert proc.returncode == 1 and "larger than 1,000,000 pixels" in proc.stderr
+
+
+def test_score_reads_ahead_a_bounded_number_of_bytes(monkeypatch):
+    """Images decoded but not yet used never exceed READ_AHEAD_BYTES plus the two being decoded, however
+    many the count-based window (64) would allow."""
+    from fqselect import api
+
+    monkeypatch.setattr(api, "READ_AHEAD_BYTES", 3_000_000)
+    started = [0]
+
+    def fake_read(path):
+        started[0] += 1
+        return np.zeros((1000, 1000), np.uint8)  # 1 MB each
+
+    monkeypatch.setattr(api, "read_image", fake_read)
+    consumed, most_waiting = 0, 0
+    for _ in api._read_ahead([str(i) for i in range(50)]):
+        consumed += 1
+        most_waiting = max(most_waiting, started[0] - consumed)
+    assert consumed == 50
+    assert most_waiting <= 3 + api.DECODERS
+
+
+def test_null_separated_stdin_paths_keep_newlines_and_blanks(tmp_path):
+    names = ["with\nnewline.mp4", " leading blank.mp4"]
+    for name in names:
+        (tmp_path / name).write_bytes(EXAMPLE.read_bytes())
+    stdin = "\0".join(str(tmp_path / name) for name in names) + "\0"
+    proc = run_cli("-", "-0", "--top", "1", "--jsonl", stdin=stdin)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(Path(r["source"]).name for r in json_lines(proc.stdout)) == sorted(names)
+    proc = run_cli("-", "--top", "1", stdin=stdin)  # NULs without -0: binary data, one usage error
+    assert proc.returncode == 2
+    assert_clean_error(proc, "-0")

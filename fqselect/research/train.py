@@ -40,7 +40,8 @@ VALIDATION_EVERY = 10  # every 10th LFW-train identity (sorted) validates; never
 CELEBA_HELDOUT_EVERY = 4  # every 4th CelebA identity (sorted) is a second held-out evaluation set
 LABEL_BINS = 100
 FMR = 1e-3
-LOSSES = ("l2", "rank", "idq", "distill")
+LOSSES = ("l2", "soft", "rank", "idq", "distill")
+REGRESSION_LOSSES = ("l2", "soft", "rank")
 
 
 def split_every(identities: np.ndarray, every: int) -> np.ndarray:
@@ -171,15 +172,26 @@ class Validation:
         return pauc(curve, 0.2), pauc(curve, 0.3)
 
 
-def sampling_weights(samples: Samples, natural_share: float | None = None) -> np.ndarray:
-    """Smooth re-sampling of the label histogram; with `natural_share`, that share of every batch comes
+def regression_targets(label: np.ndarray, loss: str, m: float, s: float) -> np.ndarray:
+    """What a regression loss fits: the cosine itself (`l2`, `rank`), or for `soft` LightQNet's soft
+    label of it at the operating point, sigmoid(s(cos − m)): the network's capacity goes to telling faces
+    near and below the FMR 1e-3 threshold apart, where matches are won or lost, not to ordering good
+    faces among themselves (cos 0.6 against 0.8 matters to no decision at that threshold)."""
+    if loss == "soft":
+        return (1.0 / (1.0 + np.exp(-s * (label - m)))).astype(np.float32)
+    return np.clip(label, 0, 1).astype(np.float32)
+
+
+def sampling_weights(samples: Samples, natural_share: float | None = None, targets: np.ndarray | None = None) -> np.ndarray:
+    """Smooth re-sampling of the target histogram; with `natural_share`, that share of every batch comes
     from the undegraded images (each part re-sampled on its own), so the network ranks natural faces
     (what the evaluation and most users see) and does not only learn to spot synthetic damage."""
+    targets = samples.label if targets is None else targets
     if natural_share is None or samples.clean is None:
-        return smooth_weights(samples.label)
+        return smooth_weights(targets)
     weights = np.zeros(len(samples))
     for part, share in ((samples.clean, natural_share), (~samples.clean, 1 - natural_share)):
-        weights[part] = share * smooth_weights(samples.label[part])
+        weights[part] = share * smooth_weights(targets[part])
     return weights / weights.sum()
 
 
@@ -251,15 +263,15 @@ def train(samples: Samples, validation: Validation, arch: str, loss: str, epochs
     people = max(2, batch_size // 16)  # LightQNet's 8 identities × 16 images at batch 128
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=epochs * steps, pct_start=0.1)
-    labels = torch.from_numpy(np.clip(samples.label, 0, 1))
+    labels = torch.from_numpy(regression_targets(samples.label, loss, m, s))
     embeddings = torch.from_numpy(samples.embeddings)
     identity, source = torch.from_numpy(samples.identity), torch.from_numpy(samples.source)
-    weights = sampling_weights(samples, natural_share)
+    weights = sampling_weights(samples, natural_share, labels.numpy())
     teacher = Teacher(samples.embeddings.shape[1]) if loss == "distill" else None
     best, best_state, history = float("inf"), None, []
     for epoch in range(1, epochs + 1):
         started, total = time.perf_counter(), 0.0
-        if loss in ("l2", "rank"):
+        if loss in REGRESSION_LOSSES:
             batches = (rng.choice(len(samples), batch_size, p=weights) for _ in range(steps))
         else:
             batches = pk_batches(samples.identity, rng, people=people, per_person=batch_size // people, steps=steps)
@@ -267,7 +279,7 @@ def train(samples: Samples, validation: Validation, arch: str, loss: str, epochs
             x = to_tensor(inputs[index], flip=rng.random(len(index)) < 0.5)
             quality = model(x).reshape(-1)
             idx = torch.from_numpy(index)
-            if loss in ("l2", "rank"):
+            if loss in REGRESSION_LOSSES:
                 objective = torch.mean((quality - labels[idx]) ** 2)
                 if loss == "rank":
                     objective = objective + ranking_loss(quality, labels[idx])
@@ -333,6 +345,7 @@ def model_card(name: str, arch: str, loss: str, model, history: list[dict], seed
                           "from": f"112x112 ArcFace-aligned crop (insightface norm_crop); resize: {resize}"},
         "output": "raw score in (0, 1), sigmoid; `calibration` maps it to a match probability",
         "label": {"l2": "tinyFQnet: cos(embedding, leave-one-out centre of the identity's clean images), L2 regression, smooth re-sampling",
+                  "soft": f"cos(embedding, leave-one-out centre of the identity's clean images) as LightQNet's soft label sigmoid(s(cos - m)), m={m:.4f} (FMR 1e-3), s={s:.2f}; L2 regression, smooth re-sampling of the soft labels",
                   "rank": "tinyFQnet label cos(embedding, leave-one-out centre of the identity's clean images): L2 regression plus RankNet pairwise ranking loss over each batch, smooth re-sampling",
                   "idq": f"LightQNet: pairwise soft labels sigmoid(s(cos - m)), m={m:.4f}, s={s:.2f}, IDQ loss (min of pair)",
                   "distill": f"LightQNet IDQ (m={m:.4f}, s={s:.2f}) + branch distillation (KL, lambda=10) from a head on the SFace embedding"}[loss],
