@@ -251,6 +251,7 @@ def select_command(
         for result in run_batch(paths, options, out, overwrite, resume, workers, on_frame):
             results.append(result)
             _report(result, jsonl)
+            result.drop_pixels()  # written and reported: the table needs only the records
             progress.advance(overall)
     if not jsonl and results:
         _print_table(results)

@@ -111,5 +111,11 @@ class InputResult:
     def ok(self) -> bool:
         return self.status in ("ok", "skipped") and not self.warnings
 
+    def drop_pixels(self) -> None:
+        """Forget the picks' frames and crops once they are written or reported: a batch of thousands
+        of inputs keeps only their records, so memory does not grow with the number of inputs."""
+        for pick in self.picks:
+            pick.image = pick.crop = None
+
 
 Progress = Callable[[int, int | None], None]  # (frames analysed so far, frames planned or None)
