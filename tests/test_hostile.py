@@ -7,6 +7,7 @@ import json
 import os
 import resource
 import socket
+import sys
 from pathlib import Path
 
 import cv2
@@ -15,38 +16,15 @@ import pytest
 
 from conftest import ROOT, assert_clean_error, json_lines, run_cli
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_hostile import hostile_corpus  # noqa: E402  (the benchmark's seeded corpus, smaller)
+
 EXAMPLE = ROOT / "examples" / "example.mp4"
 
 
-def fuzz_corpus(folder: Path, photo: Path, rounds: int = 12, seed: int = 0) -> list[Path]:
-    """Truncated and bit-flipped videos and images, random bytes, empty files and wrong extensions."""
-    rng = np.random.default_rng(seed)
-    video, jpeg = EXAMPLE.read_bytes(), photo.read_bytes()
-    png = cv2.imencode(".png", cv2.resize(cv2.imread(str(photo)), (160, 120)))[1].tobytes()
-
-    def flipped(data: bytes) -> bytes:
-        data = bytearray(data)
-        for _ in range(int(rng.integers(1, 40))):
-            data[int(rng.integers(0, len(data)))] = int(rng.integers(0, 256))
-        return bytes(data)
-
-    files = []
-    for i in range(rounds):
-        for name, data in [("trunc.mp4", video[: int(rng.integers(100, len(video)))]), ("flip.mp4", flipped(video)),
-                           ("trunc.jpg", jpeg[: int(rng.integers(10, len(jpeg)))]), ("flip.jpg", flipped(jpeg)),
-                           ("flip.png", flipped(png)), ("random.mp4", rng.bytes(int(rng.integers(1, 4000)))),
-                           ("random.jpg", rng.bytes(int(rng.integers(1, 4000)))), ("empty.png", b""),
-                           ("video-named.png", video[:20000]), ("jpeg-named.mp4", jpeg)]:
-            path = folder / f"{i:02d}_{name}"
-            path.write_bytes(data)
-            files.append(path)
-    return files
-
-
 def test_fuzz_corpus_every_input_accounted_for(tmp_path, face_photo):
-    files = fuzz_corpus(tmp_path, face_photo)
-    good = tmp_path / "zz_good.mp4"
-    good.write_bytes(EXAMPLE.read_bytes())
+    """120 damaged files of the benchmark's corpus (seeded), then one good clip, in one call."""
+    *files, good = hostile_corpus(tmp_path, face_photo, rounds=12, odd=False)
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     proc = run_cli(*files, good, "--top", "1", "--jsonl")
     peak_mib = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
@@ -62,7 +40,7 @@ def test_fuzz_corpus_every_input_accounted_for(tmp_path, face_photo):
     failed = [line for line in proc.stderr.splitlines() if line.startswith("fqselect:   failed ")]
     assert len(failed) == counts["failed"] + counts["no_face"]
     sources = {r["source"] for r in json_lines(proc.stdout)}
-    assert str(good) in sources  # the good input after 120 bad ones still gets its pick
+    assert good in sources  # the good input after 120 bad ones still gets its pick
     assert peak_mib < 1500
 
 
