@@ -18,6 +18,7 @@ from . import __version__, research
 from .defaults import (DEFAULT_DETECTOR, DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, DEFAULT_MIN_GAP, DEFAULT_NETWORK, DEFAULT_PROVIDER,
                        DEFAULT_SCORER, DEFAULT_TOP, DEFAULT_WINDOW)
 from .errors import ExitCode, FQError, UsageError
+from .guard import name_input
 from .runtime import keep_freed_memory, set_provider, silence_native_stderr
 
 if TYPE_CHECKING:
@@ -195,6 +196,8 @@ def select_command(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write frames, aligned crops and manifest.json per input here."),
     jsonl: bool = typer.Option(False, "--jsonl", help="One JSON object per picked face on stdout."),
     embeddings: bool = typer.Option(False, "--embeddings", help="Also write the quality-weighted mean embedding (needs --out)."),
+    report: bool = typer.Option(False, "--report", help="Also write report.html (opens from disk) and contact_sheet.png into --out."),
+    sheet: bool = typer.Option(False, "--sheet", help="Also write contact_sheet.png (the picked crops, a row per input or person) into --out."),
     min_quality: float = typer.Option(0.0, "--min-quality", min=0.0, max=1.0, help="Never pick faces below this quality."),
     min_gap: float = typer.Option(DEFAULT_MIN_GAP, "--min-gap", min=0.0, help="Seconds between picks from one video."),
     min_face: int = typer.Option(0, "--min-face", min=0, help="Ignore faces whose box is smaller than this many pixels."),
@@ -225,8 +228,12 @@ def select_command(
     paths = expand_inputs(inputs, null)
     if not paths:
         raise UsageError("no inputs (give paths, or - with paths on stdin)")
+    if len(paths) == 1:  # runs in this process (batches are isolated per input by their workers)
+        name_input(paths[0])
     if embeddings and out is None:
         raise UsageError("--embeddings writes .npy files: give --out DIR")
+    if (report or sheet) and out is None:
+        raise UsageError("--report and --sheet write into the output folder: give --out DIR")
     if end is not None and end <= start:
         raise UsageError(f"--end {end} must be after --start {start}")
     from .batch import run_batch
@@ -255,8 +262,21 @@ def select_command(
             progress.advance(overall)
     if not jsonl and results:
         _print_table(results)
+    if out is not None:
+        _write_report(out, results, report, sheet)
     _summary(results, quiet, time.perf_counter() - started)
     raise typer.Exit(ExitCode.OK if all(r.ok for r in results) else ExitCode.INPUT_FAILED)
+
+
+def _write_report(out: Path, results: list[InputResult], report: bool, sheet: bool) -> None:
+    """failures.jsonl always (the report's index reads it), and with --report the page and the sheet,
+    with --sheet the sheet alone."""
+    from .report import build_report, write_failures
+
+    write_failures(out, results)
+    if report or sheet:
+        for path in build_report(out, sheet_only=not report):
+            note(f"fqselect: wrote {path}")
 
 
 def _report(result: InputResult, jsonl: bool) -> None:
@@ -276,9 +296,10 @@ def _print_table(results: list[InputResult]) -> None:
     for result in results:
         for pick in result.picks:
             person = "" if pick.person is None else f"{pick.person}" + (f" ({pick.identity})" if pick.identity else "")
-            rows.append([result.input, *([person] if with_persons else []), str(pick.rank), str(pick.frame),
+            frame = Path(pick.source).name if result.kind == "folder" else str(pick.frame)  # a folder's photo by name
+            rows.append([result.input, *([person] if with_persons else []), str(pick.rank), frame,
                          f"{pick.time:.2f}", f"{pick.quality:.3f}", pick.scorer, pick.frame_file or ""])
-    header = ["input", *(["person"] if with_persons else []), "rank", "frame", "time", "quality", "scorer", "file"]
+    header = ["input", *(["person"] if with_persons else []), "rank", "frame/image", "time", "quality", "scorer", "file"]
     print_table(header, rows)
 
 
@@ -320,6 +341,24 @@ def _summary(results: list[InputResult], quiet: bool, seconds: float) -> None:
     for result in results:  # the reasons again, together, so a long batch's failures are not scrolled away
         if result.status in ("failed", "no_face"):
             note(f"fqselect:   failed {result.input}: {result.error}")
+
+
+@app.command("report", epilog=EXIT_CODES_HELP)
+def report_command(
+    out: Path = typer.Argument(..., help="An --out folder of earlier runs."),
+    sheet_only: bool = typer.Option(False, "--sheet-only", help="Only contact_sheet.png, no report.html."),
+):
+    """Rebuild report.html and contact_sheet.png of an --out folder from its manifests (after --resume runs too).
+
+    Example: fqselect report picks/   (then open picks/report.html in a browser)"""
+    if not out.is_dir():
+        raise UsageError(f"{out}: output folder not found")
+    from .report import build_report, load_inputs
+
+    if not any(load_inputs(out)):
+        raise UsageError(f"{out}: no manifest.json below it: not an fqselect output folder")
+    for path in build_report(out, sheet_only):
+        note(f"fqselect: wrote {path}")
 
 
 @app.command("score", epilog=EXIT_CODES_HELP)

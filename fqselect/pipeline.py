@@ -172,6 +172,7 @@ def _select_in_window(window: Window, models: Models, min_face: int, selector: T
     landmark placement between frames, which sharpness does not see."""
     faces = analyse_frame(window.frames[0], models, min_face)
     result.frames_analysed += 1
+    _on_timeline(result, window.frames[0], faces)
     for frame in window.frames[1:]:
         if not _offer(faces, selector, result):
             return
@@ -196,6 +197,7 @@ def _track_in_window(window: Window, models: Models, min_face: int, tracker: Per
     are searched near them (as `_select_in_window` does), each face found joining its region's track."""
     faces = analyse_frame(window.frames[0], models, min_face)
     result.frames_analysed += 1
+    _on_timeline(result, window.frames[0], faces)
     result.faces_seen += len(faces)
     tracks = tracker.update(faces)
     for frame in window.frames[1:]:
@@ -206,6 +208,12 @@ def _track_in_window(window: Window, models: Models, min_face: int, tracker: Per
         result.regions_analysed += len(regions)
         result.faces_seen += len(found)
         faces, tracks = tracker.refine(found, faces, tracks)
+
+
+def _on_timeline(result: InputResult, frame: Frame, faces: list[Candidate]) -> None:
+    """The best face's quality of each frame analysed whole (None: no face), for the report's strip."""
+    if result.kind == "video":
+        result.timeline.append((round(frame.time, 3), round(max(c.quality for c in faces), 4) if faces else None))
 
 
 def analyse_frame(frame: Frame, models: Models, min_face: int = 0, regions: np.ndarray | None = None) -> list[Candidate]:
@@ -222,6 +230,7 @@ def analyse_frame(frame: Frame, models: Models, min_face: int = 0, regions: np.n
                 source=frame.source,
                 frame=frame.index,
                 time=round(frame.time, 3),
+                frame_size=[int(frame.image.shape[1]), int(frame.image.shape[0])],
                 bbox=[round(float(v), 1) for v in faces.boxes[i]],
                 landmarks=[[round(float(x), 2), round(float(y), 2)] for x, y in faces.landmarks[i]],
                 det_score=round(float(faces.det_scores[i]), 4),

@@ -72,13 +72,14 @@ class Pick:
     scorer_version: str = ""
     frame_file: str | None = None
     crop_file: str | None = None
+    frame_size: list[int] | None = None  # [width, height] of the frame the face is in
     person: int | None = None  # --per-person: the person's id within its input
     identity: str | None = None  # --gallery: the matched name, or "unknown"
     image: np.ndarray | None = field(default=None, repr=False)
     crop: np.ndarray | None = field(default=None, repr=False)
     embedding: np.ndarray | None = field(default=None, repr=False)
 
-    RECORD_FIELDS = ("source", "frame", "time", "bbox", "landmarks", "det_score", "quality", "rank",
+    RECORD_FIELDS = ("source", "frame", "time", "frame_size", "bbox", "landmarks", "det_score", "quality", "rank",
                      "scorer", "scorer_version", "frame_file", "crop_file")
 
     def record(self) -> dict:
@@ -105,6 +106,7 @@ class InputResult:
     seconds: float = 0.0
     embedding: np.ndarray | None = field(default=None, repr=False)
     persons: list["Person"] = field(default_factory=list)
+    timeline: list[tuple[float, float | None]] = field(default_factory=list)  # videos: (time, best quality)
     output_dir: str | None = None
 
     @property

@@ -165,6 +165,7 @@ def manifest(result: InputResult, options: Options) -> dict:
         "warnings": result.warnings,
         "embedding_file": "embedding.npy" if result.embedding is not None else None,
         "faces": [p.record() for p in result.picks],
+        "timeline": result.timeline,
         **({"persons": [_person_entry(person, result, options) for person in result.persons]} if options.per_person else {}),
     }
 

@@ -155,6 +155,13 @@ def crashing_environment(tmp_path: Path) -> dict[str, str]:
     return {"PYTHONPATH": os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")])}
 
 
+def test_a_decoder_crash_of_a_single_input_is_one_line(tmp_path):
+    (tmp_path / "crash.mp4").write_bytes(EXAMPLE.read_bytes())
+    proc = run_cli(tmp_path / "crash.mp4", "--top", "1", env=crashing_environment(tmp_path))
+    assert proc.returncode == 1
+    assert_clean_error(proc, "crash.mp4", "decoder crashed (SIGSEGV)")
+
+
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_a_decoder_crash_costs_only_its_input(tmp_path, workers):
     inputs = []
@@ -170,15 +177,20 @@ def test_a_decoder_crash_costs_only_its_input(tmp_path, workers):
 
 
 def _children(pid: int) -> list[int]:
-    """Live child processes of `pid`, from /proc (Linux)."""
-    found = []
+    """Live descendants of `pid` (the command's crash guard forks the command, which starts the
+    workers), from /proc (Linux)."""
+    parents = {}
     for entry in Path("/proc").iterdir():
         try:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        if entry.name.isdigit() and int(fields[1]) == pid and fields[0] != "Z":
-            found.append(int(entry.name))
+        if entry.name.isdigit() and fields[0] != "Z":
+            parents[int(entry.name)] = int(fields[1])
+    found, frontier = [], {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier}
+        found += sorted(frontier)
     return found
 
 
@@ -202,10 +214,10 @@ def test_workers_die_with_their_parent(tmp_path):
     command, subprocess = _slow_batch(tmp_path)
     parent = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while len(_children(parent.pid)) < 2 and time.monotonic() < deadline:
+    while len(_children(parent.pid)) < 3 and time.monotonic() < deadline:  # the command and 2 workers
         time.sleep(0.05)
     workers = _children(parent.pid)
-    assert len(workers) >= 2
+    assert len(workers) >= 3
     parent.send_signal(signal.SIGKILL)
     parent.wait()
     deadline = time.monotonic() + 5
@@ -224,7 +236,7 @@ def test_ctrl_c_stops_a_parallel_batch_within_a_second(tmp_path):
     command, subprocess = _slow_batch(tmp_path)
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:
+    while len(_children(proc.pid)) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.5)  # the workers are at work
     sent = time.monotonic()
