@@ -10,7 +10,7 @@ import numpy as np
 from .align import ALIGNED_SIZE, detect_and_align
 from .decode import PREFETCH_BYTES, read_image
 from .detect import DEFAULT_MAX_SIDE, DEFAULT_THRESHOLD, load_detector
-from .errors import InputError
+from .errors import NO_FACE_REASON, InputError
 from .faces import FaceBatch
 from .batch import run_batch, select_many  # noqa: F401 (the public API)
 from .pipeline import process_input
@@ -63,7 +63,7 @@ def score_images(
             try:
                 batch = _aligned_batch(path, image) if aligned else detect_and_align(image, face_finder, min_face)
                 if len(batch) == 0:
-                    batch, error = None, "no face found"
+                    batch, error = None, NO_FACE_REASON
             except InputError as failure:
                 error = failure.reason
         pending.append((path, batch, error))

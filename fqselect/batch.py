@@ -5,16 +5,17 @@ without output folders."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .errors import InputError
 from .pipeline import process_input
-from .results import InputResult, Options, Progress
-from .write import check_free, is_complete, output_names, prepare_out_dir, write_result
+from .results import InputResult, Options, Pick, Progress
+from .write import check_free, is_complete, output_names, prepare_out_dir, read_picks, write_result
 
 
 def run_batch(paths: list[str], options: Options, out: str | Path | None = None, overwrite: bool = False,
-              resume: bool = False, workers: int = 1, progress: Progress | None = None) -> Iterator[InputResult]:
+              resume: bool = False, workers: int = 1, progress: Progress | None = None,
+              on_start: Callable[[str], None] | None = None) -> Iterator[InputResult]:
     """Every input's result, in input order, each already written to `out/<name>/` when `out` is given.
 
     Inputs whose folder is complete are `skipped` with `resume`; an existing folder is never replaced
@@ -24,7 +25,7 @@ def run_batch(paths: list[str], options: Options, out: str | Path | None = None,
     names = output_names(paths)
     folders = {path: (out / names[path] if out is not None else None) for path in paths}
     prechecked = {path: _precheck(path, folders[path], overwrite, resume) for path in paths}
-    running = select_many([p for p in paths if prechecked[p] is None], options, workers, progress)
+    running = select_many([p for p in paths if prechecked[p] is None], options, workers, progress, on_start=on_start)
     for path in paths:
         result = prechecked[path] or next(running)
         if folders[path] is not None and result.status == "ok":
@@ -37,8 +38,9 @@ def _precheck(path: str, folder: Path | None, overwrite: bool, resume: bool) -> 
     None for inputs to process. Checked before the work, not after it."""
     if folder is None:
         return None
-    if resume and is_complete(folder):
-        return InputResult(input=path, status="skipped", output_dir=str(folder))
+    if resume and is_complete(folder):  # its picks again, from its manifest: a resumed run's stdout is complete
+        picks = [Pick.from_record(record) for record in read_picks(folder)]
+        return InputResult(input=path, status="skipped", output_dir=str(folder), picks=picks)
     try:
         check_free(folder, path, overwrite)
     except InputError as error:
@@ -54,17 +56,20 @@ def _write(result: InputResult, options: Options, folder: Path, overwrite: bool)
 
 
 def select_many(paths: list[str], options: Options, workers: int = 1, progress: Progress | None = None,
-                isolate: bool | None = None) -> Iterator[InputResult]:
+                isolate: bool | None = None, on_start: Callable[[str], None] | None = None) -> Iterator[InputResult]:
     """`process_input` over many inputs, results in input order. With `isolate` (the default for two or
     more inputs) they run in supervised worker processes (`supervise.py`), `workers` of them, each loading
     the models once: a decoder that crashes on one input costs only that input. One input runs here, in
-    this process, where decoding starts while the models load."""
+    this process, where decoding starts while the models load. `on_start(path)` is told as each input
+    starts (progress displays name the files at work)."""
     if isolate is None:
         isolate = len(paths) > 1
     if not isolate:
         for path in paths:
+            if on_start:
+                on_start(path)
             yield process_input(path, options, progress)
         return
     from .supervise import supervised_map
 
-    yield from supervised_map(paths, options, workers, progress)
+    yield from supervised_map(paths, options, workers, progress, on_start)

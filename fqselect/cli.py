@@ -9,7 +9,7 @@ import sys
 import time
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, List, Optional
+from typing import TYPE_CHECKING, Callable, Iterable, List, Optional
 
 import typer
 from typer.core import TyperGroup
@@ -17,7 +17,7 @@ from typer.core import TyperGroup
 from . import __version__, research
 from .defaults import (DEFAULT_DETECTOR, DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, DEFAULT_MIN_GAP, DEFAULT_NETWORK, DEFAULT_PROVIDER,
                        DEFAULT_SCORER, DEFAULT_TOP, DEFAULT_WINDOW)
-from .errors import ExitCode, FQError, UsageError
+from .errors import NO_FACE_REASON, ExitCode, FQError, UsageError
 from .guard import name_input
 from .runtime import keep_freed_memory, set_provider, silence_native_stderr
 
@@ -27,9 +27,10 @@ if TYPE_CHECKING:
 # Only light modules above: numpy, OpenCV and the stages load inside the commands, so `--help` is instant.
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 every input gave a selection; 1 some input failed, had no face or was only partly "
-    "readable (the others were still processed); 2 usage error (bad option, no input, unwritable --out, "
-    "missing model or gallery); 3 internal error (a bug); 130 interrupted."
+    "Exit codes: 0 every input gave a selection; 1 some input failed or was only partly readable (the "
+    "others were still processed); 2 usage error (bad option, no input, unwritable --out, missing model or "
+    "gallery); 3 no input failed but some had no face (or none above --min-quality); 70 internal error (a "
+    "bug); 130 interrupted."
 )
 
 
@@ -47,7 +48,8 @@ class DefaultToSelect(TyperGroup):
     """`fqselect VIDEO ...` means `fqselect select VIDEO ...`: anything that is not a subcommand."""
 
     def parse_args(self, ctx, args):
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+        root_options = ("--help", "-h", "--version", "--install-completion", "--show-completion")
+        if args and args[0] not in self.commands and args[0] not in root_options:
             args = ["select", *args]
         return super().parse_args(ctx, args)
 
@@ -60,7 +62,7 @@ class DefaultToSelect(TyperGroup):
 
 app = typer.Typer(
     cls=DefaultToSelect,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
     pretty_exceptions_enable=False,
     no_args_is_help=True,
     help="Pick the best face frames from videos, image folders and image lists.\n\n"
@@ -192,39 +194,51 @@ def announce_scorer(scorer_option: str, scorer_name: str) -> None:
 @app.command("select", epilog=EXIT_CODES_HELP)
 def select_command(
     inputs: list[str] = typer.Argument(..., help="Videos, image folders (one template each), images, or - to read paths from stdin."),
-    top: int = typer.Option(DEFAULT_TOP, "--top", "-k", min=1, help="Faces to pick per input."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write frames, aligned crops and manifest.json per input here."),
-    jsonl: bool = typer.Option(False, "--jsonl", help="One JSON object per picked face on stdout."),
-    embeddings: bool = typer.Option(False, "--embeddings", help="Also write the quality-weighted mean embedding (needs --out)."),
-    report: bool = typer.Option(False, "--report", help="Also write report.html (opens from disk) and contact_sheet.png into --out."),
-    sheet: bool = typer.Option(False, "--sheet", help="Also write contact_sheet.png (the picked crops, a row per input or person) into --out."),
-    min_quality: float = typer.Option(0.0, "--min-quality", min=0.0, max=1.0, help="Never pick faces below this quality."),
-    min_gap: float = typer.Option(DEFAULT_MIN_GAP, "--min-gap", min=0.0, help="Seconds between picks from one video."),
-    min_face: int = typer.Option(0, "--min-face", min=0, help="Ignore faces whose box is smaller than this many pixels."),
-    every: int = typer.Option(1, "--every", min=1, help="Analyse every Nth video frame."),
-    fps: Optional[float] = typer.Option(None, "--fps", min=0.001, help="Analyse at most this many frames per second of video."),
-    max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Analyse at most this many frames per video."),
-    start: float = typer.Option(0.0, "--start", min=0.0, help="Start time in seconds (by timestamp; seeks, does not decode what comes before)."),
-    end: Optional[float] = typer.Option(None, "--end", min=0.0, help="End time in seconds (by timestamp)."),
-    exhaustive: bool = typer.Option(False, "--exhaustive", help="Run the detector on every frame, not only on the sharpest frame(s) of each --window."),
-    window: float = typer.Option(DEFAULT_WINDOW, "--window", min=0.01, help="Seconds of video per pre-screening window: its sharpest frame goes to the detector."),
-    per_person: bool = typer.Option(False, "--per-person", help="Link faces into persons and pick the TOP best of each person."),
-    gallery: Optional[Path] = typer.Option(None, "--gallery", help="Known people as <name>/<images>: label each person (implies --per-person)."),
-    detector: str = typer.Option(DEFAULT_DETECTOR, "--detector", help="retinaface, yunet, or scrfd (needs --model-pack)."),
-    det_size: int = typer.Option(DEFAULT_MAX_SIDE, "--det-size", min=64, help="Longer side frames are shrunk to for detection."),
-    scorer: str = typer.Option(DEFAULT_SCORER, "--scorer", help="auto (trained network), a network in weights/, blur, pose, jpeg, combined, size, detector, random, or an .onnx path."),
-    model_pack: Optional[str] = typer.Option(None, "--model-pack", help="insightface model pack NAME or PATH on disk (SCRFD detector, ArcFace embeddings)."),
-    provider: str = typer.Option(DEFAULT_PROVIDER, "--provider", help="onnxruntime execution provider: auto (CUDA when this onnxruntime has it), cpu, cuda."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
-    resume: bool = typer.Option(False, "--resume", help="Skip inputs whose output folder is already complete."),
-    workers: int = typer.Option(default_workers(), "--workers", "-j", min=1, help="Inputs processed in parallel (processes); default: half the cores."),
-    null: bool = typer.Option(False, "--null", "-0", help="Paths on stdin (-) are NUL-separated, as find -print0 writes them."),
-    max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=1, help="Refuse images larger than this many pixels, checked from the header before decoding (default: four 8K frames)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or summary on stderr (warnings and errors still go there)."),
+    top: int = typer.Option(DEFAULT_TOP, "--top", "-k", min=1, help="Faces to pick per input.", rich_help_panel="Selection"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write frames, aligned crops and manifest.json per input here.", rich_help_panel="Output"),
+    jsonl: bool = typer.Option(False, "--jsonl", help="One JSON object per picked face on stdout.", rich_help_panel="Output"),
+    csv_out: bool = typer.Option(False, "--csv", help="CSV on stdout instead: a header, then one row per picked face.", rich_help_panel="Output"),
+    embeddings: bool = typer.Option(False, "--embeddings", help="Also write the quality-weighted mean embedding (needs --out).", rich_help_panel="Output"),
+    report: bool = typer.Option(False, "--report", help="Also write report.html (opens from disk) and contact_sheet.png into --out.", rich_help_panel="Output"),
+    sheet: bool = typer.Option(False, "--sheet", help="Also write contact_sheet.png (the picked crops, a row per input or person) into --out.", rich_help_panel="Output"),
+    min_quality: float = typer.Option(0.0, "--min-quality", min=0.0, max=1.0, help="Never pick faces below this quality.", rich_help_panel="Selection"),
+    min_gap: float = typer.Option(DEFAULT_MIN_GAP, "--min-gap", min=0.0, help="Seconds between picks from one video.", rich_help_panel="Selection"),
+    min_face: int = typer.Option(0, "--min-face", min=0, help="Ignore faces whose box is smaller than this many pixels.", rich_help_panel="Selection"),
+    every: int = typer.Option(1, "--every", min=1, help="Analyse every Nth video frame.", rich_help_panel="Sampling (videos)"),
+    fps: Optional[float] = typer.Option(None, "--fps", min=0.001, help="Analyse at most this many frames per second of video.", rich_help_panel="Sampling (videos)"),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Analyse at most this many frames per video.", rich_help_panel="Sampling (videos)"),
+    start: float = typer.Option(0.0, "--start", min=0.0, help="Start time in seconds (by timestamp; seeks, does not decode what comes before).", rich_help_panel="Sampling (videos)"),
+    end: Optional[float] = typer.Option(None, "--end", min=0.0, help="End time in seconds (by timestamp).", rich_help_panel="Sampling (videos)"),
+    exhaustive: bool = typer.Option(False, "--exhaustive", help="Run the detector on every frame, not only on the sharpest frame(s) of each --window.", rich_help_panel="Sampling (videos)"),
+    window: float = typer.Option(DEFAULT_WINDOW, "--window", min=0.01, help="Seconds of video per pre-screening window: its sharpest frame goes to the detector.", rich_help_panel="Sampling (videos)"),
+    per_person: bool = typer.Option(False, "--per-person", help="Link faces into persons and pick the TOP best of each person.", rich_help_panel="Selection"),
+    gallery: Optional[Path] = typer.Option(None, "--gallery", help="Known people as <name>/<images>: label each person (implies --per-person).", rich_help_panel="Selection"),
+    match_threshold: Optional[float] = typer.Option(None, "--match-threshold", min=-1.0, max=1.0, help="Cosine a person needs to take a gallery name (default: the recogniser's FMR 1e-3 point, 0.38 for SFace).", rich_help_panel="Selection"),
+    detector: str = typer.Option(DEFAULT_DETECTOR, "--detector", help="retinaface, yunet, or scrfd (needs --model-pack).", rich_help_panel="Models"),
+    det_size: int = typer.Option(DEFAULT_MAX_SIDE, "--det-size", min=64, help="Longer side frames are shrunk to for detection.", rich_help_panel="Models"),
+    scorer: str = typer.Option(DEFAULT_SCORER, "--scorer", help="auto (trained network), a network in weights/, blur, pose, jpeg, combined, size, detector, random, or an .onnx path.", rich_help_panel="Models"),
+    model_pack: Optional[str] = typer.Option(None, "--model-pack", help="insightface model pack NAME or PATH on disk (SCRFD detector, ArcFace embeddings).", rich_help_panel="Models"),
+    provider: str = typer.Option(DEFAULT_PROVIDER, "--provider", help="onnxruntime execution provider: auto (CUDA when this onnxruntime has it), cpu, cuda.", rich_help_panel="Models"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs.", rich_help_panel="Output"),
+    resume: bool = typer.Option(False, "--resume", help="Skip inputs whose output folder is already complete.", rich_help_panel="Batch"),
+    workers: int = typer.Option(default_workers(), "--workers", "-j", min=1, help="Inputs processed in parallel (processes); default: half the cores.", rich_help_panel="Batch"),
+    null: bool = typer.Option(False, "--null", "-0", help="Paths on stdin (-) are NUL-separated, as find -print0 writes them.", rich_help_panel="Input"),
+    max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=1, help="Refuse images larger than this many pixels, checked from the header before decoding (default: four 8K frames).", rich_help_panel="Input"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or summary on stderr (warnings and errors still go there).", rich_help_panel="Output"),
 ):
-    """Pick the TOP best faces of each input."""
+    """Pick the TOP best faces of each input.
+
+    Examples:
+
+      fqselect clip.mp4 --top 3 --out picks --report     (then open picks/report.html)
+
+      find /archive -name '*.mp4' -print0 | fqselect - -0 --jsonl --out picks --resume > picks.jsonl
+
+      fqselect cctv.mp4 --per-person --gallery known_people/ --csv > persons.csv
+    """
     limit_image_pixels(max_pixels)
-    check_finite(min_quality=min_quality, min_gap=min_gap, fps=fps, start=start, end=end, window=window)
+    check_finite(min_quality=min_quality, min_gap=min_gap, fps=fps, start=start, end=end, window=window,
+                 match_threshold=match_threshold)
     paths = expand_inputs(inputs, null)
     if not paths:
         raise UsageError("no inputs (give paths, or - with paths on stdin)")
@@ -232,6 +246,8 @@ def select_command(
         name_input(paths[0])
     if embeddings and out is None:
         raise UsageError("--embeddings writes .npy files: give --out DIR")
+    if csv_out and jsonl:
+        raise UsageError("--csv and --jsonl both write to stdout: choose one")
     if (report or sheet) and out is None:
         raise UsageError("--report and --sheet write into the output folder: give --out DIR")
     if end is not None and end <= start:
@@ -244,7 +260,8 @@ def select_command(
     options = Options(top=top, min_quality=min_quality, min_gap=min_gap, min_face=min_face, every=every, fps=fps,
                       max_frames=max_frames, start=start, end=end, detector=detector, det_size=det_size, scorer=scorer,
                       model_pack=model_pack, embeddings=embeddings, exhaustive=exhaustive, window=window,
-                      per_person=per_person or gallery is not None, gallery=str(gallery) if gallery else None)
+                      per_person=per_person or gallery is not None, gallery=str(gallery) if gallery else None,
+                      match_threshold=match_threshold)
     set_provider(provider)
     if out is not None:
         prepare_out_dir(out)  # before any model loads: an unwritable --out is a usage error at once
@@ -255,17 +272,30 @@ def select_command(
         overall = progress.add_task("inputs", total=len(paths))
         frames_task = progress.add_task("frames", total=None, visible=workers <= 1)
         on_frame = lambda done, planned: progress.update(frames_task, completed=done, total=planned)  # noqa: E731
-        for result in run_batch(paths, options, out, overwrite, resume, workers, on_frame):
-            results.append(result)
-            _report(result, jsonl)
-            result.drop_pixels()  # written and reported: the table needs only the records
+        at_work: list[str] = []  # the files being analysed now, named on the inputs bar
+
+        def on_start(path: str) -> None:
+            at_work.append(path)
+            progress.update(overall, description=_names(at_work))
+        emit = csv_writer() if csv_out else None
+        try:
+            for result in run_batch(paths, options, out, overwrite, resume, workers, on_frame, on_start):
+                if result.input in at_work:
+                    at_work.remove(result.input)
+                    progress.update(overall, description=_names(at_work))
+                results.append(result)
+                _report(result, jsonl, emit)
+                result.drop_pixels()  # written and reported: the table needs only the records
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted; {len(results)} of {len(paths)} inputs complete"
+                              + (" (rerun with --resume to skip them)" if out is not None and results else "")) from None
             progress.advance(overall)
-    if not jsonl and results:
+    if not (jsonl or csv_out) and results:
         _print_table(results)
     if out is not None:
         _write_report(out, results, report, sheet)
     _summary(results, quiet, time.perf_counter() - started)
-    raise typer.Exit(ExitCode.OK if all(r.ok for r in results) else ExitCode.INPUT_FAILED)
+    raise typer.Exit(exit_code(results))
 
 
 def _write_report(out: Path, results: list[InputResult], report: bool, sheet: bool) -> None:
@@ -279,14 +309,54 @@ def _write_report(out: Path, results: list[InputResult], report: bool, sheet: bo
             note(f"fqselect: wrote {path}")
 
 
-def _report(result: InputResult, jsonl: bool) -> None:
+def _names(paths: list[str], width: int = 40) -> str:
+    """The files at work, by name, cut to fit the progress line."""
+    text = ", ".join(Path(p).name for p in paths) or "inputs"
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class Interrupted(Exception):
+    """Ctrl-C during a batch, with how far it got (click would turn a KeyboardInterrupt into a silent 130)."""
+
+
+def exit_code(results: list[InputResult]) -> ExitCode:
+    """1 when an input failed or was only partly read; else 3 when one had no face; else 0."""
+    if any(r.status == "failed" or r.warnings for r in results):
+        return ExitCode.INPUT_FAILED
+    return ExitCode.NO_FACE if any(r.status == "no_face" for r in results) else ExitCode.OK
+
+
+CSV_COLUMNS = ["source", "person", "identity", "similarity", "rank", "frame", "time", "quality", "det_score",
+               "x1", "y1", "x2", "y2", "width", "height", "landmarks", "scorer", "scorer_version", "frame_file", "crop_file"]
+
+
+def csv_writer() -> Callable[[dict], None]:
+    """--csv: the header now, then a row per pick record (landmarks as JSON: ten numbers in one cell)."""
+    import csv
+
+    writer = csv.DictWriter(sys.stdout, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+
+    def write(record: dict) -> None:
+        (x1, y1, x2, y2), (width, height) = record["bbox"], record.get("frame_size") or (None, None)
+        writer.writerow({**record, "x1": x1, "y1": y1, "x2": x2, "y2": y2, "width": width, "height": height,
+                         "landmarks": json.dumps(record["landmarks"])})
+    return write
+
+
+def _report(result: InputResult, jsonl: bool, emit: Callable[[dict], None] | None = None) -> None:
     for message in result.warnings:
         warn(f"{result.input}: {message}")
-    if result.error:
+    if result.status == "no_face":
+        note(f"fqselect: no face: {result.input}: {result.error}")
+    elif result.error:
         fail(f"{result.input}: {result.error}")
-    if jsonl:
+    if jsonl or emit:
         for pick in result.picks:
-            sys.stdout.write(json.dumps(pick.record()) + "\n")
+            if emit:
+                emit(pick.record())
+            else:
+                sys.stdout.write(json.dumps(pick.record()) + "\n")
         sys.stdout.flush()
 
 
@@ -340,7 +410,7 @@ def _summary(results: list[InputResult], quiet: bool, seconds: float) -> None:
     )
     for result in results:  # the reasons again, together, so a long batch's failures are not scrolled away
         if result.status in ("failed", "no_face"):
-            note(f"fqselect:   failed {result.input}: {result.error}")
+            note(f"fqselect:   {'no face' if result.status == 'no_face' else 'failed'} {result.input}: {result.error}")
 
 
 @app.command("report", epilog=EXIT_CODES_HELP)
@@ -375,7 +445,14 @@ def score_command(
     max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=1, help="Refuse images larger than this many pixels, checked from the header before decoding (default: four 8K frames)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar on stderr (warnings and errors still go there)."),
 ):
-    """Score every face in each image; one JSON object per face (path, quality, bbox, landmarks)."""
+    """Score every face in each image; one JSON object per face (path, quality, bbox, landmarks).
+
+    Examples:
+
+      fqselect score photos/*.jpg > scores.jsonl
+
+      ls crops/*.png | fqselect score - --aligned     (112x112 ArcFace crops: no detection)
+    """
     limit_image_pixels(max_pixels)
     from .api import score_images
     from .score import load_scorer
@@ -388,7 +465,7 @@ def score_command(
     announce_scorer(scorer, quality_scorer.name)
     as_json = jsonl or not sys.stdout.isatty()
     rows: list[list[str]] = []
-    failed = False
+    problems: set[str | None] = set()
     with progress_bar(quiet) as progress:
         task = progress.add_task("images", total=len(paths))
         last_path = None
@@ -397,21 +474,25 @@ def score_command(
             if record["path"] != last_path:
                 progress.advance(task)
                 last_path = record["path"]
-            failed |= _emit_score(record, as_json, rows)
+            problems.add(_emit_score(record, as_json, rows))
     print_table(["path", "face", "quality", "scorer"], rows)
-    raise typer.Exit(ExitCode.INPUT_FAILED if failed else ExitCode.OK)
+    raise typer.Exit(ExitCode.INPUT_FAILED if "failed" in problems else ExitCode.NO_FACE if "no_face" in problems else ExitCode.OK)
 
 
-def _emit_score(record: dict, as_json: bool, rows: list[list[str]]) -> bool:
-    """Print one `score` record (or its error; or add it to the table's `rows`); True when it was an error."""
+def _emit_score(record: dict, as_json: bool, rows: list[list[str]]) -> str | None:
+    """Print one `score` record (or its problem; or add it to the table's `rows`); the problem's status,
+    `failed` or `no_face`, or None."""
+    if record.get("error") == NO_FACE_REASON:
+        note(f"fqselect: no face: {record['path']}: {record['error']}")
+        return "no_face"
     if "error" in record:
         fail(f"{record['path']}: {record['error']}")
-        return True
+        return "failed"
     if as_json:
         sys.stdout.write(json.dumps(record) + "\n")
     else:
         rows.append([record["path"], str(record["face"]), f"{record['quality']:.3f}", record["scorer"]])
-    return False
+    return None
 
 
 @app.command("models")
@@ -438,7 +519,7 @@ def eval_command(
     scorers: Optional[str] = typer.Option(None, "--scorers", help="Comma-separated scorers (default: every baseline and every network in weights/)."),
     peer: Optional[List[Path]] = typer.Option(None, "--peer", help="A peer LightQNet ONNX (repeatable; default: ../shared/peers/lightqnet-dm025, -dm050, -dm100 that are present)."),
     no_peer: bool = typer.Option(False, "--no-peer", help="Leave the peer models out."),
-    recognizer: Optional[str] = typer.Option(None, "--recognizer", help="sface (default), dlib (needs the [eval] extra), or arcface (needs --model-pack)."),
+    recognizer: Optional[str] = typer.Option(None, "--recognizer", help="sface (default), dlib (needs the \\[eval] extra), or arcface (needs --model-pack)."),
     model_pack: Optional[str] = typer.Option(None, "--model-pack", help="insightface model pack for --recognizer arcface (implies it)."),
     splits: int = typer.Option(10, "--splits", min=1, help="Random two-template splits for TAR."),
     workers: int = typer.Option(2, "--workers", min=1, help="Processes for the one-off align-and-embed pass."),
@@ -465,7 +546,7 @@ def eval_command(
     note(f"wrote {out}/results.md, results.json and plots")
 
 
-@app.command("train", epilog="Needs the [train] extra (PyTorch) and ../shared/data; about an hour on 2 cores.")
+@app.command("train", epilog="Needs the \\[train] extra (PyTorch) and ../shared/data; about an hour on 2 cores.")
 def train_command(
     data: Optional[Path] = typer.Option(None, "--data", help="Folder with lfw/, celeba/, glint/, celeba-aligned/ (default: ../shared/data, or $FQ_SHARED/data)."),
     arch: str = typer.Option(research.TRAIN_ARCH, "--arch", help="tinyfqnet (the paper's Table I), tinyfqnet-wide (wider early stages, 24.7k parameters, 8.8 M multiply-adds at 112) or lightqnet."),
@@ -521,6 +602,9 @@ def run_app() -> int:
         return ExitCode.INPUT_FAILED
     except typer.Exit as done:
         return done.exit_code
+    except Interrupted as interrupted:
+        fail(str(interrupted))
+        return ExitCode.INTERRUPTED
     except KeyboardInterrupt:
         fail("interrupted")
         return ExitCode.INTERRUPTED

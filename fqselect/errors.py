@@ -9,9 +9,10 @@ class ExitCode(IntEnum):
     """Process exit codes, documented in the README and in `fqselect --help`."""
 
     OK = 0  # every input processed and produced a selection
-    INPUT_FAILED = 1  # at least one input failed or had no face; the others were still processed
+    INPUT_FAILED = 1  # at least one input failed (or was only partly readable); the others were still processed
+    NO_FACE = 3  # no input failed, but at least one had no face (or none above --min-quality)
     USAGE = 2  # bad option, no inputs, unwritable --out, missing model
-    INTERNAL = 3  # a bug in fqselect (one line; FQSELECT_DEBUG=1 shows the traceback)
+    INTERNAL = 70  # a bug in fqselect (one line; FQSELECT_DEBUG=1 shows the traceback); sysexits' EX_SOFTWARE
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -28,9 +29,14 @@ class InputError(FQError):
         self.reason = reason
 
 
+NO_FACE_REASON = "no face found"
+
+
 class NoFaceError(InputError):
-    def __init__(self, source: str):
-        super().__init__(source, "no face found")
+    """The input was read, but holds no face (or none above --min-quality): not a failure of the input."""
+
+    def __init__(self, source: str, reason: str = NO_FACE_REASON):
+        super().__init__(source, reason)
 
 
 class UsageError(FQError):

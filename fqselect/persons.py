@@ -290,7 +290,7 @@ def merge_tracks(tracks: list[Track], templates: list[np.ndarray], match: float)
 class Gallery:
     """Known people from `<name>/<images>`: one template per name from its images' largest faces."""
 
-    def __init__(self, folder: str | Path, detector, recognizer):
+    def __init__(self, folder: str | Path, detector, recognizer, threshold: float | None = None):
         folder = Path(folder)
         if not folder.is_dir():
             raise UsageError(f"{folder}: gallery folder not found (expected <name>/<images>)")
@@ -311,7 +311,7 @@ class Gallery:
         if not names:
             raise UsageError(f"{folder}: no face found in any <name>/<images> folder of the gallery")
         self.names, self.templates = names, np.stack(templates)
-        self.match = recognizer.points["match"]
+        self.match = recognizer.points["match"] if threshold is None else threshold
 
     def label(self, embedding: np.ndarray) -> tuple[str, float]:
         similarity = self.templates @ embedding

@@ -49,10 +49,10 @@ class Models:
             self._recognizer = load_recognizer(self.model_pack)
         return self._recognizer
 
-    def gallery(self, folder: str) -> Gallery:
-        if folder not in self._galleries:
-            self._galleries[folder] = Gallery(folder, self.detector, self.recognizer)
-        return self._galleries[folder]
+    def gallery(self, folder: str, threshold: float | None = None) -> Gallery:
+        if (folder, threshold) not in self._galleries:
+            self._galleries[folder, threshold] = Gallery(folder, self.detector, self.recognizer, threshold)
+        return self._galleries[folder, threshold]
 
 
 @lru_cache(maxsize=4)
@@ -78,7 +78,7 @@ def check_models(options: Options) -> str:
     if options.gallery and not Path(options.gallery).is_dir():
         raise UsageError(f"{options.gallery}: gallery folder not found (expected <name>/<images>)")
     if options.gallery:  # a gallery without a usable face must stop the run before any input, not at a label
-        models_for(options).gallery(options.gallery)
+        models_for(options).gallery(options.gallery, options.match_threshold)
     return scorer_name(options.scorer)
 
 
@@ -135,7 +135,7 @@ def _analyse(source: InputSource, options: Options, result: InputResult, progres
     else:
         result.picks = _finish_picks(selector.picks(), models.scorer)
     if not result.picks:
-        raise InputError(source.path, f"no face reached --min-quality {options.min_quality}")
+        raise NoFaceError(source.path, f"no face reached --min-quality {options.min_quality}")
     if options.embeddings and not options.per_person:
         _embed(result, models)
 
@@ -155,12 +155,13 @@ def _analyse_windows(windows: Iterable[Window], analyse: Callable[[Window], None
 
 
 def _finish_persons(tracker: PersonTracker, options: Options, models: Models, result: InputResult) -> None:
-    result.persons = tracker.persons(models.gallery(options.gallery) if options.gallery else None)
+    result.persons = tracker.persons(models.gallery(options.gallery, options.match_threshold) if options.gallery else None)
     for person in result.persons:
         if options.embeddings:
             person.embedding = tracker.template(person.picks)
         for pick in _finish_picks(person.picks, models.scorer):
             pick.person, pick.identity = person.id, person.identity
+            pick.similarity = None if person.similarity is None else round(float(person.similarity), 4)
             result.picks.append(pick)
     result.faces_embedded = tracker.embedded
 

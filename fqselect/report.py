@@ -28,10 +28,14 @@ LABEL_WIDTH = 260
 
 
 def write_failures(out: Path, results) -> None:
-    """The run's failed and face-less inputs with their reasons, for the report's index."""
+    """The run's failed and face-less inputs with their reasons (`failures.jsonl`, for the report's index
+    and for whoever retries them); removed when the run had none, so it never lists an older run's."""
     lines = [json.dumps({"input": r.input, "status": r.status, "error": r.error}) for r in results
              if r.status in ("failed", "no_face")]
-    (out / FAILURES).write_text("".join(line + "\n" for line in lines))
+    if lines:
+        (out / FAILURES).write_text("".join(line + "\n" for line in lines))
+    else:
+        (out / FAILURES).unlink(missing_ok=True)
 
 
 def load_inputs(out: Path) -> tuple[list[dict], list[dict]]:

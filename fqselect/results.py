@@ -3,7 +3,7 @@ the defaults the CLI and the API share) and `InputResult` with its `Pick`s (one 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
@@ -41,6 +41,7 @@ class Options:
     window: float = DEFAULT_WINDOW
     per_person: bool = False
     gallery: str | None = None  # <name>/<images> folder; implies per_person
+    match_threshold: float | None = None  # gallery names need this cosine; None: the recogniser's FMR 1e-3 point
 
     @property
     def sampling(self) -> Sampling:
@@ -75,6 +76,7 @@ class Pick:
     frame_size: list[int] | None = None  # [width, height] of the frame the face is in
     person: int | None = None  # --per-person: the person's id within its input
     identity: str | None = None  # --gallery: the matched name, or "unknown"
+    similarity: float | None = None  # --gallery: cosine of the person's template to that name's
     image: np.ndarray | None = field(default=None, repr=False)
     crop: np.ndarray | None = field(default=None, repr=False)
     embedding: np.ndarray | None = field(default=None, repr=False)
@@ -82,9 +84,15 @@ class Pick:
     RECORD_FIELDS = ("source", "frame", "time", "frame_size", "bbox", "landmarks", "det_score", "quality", "rank",
                      "scorer", "scorer_version", "frame_file", "crop_file")
 
+    @classmethod
+    def from_record(cls, record: dict) -> "Pick":
+        """A pick from its JSON record (a manifest's `faces` entry): no pixels, no embedding."""
+        names = {f.name for f in fields(cls)} - {"image", "crop", "embedding"}
+        return cls(**{key: value for key, value in record.items() if key in names})
+
     def record(self) -> dict:
         record = {name: getattr(self, name) for name in self.RECORD_FIELDS}
-        record.update({name: getattr(self, name) for name in ("person", "identity") if getattr(self, name) is not None})
+        record.update({name: getattr(self, name) for name in ("person", "identity", "similarity") if getattr(self, name) is not None})
         return record
 
 

@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 import time
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .errors import UsageError
 from .results import InputResult, Options, Progress
@@ -22,7 +22,8 @@ from .results import InputResult, Options, Progress
 PROGRESS_EVERY = 0.2  # seconds between a worker's progress messages
 
 
-def supervised_map(paths: list[str], options: Options, workers: int, progress: Progress | None = None) -> Iterator[InputResult]:
+def supervised_map(paths: list[str], options: Options, workers: int, progress: Progress | None = None,
+                   on_start: Callable[[str], None] | None = None) -> Iterator[InputResult]:
     """`process_input` over `paths` in `workers` supervised processes; results in input order."""
     import multiprocessing
     from multiprocessing.connection import wait
@@ -46,6 +47,8 @@ def supervised_map(paths: list[str], options: Options, workers: int, progress: P
             index, path = pending.pop()
             pool[connection][1] = index
             connection.send((index, path))
+            if on_start:
+                on_start(path)
         else:
             pool[connection][1] = None
 

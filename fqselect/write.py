@@ -87,6 +87,7 @@ def write_result(result: InputResult, options: Options, folder: Path, overwrite:
     """Write one input's files into `folder` atomically; fills in the picks' file names."""
     check_free(folder, result.input, overwrite)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}{_staging_mark()}"))
+    staging.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700; the finished folder is a normal one
     try:
         for pick in result.picks:
             stem = (f"p{pick.person:02d}_" if pick.person is not None else "") + f"r{pick.rank:02d}_f{pick.frame:06d}"
@@ -111,6 +112,26 @@ def write_result(result: InputResult, options: Options, folder: Path, overwrite:
 
 
 STAGING, REPLACED = ".tmp-", ".old-"
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it: done once, before any worker thread writes)."""
+    global _UMASK
+    if _UMASK is None:
+        _UMASK = os.umask(0o022)
+        os.umask(_UMASK)
+    return _UMASK
+
+
+_UMASK: int | None = None
+
+
+def read_picks(folder: Path) -> list[dict]:
+    """The pick records of a complete output folder (--resume re-emits them for the inputs it skips)."""
+    try:
+        return json.loads((folder / MANIFEST).read_text()).get("faces", [])
+    except (OSError, ValueError):
+        return []
 
 
 def _staging_mark() -> str:

@@ -134,10 +134,13 @@ def test_bad_inputs_fail_alone_with_one_line_errors(clip, tmp_path):
     proc = run_cli(missing, corrupt, text, empty, blank, path, "--out", out, "--jsonl")
     assert proc.returncode == 1
     assert_clean_error(proc, f"{missing}: no such file", f"{corrupt}: not an image", f"{text}: ",
-                       f"{empty}: folder has no images", f"{blank}: no face found")
+                       f"{empty}: folder has no images")
+    assert f"fqselect: no face: {blank}: no face found" in proc.stderr
     assert [p["source"] for p in json_lines(proc.stdout)] == [str(path)] * 3  # the good input still ran
     assert (out / "clip" / "manifest.json").is_file()
-    assert sorted(p.name for p in out.iterdir()) == ["clip"]  # nothing written for the bad ones
+    assert sorted(p.name for p in out.iterdir()) == ["clip", "failures.jsonl"]  # nothing for the bad ones but
+    failed = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]  # their record
+    assert {f["input"] for f in failed} == {str(missing), str(corrupt), str(text), str(empty), str(blank)}
 
 
 def test_truncated_video_keeps_what_decodes(clip, tmp_path, make_example):
@@ -313,3 +316,48 @@ def test_fifos_are_refused_up_front_and_binary_stdin_is_a_usage_error(clip, tmp_
     assert len(proc.stdout.splitlines()) >= 1  # the clip after it still gave its picks
     binary = run_cli("-", stdin=path.read_bytes()[:4096].decode("latin-1"))
     assert binary.returncode == 2 and "binary data" in binary.stderr and len(binary.stderr.splitlines()) == 1
+
+
+def test_no_face_has_its_own_exit_code_and_is_not_a_failure(clip, tmp_path):
+    path, _ = clip
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((240, 320, 3), 127, np.uint8))
+    proc = run_cli(blank, path, "--top", "1")
+    assert proc.returncode == 3, proc.stderr
+    assert f"fqselect: no face: {blank}: no face found" in proc.stderr
+    assert "1 ok, 0 skipped, 1 without a face, 0 failed" in proc.stderr and "error" not in proc.stderr
+    proc = run_cli(path, "--top", "1", "--min-quality", "0.99999")
+    assert proc.returncode == 3 and "no face reached --min-quality" in proc.stderr
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"nothing")
+    assert run_cli(blank, broken).returncode == 1  # a failure outranks a missing face
+    proc = run_cli("score", blank)
+    assert proc.returncode == 3 and "no face found" in proc.stderr
+
+
+def test_csv_has_a_header_and_a_row_per_pick(clip):
+    import csv
+    import io
+
+    path, _ = clip
+    proc = run_cli(path, "--csv", "--top", "2")
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(io.StringIO(proc.stdout)))
+    assert len(rows) == 2 and [r["rank"] for r in rows] == ["1", "2"]
+    assert float(rows[0]["x2"]) > float(rows[0]["x1"]) and rows[0]["width"] == "480"
+    assert len(json.loads(rows[0]["landmarks"])) == 5
+    assert run_cli(path, "--csv", "--jsonl").returncode == 2
+
+
+def test_resume_re_emits_skipped_picks_and_folders_honour_the_umask(clip, tmp_path):
+    path, _ = clip
+    out = tmp_path / "out"
+    old = os.umask(0o027)  # the command inherits it
+    try:
+        first = run_cli(path, "--out", out, "--jsonl", "--top", "2")
+    finally:
+        os.umask(old)
+    assert (out / "clip").stat().st_mode & 0o777 == 0o750
+    again = run_cli(path, "--out", out, "--jsonl", "--top", "2", "--resume")
+    assert again.returncode == 0 and "1 skipped" in again.stderr
+    assert json_lines(again.stdout) == json_lines(first.stdout)  # stdout complete: the skipped input's picks

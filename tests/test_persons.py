@@ -67,6 +67,11 @@ def test_gallery_names_the_known_person(people_clip, make_example, tmp_path):
     records = json_lines(run_cli(path, "--gallery", tmp_path / "gallery", "--jsonl", "--top", "1").stdout)
     names = {r["person"]: r["identity"] for r in records}
     assert names == {0: "alice", 1: "unknown"}
+    similarity = {r["person"]: r["similarity"] for r in records}  # in every record
+    assert similarity[0] >= 0.38 > similarity[1]
+    strict = json_lines(run_cli(path, "--gallery", tmp_path / "gallery", "--jsonl", "--top", "1",
+                                "--match-threshold", str(min(0.99, similarity[0] + 0.01))).stdout)
+    assert {r["identity"] for r in strict} == {"unknown"}  # above alice's own similarity: nobody is named
 
 
 def tracking_clip(tmp_path_factory, make_example, kind):
