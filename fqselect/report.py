@@ -141,7 +141,7 @@ def _cards(entry: dict, faces: list[dict]) -> str:
             x1, y1, x2, y2 = face["bbox"]
             box = (f"<div class='box' style='left:{100 * x1 / width:.2f}%;top:{100 * y1 / height:.2f}%;"
                    f"width:{100 * (x2 - x1) / width:.2f}%;height:{100 * (y2 - y1) / height:.2f}%'></div>")
-        cards.append(f"<div class='card'><div class='row'>"
+        cards.append("<div class='card'><div class='row'>"
                      + (f"<img class='crop' src='{_e(crop)}' alt='crop'>" if crop else "")
                      + (f"<div class='frame'><img src='{_e(frame)}' alt='frame'>{box}</div>" if frame else "")
                      + f"</div>#{face['rank']} quality <b>{face['quality']:.3f}</b> · {_e(where)}</div>")
