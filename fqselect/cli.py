@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 import time
 from functools import lru_cache
@@ -44,6 +45,19 @@ class ReaderLeft(Exception):
     """stdout's reader closed the pipe (`fqselect ... | head -1`)."""
 
 
+def _bare_ray(args: list[str]) -> list[str]:
+    """`--ray` with no address means a Ray runtime on this machine: click options need a value, so a
+    `--ray` not followed by something address-like gets `local`."""
+    out = []
+    for i, arg in enumerate(args):
+        out.append(arg)
+        if arg == "--ray":
+            following = args[i + 1] if i + 1 < len(args) else ""
+            if not (following in ("auto", "local") or "://" in following or re.fullmatch(r"[\w.-]+:\d+", following)):
+                out.append("local")
+    return out
+
+
 class DefaultToSelect(TyperGroup):
     """`fqselect VIDEO ...` means `fqselect select VIDEO ...`: anything that is not a subcommand."""
 
@@ -51,6 +65,7 @@ class DefaultToSelect(TyperGroup):
         root_options = ("--help", "-h", "--version", "--install-completion", "--show-completion")
         if args and args[0] not in self.commands and args[0] not in root_options:
             args = ["select", *args]
+        args = _bare_ray(args)
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx):
@@ -221,6 +236,7 @@ def select_command(
     provider: str = typer.Option(DEFAULT_PROVIDER, "--provider", help="onnxruntime execution provider: auto (CUDA when this onnxruntime has it), cpu, cuda.", rich_help_panel="Models"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs.", rich_help_panel="Output"),
     resume: bool = typer.Option(False, "--resume", help="Skip inputs whose output folder is already complete.", rich_help_panel="Batch"),
+    ray: Optional[str] = typer.Option(None, "--ray", metavar="[ADDRESS]", help="Run the inputs on a Ray cluster: auto, ray://host:port, host:port, or nothing for a Ray runtime on this machine (the [ray] extra).", rich_help_panel="Batch"),
     workers: int = typer.Option(default_workers(), "--workers", "-j", min=1, help="Inputs processed in parallel (processes); default: half the cores.", rich_help_panel="Batch"),
     null: bool = typer.Option(False, "--null", "-0", help="Paths on stdin (-) are NUL-separated, as find -print0 writes them.", rich_help_panel="Input"),
     max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=1, help="Refuse images larger than this many pixels, checked from the header before decoding (default: four 8K frames).", rich_help_panel="Input"),
@@ -279,7 +295,7 @@ def select_command(
             progress.update(overall, description=_names(at_work))
         emit = csv_writer() if csv_out else None
         try:
-            for result in run_batch(paths, options, out, overwrite, resume, workers, on_frame, on_start):
+            for result in run_batch(paths, options, out, overwrite, resume, workers, on_frame, on_start, cluster=ray):
                 if result.input in at_work:
                     at_work.remove(result.input)
                     progress.update(overall, description=_names(at_work))
