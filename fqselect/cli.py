@@ -436,7 +436,12 @@ def report_command(
 ):
     """Rebuild report.html and contact_sheet.png of an --out folder from its manifests (after --resume runs too).
 
-    Example: fqselect report picks/   (then open picks/report.html in a browser)"""
+    Examples:
+
+      fqselect report picks/     (then open picks/report.html in a browser)
+
+      fqselect report picks/ --sheet-only
+    """
     if not out.is_dir():
         raise UsageError(f"{out}: output folder not found")
     from .report import build_report, load_inputs
@@ -516,7 +521,14 @@ def models_command(
     model_pack: Optional[str] = typer.Option(None, "--model-pack", help="Also check the models that need this insightface pack."),
 ):
     """Every model fqselect knows (detectors, recognisers, quality scorers): version, where its weights
-    come from, and whether it is usable here."""
+    come from, and whether it is usable here.
+
+    Examples:
+
+      fqselect models
+
+      fqselect models --model-pack buffalo_l     (also the models that need that insightface pack)
+    """
     from .registry import list_models
 
     rows = []
@@ -540,7 +552,14 @@ def eval_command(
     splits: int = typer.Option(10, "--splits", min=1, help="Random two-template splits for TAR."),
     workers: int = typer.Option(2, "--workers", min=1, help="Processes for the one-off align-and-embed pass."),
 ):
-    """Error-versus-discard and template-selection TAR for every scorer side by side."""
+    """Error-versus-discard and template-selection TAR for every scorer side by side.
+
+    Examples:
+
+      fqselect eval ../shared/data/lfw/images --people ../shared/data/lfw/peopleDevTest.txt --out eval
+
+      fqselect eval faces/ --scorers tinyfqnet,blur --recognizer dlib
+    """
     from .embed import check_recognizer
 
     check_recognizer(model_pack, recognizer)
@@ -580,7 +599,14 @@ def train_command(
     workers: int = typer.Option(2, "--workers", min=1, help="Processes for the one-off align-and-embed passes (cached)."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="PyTorch threads (default: all cores)."),
 ):
-    """Train a quality network from recognition-oriented labels (SFace's own embeddings)."""
+    """Train a quality network from recognition-oriented labels (SFace's own embeddings).
+
+    Examples:
+
+      fqselect train --arch tinyfqnet-wide --loss l2 --name tinyfqnet     (the shipped default)
+
+      fqselect train --loss idq --epochs 4 --out /tmp/nets --name trial
+    """
     from .research.train import run_training
 
     run_training(data, arch, size, loss, epochs, samples_per_epoch, seed, degraded, closed_eyes, name, out,

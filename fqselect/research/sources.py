@@ -23,7 +23,7 @@ import numpy as np
 from ..decode import read_image
 from ..errors import InputError
 from .dataset import ARRAY_FIELDS, DEFAULT_CACHE, FaceSet, _concat, cache_path, central_face, scan
-from .degrade import close_eyes, crop_occlusion, source_degradation
+from .degrade import close_eyes, crop_occlusion, jpeg, source_degradation
 
 OCCLUDED_SHARE = 0.15  # of degraded copies: an occluder is painted on the aligned crop before embedding
 
@@ -105,13 +105,27 @@ def load_face_set(root: str | Path, people: set[str] | None = None, model_pack: 
 def closed_eye_faces(source: Source, seed: int = 0, cache: Path = DEFAULT_CACHE, workers: int = 2) -> FaceSet:
     """The clean faces with a blink or a wink painted on (degrade.close_eyes), re-embedded: eye openness
     is what LFW and CelebA hardly show, and what an enrollment user looks at first. Cached."""
+    return _crop_variant(source, "eyes", lambda c, rng: close_eyes(c, [0, 1] if rng.random() < 0.5 else [int(rng.integers(2))], rng),
+                         seed, cache, workers)
+
+
+def blocky_faces(source: Source, seed: int = 0, cache: Path = DEFAULT_CACHE, workers: int = 2) -> FaceSet:
+    """The clean faces compressed hard at full resolution (JPEG quality 3-15 on the aligned crop),
+    re-embedded. The source degradations mostly compress after a downscale, so their blocks come back
+    smoothed; sharp 8-pixel blocks on a large face read as detail to a network that never saw them (the
+    bundled example's JPEG segment outscored its clean one). Cached."""
+    return _crop_variant(source, "jpeg", lambda c, rng: jpeg(c, int(rng.integers(3, 16))), seed, cache, workers)
+
+
+def _crop_variant(source: Source, variant: str, change, seed: int, cache: Path, workers: int) -> FaceSet:
+    """The clean faces with `change(crop, rng)` applied to each aligned crop, re-embedded, cached."""
     clean = source_faces(source, 0, seed, cache, workers)
-    key = _key(source, f"eyes|{seed}")
-    path = cache / f"source-{source.name}-eyes-{key}.npz"
+    key = _key(source, f"{variant}|{seed}")
+    path = cache / f"source-{source.name}-{variant}-{key}.npz"
     if path.is_file():
         return FaceSet.load(path)
     rng = np.random.default_rng(seed)
-    crops = np.stack([close_eyes(c, [0, 1] if rng.random() < 0.5 else [int(rng.integers(2))], rng) for c in clean.crops])
+    crops = np.stack([change(c, rng) for c in clean.crops])
     chunks = [crops[i : i + CHUNK] for i in range(0, len(crops), CHUNK)]
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(False,)) as pool:
         embeddings = np.concatenate(list(pool.map(_embed_crops, chunks)))

@@ -358,6 +358,7 @@ def model_card(name: str, arch: str, loss: str, model, history: list[dict], seed
             "degraded_copies_per_image": f"{degraded}, degraded at the source before detection (research/degrade.py: source_degradation)",
             "closed_eyes": ("one more copy of every image with a blink or a wink painted on (degrade.close_eyes)"
                             if closed_eyes else "none (--no-closed-eyes)"),
+            "heavy_jpeg": "one more copy of every image: its aligned crop as JPEG of quality 3-15 (sources.blocky_faces)",
             **counts},
         "never_seen": "LFW people in peopleDevTest.txt; every 4th CelebA identity",
         "seed": seed,
@@ -380,7 +381,7 @@ def training_sets(data: Path, copies: int, seed: int, cache: Path, workers: int,
     """Training and validation samples from the four sets of `data` (clean faces, `copies` source
     degradations of each, and with `closed_eyes` a blink or wink painted on each), and their counts.
     CelebA's held-out identities and LFW's peopleDevTest.txt are never read."""
-    from .sources import closed_eye_faces, source_faces, standard_sources
+    from .sources import blocky_faces, closed_eye_faces, source_faces, standard_sources
 
     sources = standard_sources(data, read_people(data / "lfw" / "peopleDevTrain.txt"))
     heldout = set(celeba_heldout_people(sources["celeba"].root))
@@ -389,6 +390,7 @@ def training_sets(data: Path, copies: int, seed: int, cache: Path, workers: int,
         faces = [source_faces(source, copy, seed, cache, workers) for copy in range(copies + 1)]
         if closed_eyes:
             faces.append(closed_eye_faces(source, seed, cache, workers))
+        faces.append(blocky_faces(source, seed, cache, workers))
         if name == "celeba":  # its held-out identities are dropped before the validation split is taken
             faces = [f.subset(~np.isin(f.identities, list(heldout))) for f in faces]
         is_val = split_every(faces[0].identities, VALIDATION_SPLITS[name])
