@@ -15,7 +15,8 @@ from .write import check_free, is_complete, output_names, prepare_out_dir, read_
 
 def run_batch(paths: list[str], options: Options, out: str | Path | None = None, overwrite: bool = False,
               resume: bool = False, workers: int = 1, progress: Progress | None = None,
-              on_start: Callable[[str], None] | None = None, cluster: str | None = None) -> Iterator[InputResult]:
+              on_start: Callable[[str], None] | None = None, cluster: str | None = None,
+              isolate: bool | None = None) -> Iterator[InputResult]:
     """Every input's result, in input order, each already written to `out/<name>/` when `out` is given.
 
     Inputs whose folder is complete are `skipped` with `resume`; an existing folder is never replaced
@@ -25,8 +26,8 @@ def run_batch(paths: list[str], options: Options, out: str | Path | None = None,
     names = output_names(paths)
     folders = {path: (out / names[path] if out is not None else None) for path in paths}
     prechecked = {path: _precheck(path, folders[path], overwrite, resume) for path in paths}
-    running = select_many([p for p in paths if prechecked[p] is None], options, workers, progress, on_start=on_start,
-                          cluster=cluster)
+    running = select_many([p for p in paths if prechecked[p] is None], options, workers, progress, isolate=isolate,
+                          on_start=on_start, cluster=cluster)
     for path in paths:
         result = prechecked[path] or next(running)
         if folders[path] is not None and result.status == "ok":
@@ -59,10 +60,12 @@ def _write(result: InputResult, options: Options, folder: Path, overwrite: bool)
 def select_many(paths: list[str], options: Options, workers: int = 1, progress: Progress | None = None,
                 isolate: bool | None = None, on_start: Callable[[str], None] | None = None,
                 cluster: str | None = None) -> Iterator[InputResult]:
-    """`process_input` over many inputs, results in input order. With `isolate` (the default for two or
-    more inputs) they run in supervised worker processes (`supervise.py`), `workers` of them, each loading
-    the models once: a decoder that crashes on one input costs only that input. One input runs here, in
-    this process, where decoding starts while the models load. `on_start(path)` is told as each input
+    """`process_input` over many inputs, results in input order. With `isolate` (the default when
+    workers > 1; the command isolates every batch of two or more inputs) they run in supervised worker
+    processes (`supervise.py`), `workers` of them, each loading the models once: a decoder that crashes on
+    one input costs only that input. Otherwise they run here, one after the other, where decoding starts
+    while the models load. (Worker processes are spawned: a script that calls this needs the usual
+    `if __name__ == "__main__":` guard.) `on_start(path)` is told as each input
     starts (progress displays name the files at work). With `cluster` (a Ray address, or `local`) the
     inputs run on a Ray cluster instead (`cluster.py`, the [ray] extra)."""
     if cluster is not None:
@@ -71,7 +74,7 @@ def select_many(paths: list[str], options: Options, workers: int = 1, progress: 
         yield from ray_map(paths, options, cluster, on_start)
         return
     if isolate is None:
-        isolate = len(paths) > 1
+        isolate = workers > 1
     if not isolate:
         for path in paths:
             if on_start:

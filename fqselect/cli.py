@@ -295,7 +295,8 @@ def select_command(
             progress.update(overall, description=_names(at_work))
         emit = csv_writer() if csv_out else None
         try:
-            for result in run_batch(paths, options, out, overwrite, resume, workers, on_frame, on_start, cluster=ray):
+            for result in run_batch(paths, options, out, overwrite, resume, workers, on_frame, on_start, cluster=ray,
+                                    isolate=len(paths) > 1):
                 if result.input in at_work:
                     at_work.remove(result.input)
                     progress.update(overall, description=_names(at_work))
