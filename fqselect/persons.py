@@ -229,7 +229,7 @@ class PersonTracker:
             first_time=min(t.first_time for t in members),
             last_time=max(t.last_time for t in members),
             template=self.template(best),
-            first_order=min(t.first.order for t in members if t.first_time == min(m.first_time for m in members)),
+            first_order=min(members, key=lambda t: (t.first_time, t.first.order)).first.order,
         )
 
     def _merge_named(self, persons: list[Person]) -> list[Person]:
