@@ -403,7 +403,9 @@ def print_table(header: list[str], rows: list[list[str]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(*header, box=None)
+    table = Table(box=None)
+    for name in header:
+        table.add_column(name, overflow="fold")  # a narrow terminal wraps a path; it never cuts it
     for row in rows:
         table.add_row(*row)
     Console(highlight=False).print(table)
