@@ -36,10 +36,12 @@ def ray_module():
 
 
 def connect(address: str):
-    """Join the cluster at `address` (`local`: start a runtime on this machine); the ray module."""
+    """Join the cluster at `address` (`local`: start a runtime on this machine); the ray module, and
+    whether this call connected (rather than finding Ray already initialised by the caller)."""
     ray = ray_module()
     _check_reachable(address)
-    if not ray.is_initialized():
+    started = not ray.is_initialized()
+    if started:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no reports home from a user's cluster
         chatter = io.StringIO()  # Ray's start-up notices (on Python's stderr) name no input: shown only on failure
         try:
@@ -48,7 +50,7 @@ def connect(address: str):
                          log_to_driver=False, logging_level="ERROR", configure_logging=False)
         except Exception as error:  # Ray raises ConnectionError, RuntimeError, ValueError… for a bad address
             raise UsageError(f"--ray {address}: cannot reach the Ray cluster ({type(error).__name__}: {error})") from None
-    return ray
+    return ray, started
 
 
 def _check_reachable(address: str, timeout: float = 5.0) -> None:
@@ -81,7 +83,7 @@ class FaceWorker:
 def ray_map(paths: list[str], options: Options, address: str, on_start: Callable[[str], None] | None = None,
             actors: int | None = None) -> Iterator[InputResult]:
     """`process_input` over `paths` on the cluster at `address`; results in input order."""
-    ray = connect(address)
+    ray, started = connect(address)
     count = actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
     Actor = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=RETRIES)(FaceWorker)
     pool = [Actor.remote(options) for _ in range(min(count, len(paths)))]
@@ -114,6 +116,8 @@ def ray_map(paths: list[str], options: Options, address: str, on_start: Callable
             ray.cancel(ref, force=True)
         for actor in pool:
             ray.kill(actor)
+        if started:  # this run's connection (and a runtime it started) goes with it: its agents would linger
+            ray.shutdown()
 
 
 def _result(ray, ref, path: str) -> InputResult:
