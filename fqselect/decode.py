@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import queue
+import stat
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,8 +63,11 @@ class Sampling:
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """A BGR image, upright by its EXIF orientation; InputError when it is not a readable image."""
+    """A BGR image, upright by its EXIF orientation; InputError when it is not a readable image (a FIFO or
+    a device is refused before it is opened: reading one could block forever)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise InputError(str(path), "not a regular file")
         data = np.fromfile(str(path), dtype=np.uint8)
     except OSError as error:
         raise InputError(str(path), f"cannot read ({error.strerror or error})") from None

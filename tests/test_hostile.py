@@ -291,3 +291,12 @@ def test_null_separated_stdin_paths_keep_newlines_and_blanks(tmp_path):
     proc = run_cli("-", "--top", "1", stdin=stdin)  # NULs without -0: binary data, one usage error
     assert proc.returncode == 2
     assert_clean_error(proc, "-0")
+
+
+def test_score_refuses_a_fifo_instead_of_blocking(tmp_path, face_photo):
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    proc = run_cli("score", fifo, face_photo)
+    assert proc.returncode == 1
+    assert_clean_error(proc, f"{fifo}: not a regular file")
+    assert json_lines(proc.stdout)  # the photo after it was still scored
