@@ -43,14 +43,18 @@ def supervised_map(paths: list[str], options: Options, workers: int, progress: P
         pool[parent_end] = [process, None]
 
     def feed(connection) -> None:
-        if pending:
-            index, path = pending.pop()
-            pool[connection][1] = index
+        pool[connection][1] = None
+        if not pending:
+            return
+        index, path = pending.pop()
+        try:
             connection.send((index, path))
-            if on_start:
-                on_start(path)
-        else:
-            pool[connection][1] = None
+        except OSError:  # the worker died just now: the input waits for another (its sentinel reports it)
+            pending.append((index, path))
+            return
+        pool[connection][1] = index
+        if on_start:
+            on_start(path)
 
     try:
         for _ in range(min(workers, len(paths))):
