@@ -293,7 +293,7 @@ def select_command(
         def on_start(path: str) -> None:
             at_work.append(path)
             progress.update(overall, description=_names(at_work))
-        emit = csv_writer() if csv_out else None
+        emit = csv_writer() if csv_out else json_line if jsonl else None
         try:
             for result in run_batch(paths, options, out, overwrite, resume, workers, on_frame, on_start, cluster=ray,
                                     isolate=len(paths) > 1):
@@ -301,7 +301,7 @@ def select_command(
                     at_work.remove(result.input)
                     progress.update(overall, description=_names(at_work))
                 results.append(result)
-                _report(result, jsonl, emit)
+                _report(result, emit)
                 result.drop_pixels()  # written and reported: the table needs only the records
         except KeyboardInterrupt:
             raise Interrupted(f"interrupted; {len(results)} of {len(paths)} inputs complete"
@@ -361,19 +361,22 @@ def csv_writer() -> Callable[[dict], None]:
     return write
 
 
-def _report(result: InputResult, jsonl: bool, emit: Callable[[dict], None] | None = None) -> None:
+def json_line(record: dict) -> None:
+    """--jsonl: one pick record a line."""
+    sys.stdout.write(json.dumps(record) + "\n")
+
+
+def _report(result: InputResult, emit: Callable[[dict], None] | None = None) -> None:
+    """The input's warnings and error on stderr, and with `emit` (--jsonl, --csv) its picks on stdout."""
     for message in result.warnings:
         warn(f"{result.input}: {message}")
     if result.status == "no_face":
         note(f"fqselect: no face: {result.input}: {result.error}")
     elif result.error:
         fail(f"{result.input}: {result.error}")
-    if jsonl or emit:
+    if emit:
         for pick in result.picks:
-            if emit:
-                emit(pick.record())
-            else:
-                sys.stdout.write(json.dumps(pick.record()) + "\n")
+            emit(pick.record())
         sys.stdout.flush()
 
 

@@ -68,11 +68,10 @@ class FaceWorker:
     """One Ray actor: the models of one option set, loaded once; one input per call."""
 
     def __init__(self, options: Options):
-        os.environ["FQSELECT_THREADS"] = "1"
-        from .pipeline import models_for
+        from .pipeline import worker_models
 
         self.options = options
-        models_for(options)
+        worker_models(options)
 
     def analyse(self, path: str) -> InputResult:
         from .pipeline import process_input

@@ -116,7 +116,6 @@ class VideoInput(_Input):
         if decoder_threads(self.pixels) != threads:  # FFmpeg's threads are set when a file is opened
             self.capture.release()
             self.capture = self._open(decoder_threads(self.pixels))
-        self.capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # phone videos come out upright
         fps = self.capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if fps and math.isfinite(fps) and fps > 0 else FALLBACK_FPS
         self.frame_count = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
@@ -124,7 +123,9 @@ class VideoInput(_Input):
         self.warnings: list[str] = []
 
     def _open(self, threads: int) -> cv2.VideoCapture:
-        return cv2.VideoCapture(self._decodable_path(), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, threads])
+        capture = cv2.VideoCapture(self._decodable_path(), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, threads])
+        capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # phone videos come out upright
+        return capture
 
     def _decodable_path(self) -> str:
         """The path OpenCV is given. A name that is not valid UTF-8 (undecodable bytes, which Python keeps
@@ -201,7 +202,6 @@ class VideoInput(_Input):
         self.capture.release()
         self.decoded = 0
         self.capture = self._open(decoder_threads(self.pixels))
-        self.capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
         return 0, False
 
     def close(self) -> None:

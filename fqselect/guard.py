@@ -18,6 +18,7 @@ import signal
 import sys
 
 from .errors import ExitCode
+from .runtime import die_with_parent
 
 CRASHES = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT}
 PASSED_ON = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
@@ -33,11 +34,12 @@ def guard_command() -> None:
     watched = PASSED_ON | {signal.SIGCHLD}
     signal.pthread_sigmask(signal.SIG_BLOCK, watched)
     read_end, write_end = os.pipe()
+    parent = os.getpid()
     child = os.fork()
     if child == 0:
         os.close(read_end)
         os.environ[ENV_FD] = str(write_end)
-        _die_with_parent()
+        die_with_parent(parent)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, watched)
         return
     os.close(write_end)
@@ -87,13 +89,3 @@ def _read_all(fd: int) -> bytes:
     while chunk := os.read(fd, 65536):
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _die_with_parent() -> None:
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except OSError:
-            pass

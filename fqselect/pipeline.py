@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
@@ -84,6 +85,13 @@ def check_models(options: Options) -> str:
 
 def models_for(options: Options) -> Models:
     return load_models(options.detector, options.det_size, options.det_threshold, options.scorer, options.model_pack)
+
+
+def worker_models(options: Options) -> Models:
+    """The models of a worker process (a batch's, a Ray actor's): loaded once, one onnxruntime thread a
+    session, as the workers already share the cores between them."""
+    os.environ["FQSELECT_THREADS"] = "1"
+    return models_for(options)
 
 
 def process_input(path: str, options: Options, progress: Progress | None = None) -> InputResult:
@@ -171,15 +179,11 @@ def _select_in_window(window: Window, models: Models, min_face: int, selector: T
     face that could become a pick, the next-sharpest is searched too, near that frame's faces only (the
     window holds the budget's worth): a face's quality also moves with small changes of pose and
     landmark placement between frames, which sharpness does not see."""
-    faces = analyse_frame(window.frames[0], models, min_face)
-    result.frames_analysed += 1
-    _on_timeline(result, window.frames[0], faces)
+    faces = _analyse_whole(window.frames[0], models, min_face, result)
     for frame in window.frames[1:]:
         if not _offer(faces, selector, result):
             return
-        regions = np.array([c.payload.bbox for c in faces], np.float32)
-        faces = analyse_frame(frame, models, min_face, regions)
-        result.regions_analysed += len(regions)
+        faces = _analyse_near(frame, faces, models, min_face, result)
     _offer(faces, selector, result)
 
 
@@ -196,19 +200,30 @@ def _track_in_window(window: Window, models: Models, min_face: int, tracker: Per
     """--per-person: the window's sharpest frame goes through the detector whole and its faces are linked
     to tracks; while one of them could still become one of its person's picks, the next-sharpest frames
     are searched near them (as `_select_in_window` does), each face found joining its region's track."""
-    faces = analyse_frame(window.frames[0], models, min_face)
-    result.frames_analysed += 1
-    _on_timeline(result, window.frames[0], faces)
+    faces = _analyse_whole(window.frames[0], models, min_face, result)
     result.faces_seen += len(faces)
     tracks = tracker.update(faces)
     for frame in window.frames[1:]:
         if not any(t.selector.could_pick(c, REFINE_MARGIN) for c, t in zip(faces, tracks)):
             return
-        regions = np.array([c.payload.bbox for c in faces], np.float32)
-        found = analyse_frame(frame, models, min_face, regions)
-        result.regions_analysed += len(regions)
+        found = _analyse_near(frame, faces, models, min_face, result)
         result.faces_seen += len(found)
         faces, tracks = tracker.refine(found, faces, tracks)
+
+
+def _analyse_whole(frame: Frame, models: Models, min_face: int, result: InputResult) -> list[Candidate]:
+    """A window's sharpest frame, through the detector whole (and onto the report's timeline)."""
+    faces = analyse_frame(frame, models, min_face)
+    result.frames_analysed += 1
+    _on_timeline(result, frame, faces)
+    return faces
+
+
+def _analyse_near(frame: Frame, faces: list[Candidate], models: Models, min_face: int, result: InputResult) -> list[Candidate]:
+    """A window's next frame, searched only near the faces of the frame before it."""
+    regions = np.array([c.payload.bbox for c in faces], np.float32)
+    result.regions_analysed += len(regions)
+    return analyse_frame(frame, models, min_face, regions)
 
 
 def _on_timeline(result: InputResult, frame: Frame, faces: list[Candidate]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import signal
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -54,6 +55,19 @@ def silence_native_stderr() -> None:
     os.set_inheritable(real, False)
     sys.stderr = os.fdopen(real, "w", buffering=1, encoding=sys.stderr.encoding or "utf-8",
                            errors="backslashreplace")
+
+
+def die_with_parent(parent: int) -> None:
+    """For a child process of the command's (the crash guard's child, a batch worker): Linux has the kernel
+    kill it when its parent dies, even by SIGKILL; where the parent is already gone, it leaves now."""
+    if sys.platform.startswith("linux"):
+        try:
+            PR_SET_PDEATHSIG = 1
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except OSError:
+            pass
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
 
 
 def keep_freed_memory() -> None:

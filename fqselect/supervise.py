@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
 from typing import Callable, Iterator
 
 from .errors import UsageError
 from .results import InputResult, Options, Progress
+from .runtime import die_with_parent
 
 PROGRESS_EVERY = 0.2  # seconds between a worker's progress messages
 
@@ -130,14 +130,13 @@ def _stop(pool: dict) -> None:
 def _worker(connection, options: Options, parent: int) -> None:
     """A worker's life: models once, then inputs until the parent closes the pipe or dies."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    _die_with_parent(parent)
-    os.environ["FQSELECT_THREADS"] = "1"
-    from .pipeline import models_for, process_input
+    die_with_parent(parent)
+    from .pipeline import process_input, worker_models
     from .runtime import keep_freed_memory
 
     keep_freed_memory()
     try:
-        models_for(options)
+        worker_models(options)
     except UsageError as error:
         connection.send(("usage", str(error)))
         return
@@ -161,17 +160,3 @@ def _worker(connection, options: Options, parent: int) -> None:
             connection.send(("usage", str(error)))
             return
         connection.send(("result", result))
-
-
-def _die_with_parent(parent: int) -> None:
-    """Linux: the kernel kills this worker when the parent dies, even by SIGKILL."""
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            PR_SET_PDEATHSIG = 1
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        except OSError:
-            pass
-    if os.getppid() != parent:  # the parent died before the line above took effect
-        os._exit(1)

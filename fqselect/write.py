@@ -86,7 +86,7 @@ def check_free(folder: Path, source: str, overwrite: bool) -> None:
 def write_result(result: InputResult, options: Options, folder: Path, overwrite: bool) -> None:
     """Write one input's files into `folder` atomically; fills in the picks' file names."""
     check_free(folder, result.input, overwrite)
-    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}{_staging_mark()}"))
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}{_writer_mark(STAGING)}-"))
     staging.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700; the finished folder is a normal one
     try:
         for pick in result.picks:
@@ -134,10 +134,10 @@ def read_picks(folder: Path) -> list[dict]:
         return []
 
 
-def _staging_mark() -> str:
-    """Staging folders carry their writer's host and pid, so a later run can tell a killed writer's
-    leftovers (removed) from a live one's on a shared --out (left alone)."""
-    return f"{STAGING}{socket.gethostname()}-{os.getpid()}-"
+def _writer_mark(kind: str) -> str:
+    """Staging (STAGING) and replaced (REPLACED) folders carry their writer's host and pid, so a later run
+    can tell a killed writer's leftovers (removed) from a live one's on a shared --out (left alone)."""
+    return f"{kind}{socket.gethostname()}-{os.getpid()}"
 
 
 def remove_stale_staging(out: Path) -> int:
@@ -212,7 +212,7 @@ def _swap_into_place(staging: Path, folder: Path) -> None:
     """Rename the finished staging folder to its final name, replacing an old output last."""
     old = None
     if folder.exists():
-        old = folder.with_name(f".{folder.name}{REPLACED}{socket.gethostname()}-{os.getpid()}")
+        old = folder.with_name(f".{folder.name}{_writer_mark(REPLACED)}")
         folder.rename(old)
     staging.rename(folder)
     if old is not None:

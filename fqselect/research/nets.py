@@ -55,7 +55,7 @@ class TinyFQNet(nn.Module):
 class WideTinyFQNet(nn.Module):
     """A tinyfqnet redesign for the 112×112 crop within the same budget class (≤25k weights, ≤10 M
     multiply-adds): Table I narrows to 2 channels at 56×56, where blur, eyes and landmark error are still
-    visible; here the early stages keep 16–24 channels (depthwise-separable, MobileNetV2 blocks) and the
+    visible; here the stages keep 16–48 channels (depthwise-separable, MobileNetV2 blocks) and the
     weights saved in the 256-wide head pay for them."""
     # (in, expand, out, stride); the first is depthwise-separable (expand == in)
     blocks = [(16, 16, 16, 1), (16, 16, 24, 2), (24, 48, 24, 1), (24, 72, 32, 2), (32, 64, 32, 1), (32, 64, 48, 2)]

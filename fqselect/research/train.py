@@ -5,8 +5,9 @@
 Data (`training_sets`): LFW people of peopleDevTrain.txt (peopleDevTest.txt is never read here), CelebA,
 Glint and CelebA-aligned. Held back: validation identities of every set (model selection and calibration)
 and every 4th CelebA identity (a held-out evaluation set, never read here).
-Every image also gives copies degraded at the source before detection and a copy with painted closed
-eyes (`sources.py`), each re-embedded: a degraded face's label comes from its own embedding.
+Every image also gives copies degraded at the source before detection, a copy with painted closed eyes
+and a copy of its aligned crop as heavy JPEG (`sources.py`), each re-embedded: a degraded face's label
+comes from its own embedding.
 
 Labels (all from the default SFace recogniser):
 - `l2`  — tinyFQnet: q = cos(f_x, u_y), u_y the leave-one-out centre of the identity's clean faces;
