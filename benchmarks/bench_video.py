@@ -1,21 +1,22 @@
-"""Video throughput against the decoder's own speed, and whether the fast default still finds the best face.
+"""Video throughput against the decoder's own speed, and whether the fast paths still find the best face.
 
-    python benchmarks/bench_video.py [--frames 400 1500] [--out benchmarks/results/video.md]
+    python benchmarks/bench_video.py [--seconds 30] [--rounds 5] [--out benchmarks/results/video.md]
 
-For a generated 1280×720 and 1920×1080 group clip (six faces per frame, 25 fps; 400 frames and 1,500 =
-one minute), in one run:
-- decode-only: a plain OpenCV `read()` loop over the same file (the baseline), in this process and as
-  a whole process (`python -c "import cv2; ..."`, start-up included);
-- `fqselect VIDEO --top 3` at default settings: the in-process pipeline (models loaded, as in a batch
-  run; the median of seven runs, each paired with a decode-only run just before it) and the whole
-  command (process start, imports, model loading included), in its two output forms: the table on
-  stdout with the summary line on stderr, as typed, and JSON lines with `-q`, as in a shell pipeline
-  (both to pipes). Each is the median over 15 rounds of back-to-back runs (decode-only, then each
-  form): on a shared 2-core VM single runs vary by ±20%;
-- the same with --exhaustive (every frame through the detector), in-process.
-Ratios are default over decode-only, like for like (pipeline / in-process loop, command / command).
-"top-1 quality" compares the default run's best face with the exhaustive run's. Peak RSS of the whole
-command is measured for a 1-minute and a 10-minute clip.
+Clips: the six-face group scene (25 fps, `--seconds` long) encoded three ways at 1280×720 and 1920×1080
+(examples/make_example.ENCODINGS: H.264 as x264 makes it by default, with B-frames; H.264 as an IP
+camera makes it, no B-frames and a keyframe a second; HEVC with x265's defaults), and the real clips of
+../shared/videos when they are there. For each, in one run:
+- decode-only: a plain OpenCV `read()` loop over the file (the baseline of every ratio), and PyAV
+  decoding every frame without converting it (the decoder's own limit);
+- the whole command `fqselect CLIP --top 3 --jsonl -q` (process start, imports, model loading
+  included) against the decode-only loop run as a whole process too, and the same with --keyframes:
+  medians over `--rounds` rounds of back-to-back runs (on a shared 2-core VM single runs vary by ±20%),
+  with the command's peak RSS;
+- in-process (models loaded, as a batch worker runs): the default path's fps and ratio (median of
+  paired runs), frames judged a second (pictures the pre-screen looked at), and top-1 quality of the
+  default path and of --keyframes against --exhaustive (every frame through the detector).
+The real clips are 3–34 s long, so for them only the in-process figures are given (a whole command on a
+3-s clip measures start-up). Peak RSS of the whole command is also measured on a 1- and a 10-minute clip.
 """
 
 from __future__ import annotations
@@ -28,12 +29,15 @@ import tempfile
 import time
 from pathlib import Path
 
+import av
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_pipeline import compile_bytecode, decode_only_fps, examples_module, write_report  # noqa: E402
-from fqselect.pipeline import models_for, process_input
+from fqselect.pipeline import models_for, process_input  # noqa: E402
+from fqselect.research import shared_dir  # noqa: E402
 from fqselect.results import Options  # noqa: E402
 from fqselect.runtime import keep_freed_memory  # noqa: E402
 
@@ -48,47 +52,41 @@ LAUNCHER = (
     "print(time.perf_counter() - start, usage.ru_maxrss // 1024, os.waitstatus_to_exitcode(status), file=sys.stderr)\n"
 )
 DECODE_COMMAND = "import cv2, sys\ncapture = cv2.VideoCapture(sys.argv[1])\nwhile capture.read()[0]:\n    pass\n"
+COMMAND = ("--top", "3", "--jsonl", "-q")
+SIZES = ((1280, 720), (1920, 1080))
 
 
-def launch(*argv: str) -> tuple[float, str, int]:
-    """Wall seconds, stdout and peak RSS (MiB) of one process running argv."""
+def launch(*argv: str) -> tuple[float, int]:
+    """Wall seconds and peak RSS (MiB) of one process running argv."""
     proc = subprocess.run([sys.executable, "-c", LAUNCHER, *argv], capture_output=True, text=True, cwd=ROOT)
     seconds, rss, code = proc.stderr.strip().splitlines()[-1].split()
     if int(code) != 0:
         raise RuntimeError(f"{argv} exited with {code}: {proc.stderr.strip()}")
-    return float(seconds), proc.stdout, int(rss)
+    return float(seconds), int(rss)
 
 
-def fqselect_command(path: Path, *args: str) -> tuple[float, int]:
-    """Wall time and peak RSS (MiB) of one `fqselect` process on `path`."""
-    seconds, _, rss = launch(sys.executable, "-m", "fqselect", str(path), *args)
-    return seconds, rss
+def command_ratios(path: Path, rounds: int) -> dict[str, tuple[float, float, int]]:
+    """Per mode (default, --keyframes): median seconds, median ratio (decode-only command's seconds over
+    the command's, paired by round) and peak RSS (MiB)."""
+    modes = {"default": (), "keyframes": ("--keyframes",)}
+    runs = {mode: [] for mode in modes}
+    for _ in range(rounds):
+        decode_s, _ = launch(sys.executable, "-c", DECODE_COMMAND, str(path))
+        for mode, extra in modes.items():
+            seconds, rss = launch(sys.executable, "-m", "fqselect", str(path), *COMMAND, *extra)
+            runs[mode].append((seconds, decode_s / seconds, rss))
+    return {mode: (statistics.median(s for s, _, _ in r), statistics.median(q for _, q, _ in r), max(m for *_, m in r))
+            for mode, r in runs.items()}
 
 
-def decode_command_seconds(path: Path) -> float:
-    return launch(sys.executable, "-c", DECODE_COMMAND, str(path))[0]
-
-
-# The command as typed (a table on stdout, a summary on stderr) and as a pipeline runs it.
-COMMAND_FORMS = {"table": ("--top", "3"), "jsonl": ("--top", "3", "--jsonl", "-q")}
-
-
-def paired_command_ratios(path: Path, repeats: int = 15) -> tuple[float, dict[str, tuple[float, float]], int]:
-    """Decode-only command seconds; per command form, its seconds and the ratio (decode-only over it),
-    each the median over `repeats` rounds of back-to-back runs (start-up included on every side); and
-    the JSON-lines form's peak RSS (MiB)."""
-    decode_runs, runs, rss = [], {form: [] for form in COMMAND_FORMS}, 0
-    for _ in range(repeats):
-        decode_s = decode_command_seconds(path)
-        decode_runs.append(decode_s)
-        for form, args in COMMAND_FORMS.items():
-            seconds, peak = fqselect_command(path, *args)
-            runs[form].append((decode_s / seconds, seconds))
-            if form == "jsonl":
-                rss = max(rss, peak)
-    forms = {form: (statistics.median(s for _, s in pairs), statistics.median(r for r, _ in pairs))
-             for form, pairs in runs.items()}
-    return statistics.median(decode_runs), forms, rss
+def pyav_decode_fps(path: Path) -> float:
+    """Every frame decoded by PyAV, none converted: the decoder's own limit."""
+    start = time.perf_counter()
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        count = sum(1 for _ in container.decode(stream))
+    return count / (time.perf_counter() - start)
 
 
 def pipeline_run(path: Path, **options) -> tuple[float, object]:
@@ -100,21 +98,50 @@ def pipeline_run(path: Path, **options) -> tuple[float, object]:
     return time.perf_counter() - start, result
 
 
-def paired_ratio(path: Path, repeats: int = 7) -> tuple[float, float, float, object]:
-    """Decode-only fps, default fps and their ratio, as the median of `repeats` back-to-back pairs:
-    on a shared 2-core VM either speed alone drifts by 10-20% from run to run."""
+def paired_pipeline(path: Path, rounds: int) -> tuple[float, float, object]:
+    """Default fps and its ratio to the OpenCV decode-only loop, the median of `rounds` back-to-back
+    pairs, and that run's result."""
     pairs = []
-    for _ in range(repeats):
+    for _ in range(rounds):
         decode_fps, frames = decode_only_fps(path)
         seconds, result = pipeline_run(path)
-        pairs.append((frames / seconds / decode_fps, decode_fps, frames / seconds, result))
-    ratio, decode_fps, default_fps, result = sorted(pairs, key=lambda p: p[0])[len(pairs) // 2]
-    return decode_fps, default_fps, ratio, result
+        pairs.append((frames / seconds / decode_fps, frames / seconds, result))
+    ratio, fps, result = sorted(pairs, key=lambda p: p[0])[len(pairs) // 2]
+    return fps, ratio, result
+
+
+def top1(result) -> float:
+    return result.picks[0].quality if result.picks else float("nan")
+
+
+def measure_clip(name: str, path: Path, rounds: int, command: bool) -> str:
+    decode_fps, frames = decode_only_fps(path)
+    pyav_fps = pyav_decode_fps(path)
+    default_fps, ratio, default = paired_pipeline(path, rounds)
+    with av.open(str(path)) as container:
+        duration = frames / float(container.streams.video[0].average_rate or 25)
+    _, exhaustive = pipeline_run(path, exhaustive=True)
+    keyframes_s, keyframes = pipeline_run(path, keyframes=True)
+    best = top1(exhaustive)
+    row = (f"| {name} | {frames} | {decode_fps:.0f} / {pyav_fps:.0f} | {default_fps:.0f} | **{ratio:.2f}** | "
+           f"{default.frames_decoded / duration:.1f} | {top1(default):.4f} / {best:.4f} ({100 * (top1(default) / best - 1):+.1f}%) | "
+           f"{frames / keyframes_s:.0f} | {frames / keyframes_s / decode_fps:.1f} | {top1(keyframes):.4f} ({100 * (top1(keyframes) / best - 1):+.1f}%) |")
+    if command:
+        modes = command_ratios(path, rounds)
+        (default_s, default_ratio, rss), (keyframes_cmd_s, keyframes_ratio, _) = modes["default"], modes["keyframes"]
+        row += (f" {frames / default_s:.0f} | **{default_ratio:.2f}** | {frames / keyframes_cmd_s:.0f} | "
+                f"**{keyframes_ratio:.1f}** | {rss} MiB |")
+    else:
+        row += " – | – | – | – | – |"
+    return row
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--frames", type=int, nargs="+", default=[400, 1500])
+    parser.add_argument("--seconds", type=int, default=30, help="length of the generated clips")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--encodings", nargs="+", default=["h264", "h264-camera", "hevc"])
+    parser.add_argument("--skip-real", action="store_true", help="skip the clips of ../shared/videos")
     parser.add_argument("--skip-rss", action="store_true", help="skip the 1- and 10-minute memory runs")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "video.md")
     args = parser.parse_args()
@@ -123,33 +150,28 @@ def main() -> None:
     make = examples_module()
     work = Path(tempfile.mkdtemp(prefix="fqvideo-"))
     lines = [
-        "| clip | frames | decode-only fps | default fps (pipeline) | **ratio** | detector runs: whole frames + face regions | exhaustive fps | ratio | "
-        "top-1 quality default / exhaustive | decode-only fps (command) | `--top 3` fps (command, table) | **ratio** | "
-        "`--top 3 --jsonl -q` fps (command) | **ratio** | peak RSS (command) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| clip | frames | decode-only fps: OpenCV / PyAV (no conversion) | default fps (in-process) | **ratio** | "
+        "frames judged a second | top-1 quality default / exhaustive | `--keyframes` fps (in-process) | ratio | "
+        "top-1 `--keyframes` | `--top 3` fps (command) | **ratio** | `--keyframes` fps (command) | **ratio** | peak RSS (command) |",
+        "| --- " * 15 + "|",
     ]
-    for frames in args.frames:
-        for width, height in ((1280, 720), (1920, 1080)):
-            clip = work / f"group_{width}x{height}_{frames}.mp4"
-            make.make_group_clip(clip, (width, height), frames)
-            decode_fps, default_fps, ratio, default = paired_ratio(clip)
-            exhaustive_s, exhaustive = pipeline_run(clip, exhaustive=True)
-            decode_cmd_s, forms, rss = paired_command_ratios(clip)
-            (table_s, table_ratio), (jsonl_s, jsonl_ratio) = forms["table"], forms["jsonl"]
-            top, best = default.picks[0].quality, exhaustive.picks[0].quality
-            lines.append(
-                f"| {width}×{height}, 6 faces | {frames} | {decode_fps:.0f} | {default_fps:.0f} | "
-                f"**{ratio:.2f}** | {default.frames_analysed} + {default.regions_analysed} | {frames / exhaustive_s:.1f} | "
-                f"{frames / exhaustive_s / decode_fps:.2f} | {top:.4f} / {best:.4f} ({100 * (top / best - 1):+.1f}%) | "
-                f"{frames / decode_cmd_s:.0f} | {frames / table_s:.0f} | **{table_ratio:.2f}** | "
-                f"{frames / jsonl_s:.0f} | **{jsonl_ratio:.2f}** | {rss} MiB |")
+    for encoding in args.encodings:
+        for width, height in SIZES:
+            clip = work / f"{encoding}_{height}p.mp4"
+            make.make_group_clip(clip, (width, height), args.seconds * 25, encoding=encoding)
+            lines.append(measure_clip(f"{encoding} {width}×{height}", clip, args.rounds, command=True))
+            print(lines[-1], flush=True)
+    videos = shared_dir() / "videos"
+    if not args.skip_real and videos.is_dir():
+        for clip in sorted(videos.glob("*.mp4")):
+            lines.append(measure_clip(f"real: {clip.name}", clip, args.rounds, command=False))
             print(lines[-1], flush=True)
     if not args.skip_rss:
-        lines += ["", "| input (640×360, 25 fps, default settings) | frames | seconds | peak RSS |", "| --- | --- | --- | --- |"]
+        lines += ["", "| input (640×360 H.264, 25 fps, `--top 3 --jsonl -q`) | frames | seconds | peak RSS |", "| --- | --- | --- | --- |"]
         for minutes in (1, 10):
             clip = work / f"long_{minutes}min.mp4"
-            make.make_group_clip(clip, (640, 360), minutes * 60 * 25)
-            seconds, rss = fqselect_command(clip, *COMMAND_FORMS["jsonl"])
+            make.make_group_clip(clip, (640, 360), minutes * 60 * 25, encoding="h264")
+            seconds, rss = launch(sys.executable, "-m", "fqselect", str(clip), *COMMAND)
             lines.append(f"| {minutes} minute(s) | {minutes * 1500} | {seconds:.1f} | {rss} MiB |")
             print(lines[-1], flush=True)
     write_report(lines, args.out)

@@ -225,6 +225,7 @@ def select_command(
     start: float = typer.Option(0.0, "--start", min=0.0, help="Start time in seconds (by timestamp; seeks, does not decode what comes before).", rich_help_panel="Sampling (videos)"),
     end: Optional[float] = typer.Option(None, "--end", min=0.0, help="End time in seconds (by timestamp).", rich_help_panel="Sampling (videos)"),
     exhaustive: bool = typer.Option(False, "--exhaustive", help="Run the detector on every frame, not only on the sharpest frame(s) of each --window.", rich_help_panel="Sampling (videos)"),
+    keyframes: bool = typer.Option(False, "--keyframes", help="Decode keyframes only: many times faster on huge archives, lossy (an IP camera's keyframe a second; x264's default can be 10 s apart).", rich_help_panel="Sampling (videos)"),
     window: float = typer.Option(DEFAULT_WINDOW, "--window", min=0.01, help="Seconds of video per pre-screening window: its sharpest frame goes to the detector.", rich_help_panel="Sampling (videos)"),
     per_person: bool = typer.Option(False, "--per-person", help="Link faces into persons and pick the TOP best of each person.", rich_help_panel="Selection"),
     gallery: Optional[Path] = typer.Option(None, "--gallery", help="Known people as <name>/<images>: label each person (implies --per-person).", rich_help_panel="Selection"),
@@ -275,8 +276,8 @@ def select_command(
 
     options = Options(top=top, min_quality=min_quality, min_gap=min_gap, min_face=min_face, every=every, fps=fps,
                       max_frames=max_frames, start=start, end=end, detector=detector, det_size=det_size, scorer=scorer,
-                      model_pack=model_pack, embeddings=embeddings, exhaustive=exhaustive, window=window,
-                      per_person=per_person or gallery is not None, gallery=str(gallery) if gallery else None,
+                      model_pack=model_pack, embeddings=embeddings, exhaustive=exhaustive, keyframes=keyframes,
+                      window=window, per_person=per_person or gallery is not None, gallery=str(gallery) if gallery else None,
                       match_threshold=match_threshold)
     set_provider(provider)
     if out is not None:
@@ -598,6 +599,7 @@ def train_command(
     loss: str = typer.Option(research.TRAIN_LOSS, "--loss", help="l2 (cosine to the identity centre), soft (its soft label at the FMR 1e-3 threshold), rank (l2 plus a pairwise ranking loss), idq (LightQNet pairs), distill."),
     natural_share: Optional[float] = typer.Option(None, "--natural-share", min=0.0, max=1.0, help="Share of each batch from undegraded images (default: as the data has them)."),
     epochs: int = typer.Option(research.TRAIN_EPOCHS, "--epochs", min=1),
+    ema: Optional[float] = typer.Option(None, "--ema", min=0.0, max=0.99999, help="Validate and keep an exponential moving average of the weights, with this decay a step (e.g. 0.998)."),
     samples_per_epoch: int = typer.Option(research.TRAIN_SAMPLES_PER_EPOCH, "--samples-per-epoch", min=128),
     seed: int = typer.Option(0, "--seed"),
     degraded: int = typer.Option(research.TRAIN_DEGRADED, "--degraded", min=0, help="Source-degraded copies of every training image."),
@@ -619,7 +621,7 @@ def train_command(
 
     run_training(data, arch, size, loss, epochs, samples_per_epoch, seed, degraded, closed_eyes, name, out,
                  workers=workers, threads=threads, command="fqselect train " + " ".join(sys.argv[2:]), log=note, width=width,
-                 natural_share=natural_share)
+                 natural_share=natural_share, ema=ema)
 
 
 def main() -> None:

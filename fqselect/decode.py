@@ -7,6 +7,7 @@ with analysis and memory stays flat however long the input is. Frames that sampl
 
 from __future__ import annotations
 
+import bisect
 import math
 import os
 import queue
@@ -29,31 +30,67 @@ PREFETCH_BYTES = 256 << 20  # as does this: 8K frames (100 MB each) wait 2 at a 
 PREFETCH_IMAGES = 2  # photos can be 50 MB decoded each
 TRUNCATION_TOLERANCE = 0.9  # fewer decoded frames than this share of the container's count = truncated
 FALLBACK_FPS = 25.0
+# Where OpenCV decodes (files PyAV cannot open), a frame must be converted to BGR to be judged at all:
+# the pre-screen then looks at this many frames a second, and the others are only grabbed.
+OPENCV_PRESCREEN_FPS = 6.0
 SEEK_MARGIN = 1.0  # --start seeks this many seconds early, then decodes forward by timestamp
 FRAME_TIME_SLACK = 1e-4  # seconds; timestamps are rounded to the container's time base
 # OpenCV refuses, from the header and before allocating, images above this many pixels; fqselect/__init__
 # sets the cap (OPENCV_IO_MAX_IMAGE_PIXELS) before OpenCV loads: 16K×8K, four 8K frames' worth.
 MAX_IMAGE_PIXELS = int(os.environ.get("OPENCV_IO_MAX_IMAGE_PIXELS", 1 << 27))
+# Pixel formats whose first plane is the 8-bit luminance itself, ready to judge without conversion.
+LUMA_FIRST_FORMATS = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p", "yuvj440p",
+                      "yuv411p", "yuv410p", "nv12", "nv21", "nv16", "gray"}
 
 
-@dataclass
 class Frame:
-    index: int  # 0-based frame index in the video; the image's position in a folder; 0 for one image
-    time: float  # seconds from the start of the video; 0 for images
-    image: np.ndarray  # BGR uint8
-    source: str  # the file this frame came from (the image's own path inside a folder)
+    """One decoded frame. `image` (BGR uint8) is converted from the decoder's picture on first use, so a
+    frame the pre-screen drops is never converted; `luma` is its luminance, for judging sharpness."""
+
+    __slots__ = ("index", "time", "source", "_image", "_picture", "_rotate")
+
+    def __init__(self, index: int, time: float, image: np.ndarray | None, source: str,
+                 picture=None, rotate: int | None = None):
+        self.index = index  # 0-based frame index in the video; the image's position in a folder; 0 for one image
+        self.time = time  # seconds from the start of the video (presentation timestamp); 0 for images
+        self.source = source  # the file this frame came from (the image's own path inside a folder)
+        self._image, self._picture, self._rotate = image, picture, rotate
+
+    @property
+    def image(self) -> np.ndarray:
+        if self._image is None:
+            image = self._picture.to_ndarray(format="bgr24")
+            self._image = image if self._rotate is None else cv2.rotate(image, self._rotate)
+            self._picture = None
+        return self._image
+
+    @property
+    def luma(self) -> np.ndarray:
+        """The luminance plane as the decoder left it (8-bit YUV: no conversion at all), else the BGR
+        image's green channel (luminance's main part); not rotated."""
+        picture = self._picture
+        if picture is not None and picture.format.name in LUMA_FIRST_FORMATS:
+            plane = picture.planes[0]
+            return np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: picture.height, : picture.width]
+        return self.image[:, :, 1]
 
 
 @dataclass(frozen=True)
 class Sampling:
     """Which video frames are analysed: from `start` to `end` (seconds, by timestamp), every `every`-th
-    frame and at most `fps` a second (both apply), at most `max_frames` in all."""
+    frame and at most `fps` a second (both apply), at most `max_frames` in all.
+    `prescreen`: the frames go to the pre-screen, which needs only their luminance, so the decoder may
+    leave out what cannot win: non-reference frames (a B-frame is never sharper than the frames it is
+    predicted from, and lies at most a frame or two away from them). `keyframes`: only keyframes are
+    decoded (lossy: on a camera's one-second GOP, one frame a second)."""
 
     every: int = 1
     fps: float | None = None
     max_frames: int | None = None
     start: float = 0.0
     end: float | None = None
+    prescreen: bool = False
+    keyframes: bool = False
 
     def stride(self, native_fps: float) -> int:
         stride = max(1, self.every)
@@ -99,36 +136,46 @@ class _Input:
         self.close()
 
 
-class VideoInput(_Input):
-    """Frames of a video file, sampled."""
+class Schedule:
+    """The sampling rules, applied to a video's frames in display order: `wants(index, time)` says
+    whether a frame is sampled, `over(time)` whether --end is reached, `full` whether --max-frames is."""
+
+    def __init__(self, sampling: Sampling, fps: float | None = None):
+        self.start, self.end, self.limit = sampling.start, sampling.end, sampling.max_frames
+        fps = fps or sampling.fps
+        self.every, self.period = max(1, sampling.every), 1.0 / fps if fps else 0.0
+        self.first, self.due, self.emitted = None, sampling.start, 0  # due: when the next --fps sample is due
+
+    @property
+    def full(self) -> bool:
+        return self.limit is not None and self.emitted >= self.limit
+
+    def over(self, time: float) -> bool:
+        return self.end is not None and time >= self.end
+
+    def wants(self, index: int, time: float) -> bool:
+        if time < self.start:
+            return False
+        self.first = index if self.first is None else self.first
+        if (index - self.first) % self.every or time < self.due - FRAME_TIME_SLACK:
+            return False
+        self.due = self.due + self.period if time - self.due < self.period else time + self.period  # after a gap: restart
+        self.emitted += 1
+        return True
+
+
+class _Video(_Input):
+    """What both video readers share: the path FFmpeg is given, the frame count and truncation check."""
 
     kind = "video"
-
-    def __init__(self, path: str, sampling: Sampling = Sampling()):
-        self.path = path
-        self.sampling = sampling
-        self._link: str | None = None
-        threads = decoder_threads()
-        self.capture = self._open(threads)
-        if not self.capture.isOpened():
-            raise InputError(path, "cannot open as a video (corrupt, truncated or not a video)")
-        self.pixels = int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH) * self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        if decoder_threads(self.pixels) != threads:  # FFmpeg's threads are set when a file is opened
-            self.capture.release()
-            self.capture = self._open(decoder_threads(self.pixels))
-        fps = self.capture.get(cv2.CAP_PROP_FPS)
-        self.fps = fps if fps and math.isfinite(fps) and fps > 0 else FALLBACK_FPS
-        self.frame_count = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        self.decoded = 0  # frames the decoder got through (grabbed); a seek skips the ones before --start
-        self.warnings: list[str] = []
-
-    def _open(self, threads: int) -> cv2.VideoCapture:
-        capture = cv2.VideoCapture(self._decodable_path(), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, threads])
-        capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # phone videos come out upright
-        return capture
+    path: str
+    sampling: Sampling
+    fps: float
+    frame_count: int
+    _link: str | None = None
 
     def _decodable_path(self) -> str:
-        """The path OpenCV is given. A name that is not valid UTF-8 (undecodable bytes, which Python keeps
+        """The path FFmpeg is given. A name that is not valid UTF-8 (undecodable bytes, which Python keeps
         as surrogates) crashes cv2.VideoCapture with a segfault: such a file is opened through a symlink
         with a plain name in a private temporary folder (removed on close)."""
         try:
@@ -144,6 +191,10 @@ class VideoInput(_Input):
             os.symlink(os.path.abspath(self.path), self._link)
         return self._link
 
+    def _check_size(self, width: int, height: int) -> None:
+        if width * height > MAX_IMAGE_PIXELS:
+            raise InputError(self.path, f"video frames of {width}×{height} are larger than {MAX_IMAGE_PIXELS:,} pixels")
+
     def planned_frames(self) -> int | None:
         """How many frames will be analysed, for progress bars (None when unknown; from the average frame
         rate, so approximate for variable-frame-rate video)."""
@@ -153,33 +204,200 @@ class VideoInput(_Input):
         count = max(0, math.ceil((end - self.sampling.start) * self.fps / self.sampling.stride(self.fps)))
         return min(count, self.sampling.max_frames) if self.sampling.max_frames else count
 
+    def _check_truncation(self, reached: int, stopped_early: bool) -> None:
+        expected = self.frame_count
+        if reached == 0:
+            raise InputError(self.path, "no frame could be decoded (corrupt or truncated video)")
+        if not stopped_early and expected and reached < TRUNCATION_TOLERANCE * expected:
+            self.warnings.append(f"truncated video: decoded {reached} of {expected} frames")
+
+    def close(self) -> None:
+        if self._link is not None:
+            import shutil
+
+            shutil.rmtree(os.path.dirname(self._link), ignore_errors=True)
+            self._link = None
+
+
+class VideoInput(_Video):
+    """Frames of a video file, sampled, decoded by PyAV (FFmpeg's own bindings): frames come out as the
+    decoder's YUV pictures and only those that go on to the detector are converted to BGR; with
+    `sampling.prescreen` non-reference frames are not decoded at all, with `sampling.keyframes` only
+    keyframes are. `time` is each frame's presentation timestamp, `index` its place in display order."""
+
+    def __init__(self, path: str, sampling: Sampling = Sampling()):
+        import av
+
+        self.path, self.sampling, self.warnings = path, sampling, []
+        try:
+            self.container = av.open(self._decodable_path(), metadata_errors="ignore")
+        except (av.FFmpegError, OSError, ValueError):
+            self.close()
+            raise InputError(path, "cannot open as a video (corrupt, truncated or not a video)") from None
+        try:
+            self.stream = self.container.streams.video[0]
+            codec = self.stream.codec_context
+            self._check_size(codec.width, codec.height)
+            if not codec.width or not self.stream.time_base:
+                raise InputError(path, "cannot open as a video (no picture size or time base)")
+        except (IndexError, InputError) as error:
+            self.close()
+            raise error if isinstance(error, InputError) else InputError(path, "has no video stream") from None
+        self.pixels = codec.width * codec.height
+        # Two threads on two cores at every size: beside the analysis, PyAV's decoder gains from the second
+        # even at 480×480 (talking_d6: 0.35 → 0.38 of a decode-only loop; 720p H.264 0.92 → 0.99).
+        codec.thread_count, codec.thread_type = decoder_threads(self.pixels, threading_from=0), "AUTO"
+        if sampling.keyframes:
+            codec.skip_frame = "NONKEY"
+        elif sampling.prescreen:
+            codec.skip_frame = "NONREF"
+        rate = self.stream.average_rate or self.stream.guessed_rate
+        self.fps = float(rate) if rate and math.isfinite(float(rate)) and rate > 0 else FALLBACK_FPS
+        self.frame_count = self.stream.frames or 0
+        self.decoded = 0  # pictures that came out of the decoder
+        self.damaged = 0  # packets the decoder refused
+        self._origin = self.stream.start_time or 0  # the first frame's timestamp, in time-base units
+        self._counted, self._waiting = 0, []  # display order: frames shown so far, timestamps demuxed but not yet shown
+
     def frames(self) -> Iterator[Frame]:
-        """Sampled frames in order (run it on a `ReadAhead` thread to overlap decoding with analysis).
-        `time` is the frame's presentation timestamp, so --start, --end, --fps and --min-gap hold on
-        variable-frame-rate video too; --start seeks instead of decoding its way there."""
-        start, end, limit = self.sampling.start, self.sampling.end, self.sampling.max_frames
-        every, period = max(1, self.sampling.every), 1.0 / self.sampling.fps if self.sampling.fps else 0.0
-        index, grabbed = self._seek(start)
-        first, due, emitted, reached_end = None, start, 0, False  # due: when the next --fps sample is due
-        while limit is None or emitted < limit:
+        """Sampled frames in display order (run it on a `ReadAhead` thread to overlap decoding with
+        analysis); --start seeks to the keyframe before it instead of decoding its way there."""
+        schedule, rotate = Schedule(self.sampling), None
+        self._seek(self.sampling.start)
+        index, stopped_early = 0, False
+        for picture in self._pictures():
+            index, time = self._place(picture)
+            if schedule.over(time):
+                stopped_early = True
+                break
+            if schedule.wants(index, time):
+                if rotate is None:
+                    rotate = ROTATIONS.get(round(-(picture.rotation or 0)) % 360, False)
+                yield Frame(index, time, None, self.path, picture=picture, rotate=rotate or None)
+                if schedule.full:
+                    stopped_early = True
+                    break
+        if self.damaged:
+            self.warnings.append(f"damaged video: {self.damaged} packets could not be decoded")
+        self._check_truncation(index + 1 if self.decoded else 0, stopped_early)
+
+    def _pictures(self) -> Iterator:
+        """The decoder's pictures; a damaged packet is skipped (counted), a damaged container ends them."""
+        import av
+
+        packets = self.container.demux(self.stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except av.FFmpegError:  # the container itself is damaged here: what came before stands
+                return
+            if packet.pts is not None:
+                bisect.insort(self._waiting, packet.pts)
+            try:
+                pictures = self.stream.codec_context.decode(packet)
+            except av.FFmpegError:
+                self.damaged += 1
+                continue
+            for picture in pictures:
+                self.decoded += 1
+                yield picture
+
+    def _place(self, picture) -> tuple[int, float]:
+        """A picture's index in display order and its time in seconds. The index counts the timestamps of
+        every packet demuxed before it, skipped frames included (the decoder shows pictures in timestamp
+        order, and it has been given every packet shown before one it shows); after a seek, where the
+        count is unknown, it starts from the time at the average frame rate."""
+        if picture.pts is None:  # a stream without timestamps: frames are evenly spaced
+            self._counted = (self._counted or 0) + 1
+            return self._counted - 1, (self._counted - 1) / self.fps
+        time = float((picture.pts - self._origin) * self.stream.time_base)
+        before = bisect.bisect_left(self._waiting, picture.pts)
+        if self._counted is None:  # after a seek
+            self._counted = round(time * self.fps) - before
+        index = self._counted + before
+        shown = before + (before < len(self._waiting) and self._waiting[before] == picture.pts)
+        del self._waiting[:shown]
+        self._counted = index + 1
+        return index, time
+
+    def _seek(self, start: float) -> None:
+        """Seek to the keyframe at or before SEEK_MARGIN seconds before `start` (by timestamp, so variable
+        frame rates land right too); where the container cannot seek, decode from the beginning."""
+        import av
+
+        target = start - SEEK_MARGIN
+        if target <= 0:
+            return
+        try:
+            self.container.seek(self._origin + int(target / self.stream.time_base), stream=self.stream, backward=True)
+        except av.FFmpegError:
+            return
+        self.stream.codec_context.flush_buffers()
+        self._counted, self._waiting = None, []
+
+    def close(self) -> None:
+        container = self.__dict__.pop("container", None)
+        if container is not None:
+            container.close()
+        super().close()
+
+
+# PyAV's `rotation` is the display matrix's counter-clockwise angle; the frame is turned back upright.
+ROTATIONS = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+
+
+class OpenCVVideoInput(_Video):
+    """Frames of a video file through OpenCV's VideoCapture: the fallback for files PyAV cannot open.
+    Frames that sampling skips are only `grab()`bed, never `retrieve()`d (converted to BGR); for the
+    pre-screen, OPENCV_PRESCREEN_FPS frames a second are converted."""
+
+    def __init__(self, path: str, sampling: Sampling = Sampling()):
+        self.path, self.sampling, self.warnings = path, sampling, []
+        threads = decoder_threads()
+        self.capture = self._open(threads)
+        if not self.capture.isOpened():
+            self.close()
+            raise InputError(path, "cannot open as a video (corrupt, truncated or not a video)")
+        width, height = int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        self.pixels = width * height
+        if decoder_threads(self.pixels) != threads:  # FFmpeg's threads are set when a file is opened
+            self.capture.release()
+            self.capture = self._open(decoder_threads(self.pixels))
+        fps = self.capture.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if fps and math.isfinite(fps) and fps > 0 else FALLBACK_FPS
+        self.frame_count = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.decoded = 0  # frames the decoder got through (grabbed); a seek skips the ones before --start
+
+    def _open(self, threads: int) -> cv2.VideoCapture:
+        capture = cv2.VideoCapture(self._decodable_path(), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, threads])
+        capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # phone videos come out upright
+        return capture
+
+    def frames(self) -> Iterator[Frame]:
+        """Sampled frames in order; --start seeks instead of decoding its way there."""
+        prescreen_fps = OPENCV_PRESCREEN_FPS if self.sampling.prescreen and not self.sampling.fps else None
+        schedule = Schedule(self.sampling, prescreen_fps)
+        index, grabbed = self._seek(self.sampling.start)
+        stopped_early = False
+        while not schedule.full:
             if not grabbed:
                 if not self.capture.grab():
                     break
                 self.decoded += 1
             grabbed, time = False, self._time(index)
-            if end is not None and time >= end:
-                reached_end = True
+            if schedule.over(time):
+                stopped_early = True
                 break
-            if time >= start:
-                first = index if first is None else first
-                if (index - first) % every == 0 and time >= due - FRAME_TIME_SLACK:
-                    due = due + period if time - due < period else time + period  # after a gap: restart
-                    ok, image = self.capture.retrieve()
-                    if ok:
-                        yield Frame(index, time, image, self.path)
-                        emitted += 1
+            if schedule.wants(index, time):
+                ok, image = self.capture.retrieve()
+                if ok:
+                    yield Frame(index, time, image, self.path)
+                else:
+                    schedule.emitted -= 1
             index += 1
-        self._check_truncation(index, stopped_early=reached_end or (limit is not None and emitted >= limit))
+        self._check_truncation(index, stopped_early or schedule.full)
 
     def _time(self, index: int) -> float:
         """The grabbed frame's presentation time in seconds; from its index when the stream has none."""
@@ -205,19 +423,10 @@ class VideoInput(_Input):
         return 0, False
 
     def close(self) -> None:
-        self.capture.release()
-        if self._link is not None:
-            import shutil
-
-            shutil.rmtree(os.path.dirname(self._link), ignore_errors=True)
-            self._link = None
-
-    def _check_truncation(self, reached: int, stopped_early: bool) -> None:
-        expected = self.frame_count
-        if reached == 0:
-            raise InputError(self.path, "no frame could be decoded (corrupt or truncated video)")
-        if not stopped_early and expected and reached < TRUNCATION_TOLERANCE * expected:
-            self.warnings.append(f"truncated video: decoded {reached} of {expected} frames")
+        capture = self.__dict__.pop("capture", None)
+        if capture is not None:
+            capture.release()
+        super().close()
 
 
 class ImageInput(_Input):
@@ -262,7 +471,7 @@ class FolderInput(_Input):
             yield Frame(index, 0.0, image, str(image_path))
 
 
-InputSource = VideoInput | ImageInput | FolderInput
+InputSource = VideoInput | OpenCVVideoInput | ImageInput | FolderInput
 
 
 class ReadAhead:
@@ -336,12 +545,30 @@ def open_input(path: str, sampling: Sampling = Sampling()) -> InputSource:
     if suffix in IMAGE_SUFFIXES:
         return ImageInput(path)
     if suffix in VIDEO_SUFFIXES:
-        return VideoInput(path, sampling)
+        return open_video(path, sampling)
     try:
         return ImageInput(path)
     except InputError:
         pass
     try:
-        return VideoInput(path, sampling)
+        return open_video(path, sampling)
     except InputError:
         raise InputError(path, "not an image or video OpenCV can read") from None
+
+
+def open_video(path: str, sampling: Sampling = Sampling()) -> VideoInput | OpenCVVideoInput:
+    """PyAV's reader, else OpenCV's (FQSELECT_VIDEO_READER=opencv asks for it): a file one cannot open
+    is tried with the other; PyAV's error stands when neither can."""
+    if os.environ.get("FQSELECT_VIDEO_READER") == "opencv":
+        return OpenCVVideoInput(path, sampling)
+    try:
+        return VideoInput(path, sampling)
+    except ImportError:  # PyAV is a dependency; an install without it still reads videos
+        return OpenCVVideoInput(path, sampling)
+    except InputError as error:
+        if "larger than" in error.reason:
+            raise
+        try:
+            return OpenCVVideoInput(path, sampling)
+        except InputError:
+            raise error from None

@@ -1,9 +1,9 @@
 """Stage 1½ — pre-screening: pick which decoded video frames are worth the detector.
 
-Detection costs ~20 ms a frame; decoding a 720p frame costs under 2 ms, half of it the colour
-conversion. So by default only PRESCREEN_FPS frames a second are converted at all, and each window of
-video goes to the detector at its sharpest of those, judged on a small thumbnail (a fraction of a
-millisecond). Only when that frame holds a face that could still enter the picks do the window's
+Detection costs ~20 ms a frame; decoding a 720p frame costs ~1.5 ms, and converting it to BGR as much
+again. So the pre-screen judges each decoded frame on its luminance plane as the decoder left it (a
+strided thumbnail: a fraction of a millisecond, no conversion), and each window of video goes to the
+detector at its sharpest frame, the only one converted. Only when that frame holds a face that could still enter the picks do the window's
 next-sharpest frames go to the detector too (pipeline.REFINE_FRAMES). Only those few frames a window
 stay in memory. The pre-screen runs on the analysis thread, so that the decoder's thread only decodes.
 """
@@ -18,17 +18,16 @@ import numpy as np
 
 from .decode import Frame
 
-PRESCREEN_FPS = 6.0  # frames a second converted to pixels and judged; the rest are only grabbed
 THUMBNAIL_WIDTH = 320
 
 
-def frame_sharpness(image: np.ndarray) -> float:
-    """Variance of the Laplacian of a thumbnail of the green channel (luminance's main part): cheap, and
-    high for sharp frames. The thumbnail is a strided view, no filtering: an area resize of a 1080p frame
-    would cost more than it saves."""
-    step = max(1, image.shape[1] // THUMBNAIL_WIDTH)
-    green = np.ascontiguousarray(image[::step, ::step, 1])
-    _, deviation = cv2.meanStdDev(cv2.Laplacian(green, cv2.CV_16S))
+def frame_sharpness(luma: np.ndarray) -> float:
+    """Variance of the Laplacian of a thumbnail of the luminance (`Frame.luma`): cheap, and high for
+    sharp frames. The thumbnail is a strided view, no filtering: an area resize of a 1080p frame would
+    cost more than it saves."""
+    step = max(1, luma.shape[1] // THUMBNAIL_WIDTH)
+    thumbnail = np.ascontiguousarray(luma[::step, ::step])
+    _, deviation = cv2.meanStdDev(cv2.Laplacian(thumbnail, cv2.CV_16S))
     return float(deviation[0, 0]) ** 2
 
 
@@ -52,7 +51,7 @@ def sharpest_per_window(frames: Iterable[Frame], window: float, keep: int | None
         if not looked_at:
             start = frame.time
         looked_at += 1
-        best.append((-frame_sharpness(frame.image), looked_at, frame))
+        best.append((-frame_sharpness(frame.luma), looked_at, frame))
         if keep is not None and len(best) > keep:
             best.remove(max(best))
     if looked_at:

@@ -11,7 +11,6 @@ import numpy as np
 from .decode import Sampling
 from .defaults import (DEFAULT_DETECTOR, DEFAULT_MAX_SIDE, DEFAULT_MIN_GAP, DEFAULT_SCORER, DEFAULT_THRESHOLD,
                        DEFAULT_TOP, DEFAULT_WINDOW)
-from .prescreen import PRESCREEN_FPS
 
 if TYPE_CHECKING:
     from .persons import Person
@@ -38,6 +37,7 @@ class Options:
     model_pack: str | None = None
     embeddings: bool = False
     exhaustive: bool = False  # analyse every sampled frame instead of the sharpest of each window
+    keyframes: bool = False  # decode keyframes only (lossy; huge archives)
     window: float = DEFAULT_WINDOW
     per_person: bool = False
     gallery: str | None = None  # <name>/<images> folder; implies per_person
@@ -45,10 +45,9 @@ class Options:
 
     @property
     def sampling(self) -> Sampling:
-        """Frames decoded to pixels. The pre-screen looks at PRESCREEN_FPS frames a second; the others
-        are only grabbed (decoded, never colour-converted), which halves the decoder's own cost."""
-        fps = PRESCREEN_FPS if self.prescreen else self.fps
-        return Sampling(self.every, fps, self.max_frames, self.start, self.end)
+        """The frames decoded and handed on: for the pre-screen, the decoder may skip frames that cannot
+        win (`Sampling.prescreen`); --keyframes decodes keyframes only."""
+        return Sampling(self.every, self.fps, self.max_frames, self.start, self.end, self.prescreen, self.keyframes)
 
     @property
     def prescreen(self) -> bool:

@@ -156,12 +156,13 @@ def default_threads() -> int:
 FRAME_THREADING_MIN_PIXELS = 1_500_000
 
 
-def decoder_threads(frame_pixels: int = 0) -> int:
+def decoder_threads(frame_pixels: int = 0, threading_from: int = FRAME_THREADING_MIN_PIXELS) -> int:
     """FFmpeg threads for decoding frames of this many pixels: FQSELECT_DECODER_THREADS, else the cores
-    onnxruntime sessions leave free, and two wherever there are two cores for large frames."""
+    onnxruntime sessions leave free, and two wherever there are two cores for frames of `threading_from`
+    pixels or more."""
     cores = os.cpu_count() or 1
     threads = max(1, cores - default_threads())
-    if frame_pixels >= FRAME_THREADING_MIN_PIXELS:
+    if frame_pixels >= threading_from:
         threads = max(threads, min(2, cores))
     return _env_count("FQSELECT_DECODER_THREADS") or threads
 

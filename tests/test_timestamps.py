@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import av  # writes the variable-frame-rate test clips
 import numpy as np
 import pytest
 
 from conftest import json_lines, run_cli
 from fqselect.decode import Sampling, open_input
 
-av = pytest.importorskip("av", reason="PyAV writes the variable-frame-rate test clips")
 
 # 10 frames 0.1 s apart, 10 frames 0.02 s apart, then 10 frames 0.5 s apart: average rate 5.2 fps
 VFR_TIMES = [i * 0.1 for i in range(10)] + [1.0 + i * 0.02 for i in range(10)] + [1.2 + i * 0.5 for i in range(10)]

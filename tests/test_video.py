@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fqselect.decode import ReadAhead, open_input
+from fqselect.decode import OPENCV_PRESCREEN_FPS, OpenCVVideoInput, ReadAhead, Sampling, VideoInput, open_input
 from fqselect.pipeline import process_input
 from fqselect.results import Options
-from fqselect.prescreen import PRESCREEN_FPS, frame_sharpness, sharpest_per_window
+from fqselect.prescreen import frame_sharpness, sharpest_per_window
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +37,48 @@ def test_default_never_picks_a_shaken_frame(group_clip):
     assert not {p.frame for p in default.picks} & shaken
 
 
-def test_prescreen_converts_only_a_few_frames_a_second(group_clip):
+@pytest.fixture(scope="module")
+def h264_clip(tmp_path_factory, make_example):
+    """The group scene as x264 encodes it by default: B-frames between reference frames."""
+    path = tmp_path_factory.mktemp("h264") / "group.mp4"
+    make_example.make_group_clip(path, (640, 360), 100, encoding="h264")
+    return path
+
+
+def test_prescreen_skips_non_reference_frames_and_converts_none(h264_clip):
+    """For the pre-screen, the decoder leaves out non-reference (B-)frames; the frames it hands on keep
+    their display-order index and timestamp, and none is converted to BGR until asked."""
+    with open_input(str(h264_clip), Options().sampling) as source:
+        assert isinstance(source, VideoInput)
+        frames = list(source.frames())
+    assert source.decoded == len(frames) and 20 <= len(frames) <= 80
+    assert all(f._image is None for f in frames)  # luminance only so far
+    assert all(f.time == pytest.approx(f.index / 25, abs=1e-3) for f in frames)
+    with open_input(str(h264_clip), Options(exhaustive=True).sampling) as source:
+        every = {f.index: f for f in source.frames()}
+    assert sorted(every) == list(range(100))
+    for frame in frames[::10]:  # the same frames, pixel for pixel, as decoding everything gives
+        assert np.array_equal(frame.image, every[frame.index].image)
+        assert np.array_equal(frame.luma, every[frame.index].luma)
+
+
+def test_keyframes_decodes_keyframes_only(make_example, tmp_path):
+    path = tmp_path / "camera.mp4"
+    make_example.make_group_clip(path, (640, 360), 100, encoding="h264-camera")  # a keyframe a second
+    with open_input(str(path), Options(keyframes=True).sampling) as source:
+        assert [f.index for f in source.frames()] == [0, 25, 50, 75]
+
+
+def test_opencv_fallback_converts_a_few_frames_a_second(group_clip, monkeypatch):
+    """Files PyAV cannot open go to OpenCV, whose frames must be converted to be judged: a few a second."""
+    monkeypatch.setenv("FQSELECT_VIDEO_READER", "opencv")
     source = open_input(str(group_clip), Options().sampling)
+    assert isinstance(source, OpenCVVideoInput)
     frames = list(source.frames())
     assert source.decoded == 100  # every frame grabbed ...
-    assert len(frames) == pytest.approx(100 * PRESCREEN_FPS / 25, abs=1)  # ... few converted, evenly in time
+    assert len(frames) == pytest.approx(100 * OPENCV_PRESCREEN_FPS / 25, abs=1)  # ... few converted, evenly in time
     gaps = np.diff([f.time for f in frames])
-    assert gaps.max() <= 1 / PRESCREEN_FPS + 1 / 25 + 1e-6 and gaps.min() >= 1 / 25 - 1e-6
+    assert gaps.max() <= 1 / OPENCV_PRESCREEN_FPS + 1 / 25 + 1e-6 and gaps.min() >= 1 / 25 - 1e-6
 
 
 def test_each_window_keeps_its_sharpest_frames_sharpest_first(group_clip):
@@ -55,7 +90,7 @@ def test_each_window_keeps_its_sharpest_frames_sharpest_first(group_clip):
         in_window = frames[start:start + window.looked_at]
         start += window.looked_at
         assert in_window[-1].time - in_window[0].time < 1.0
-        best = sorted(in_window, key=lambda f: -frame_sharpness(f.image))[:2]
+        best = sorted(in_window, key=lambda f: -frame_sharpness(f.luma))[:2]
         assert [f.index for f in window.frames] == [f.index for f in best]
     assert all(len(w.frames) == w.looked_at for w in sharpest_per_window(frames, 1.0, keep=None))
 
