@@ -279,7 +279,9 @@ class VideoInput(_Video):
                     break
         if self.damaged:
             self.warnings.append(f"damaged video: {self.damaged} packets could not be decoded")
-        self._check_truncation(index + 1 if self.decoded else 0, stopped_early)
+        # frames the container held up to where reading stopped: those shown, and those skipped after them
+        reached = (self._counted or 0) + len(self._waiting) if self.decoded else 0
+        self._check_truncation(reached, stopped_early)
 
     def _pictures(self) -> Iterator:
         """The decoder's pictures; a damaged packet is skipped (counted), a damaged container ends them."""
