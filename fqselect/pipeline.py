@@ -31,9 +31,18 @@ from .selection import Candidate, TopKSelector
 # A face of a window's sharpest frame this close to becoming a pick sends the window's next-sharpest
 # frame to the detector too (REFINE_FRAMES more per pick the window can hold). The sharpest frame can
 # score well below its window's best: in the bundled example's clean second, 0.896 against 0.968. With
-# 0.02 (the network's mean frame-to-frame jitter) `--top 1` missed that second's best frame.
-REFINE_MARGIN = 0.05
+# 0.02 (the network's mean frame-to-frame jitter) `--top 1` missed that second's best frame. The margin
+# is in log-odds: qualities are calibrated probabilities that crowd near 1 for good faces, where a fixed
+# 0.05 let nearly every good face through (0.5 log-odds is 0.068 at q = 0.8, 0.004 at q = 0.99; on four
+# clips 0–62% fewer face regions were searched, top-1 within 0.1%: README, Benchmarks).
+REFINE_LOG_ODDS = 0.5
 REFINE_FRAMES = 1
+
+
+def refine_margin(quality: float) -> float:
+    """REFINE_LOG_ODDS as a difference in quality at this quality."""
+    q = min(max(quality, 1e-6), 1 - 1e-6)
+    return 1.0 / (1.0 + math.exp(-(math.log(q / (1 - q)) + REFINE_LOG_ODDS))) - q
 
 
 @dataclass
@@ -190,7 +199,7 @@ def _select_in_window(window: Window, models: Models, min_face: int, selector: T
 def _offer(faces: list[Candidate], selector: TopKSelector, result: InputResult) -> bool:
     """Offer one frame's faces; whether one of them could still become a pick (worth looking again)."""
     result.faces_seen += len(faces)
-    promising = any(selector.could_pick(c, REFINE_MARGIN) for c in faces)
+    promising = any(selector.could_pick(c, refine_margin(c.quality)) for c in faces)
     for candidate in faces:
         selector.offer(candidate)
     return promising
@@ -204,7 +213,7 @@ def _track_in_window(window: Window, models: Models, min_face: int, tracker: Per
     result.faces_seen += len(faces)
     tracks = tracker.update(faces)
     for frame in window.frames[1:]:
-        if not any(t.selector.could_pick(c, REFINE_MARGIN) for c, t in zip(faces, tracks)):
+        if not any(t.selector.could_pick(c, refine_margin(c.quality)) for c, t in zip(faces, tracks)):
             return
         found = _analyse_near(frame, faces, models, min_face, result)
         result.faces_seen += len(found)
