@@ -240,7 +240,7 @@ def select_command(
     ray: Optional[str] = typer.Option(None, "--ray", metavar="[ADDRESS]", help="Run the inputs on a Ray cluster: auto, ray://host:port, host:port, or nothing for a Ray runtime on this machine (the [ray] extra).", rich_help_panel="Batch"),
     workers: int = typer.Option(default_workers(), "--workers", "-j", min=1, help="Inputs processed in parallel (processes); default: half the cores.", rich_help_panel="Batch"),
     null: bool = typer.Option(False, "--null", "-0", help="Paths on stdin (-) are NUL-separated, as find -print0 writes them.", rich_help_panel="Input"),
-    max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=1, help="Refuse images larger than this many pixels, checked from the header before decoding (default: four 8K frames).", rich_help_panel="Input"),
+    max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=1, help="Refuse images (and videos whose frames are) larger than this many pixels, checked from the header before decoding (default: four 8K frames).", rich_help_panel="Input"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or summary on stderr (warnings and errors still go there).", rich_help_panel="Output"),
 ):
     """Pick the TOP best faces of each input.

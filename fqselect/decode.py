@@ -65,6 +65,11 @@ class Frame:
         return self._image
 
     @property
+    def converted(self) -> bool:
+        """Whether the BGR image exists yet (the pre-screen never makes it for the frames it drops)."""
+        return self._image is not None
+
+    @property
     def luma(self) -> np.ndarray:
         """The luminance plane as the decoder left it (8-bit YUV: no conversion at all), else the BGR
         image's green channel (luminance's main part); not rotated."""
@@ -79,10 +84,11 @@ class Frame:
 class Sampling:
     """Which video frames are analysed: from `start` to `end` (seconds, by timestamp), every `every`-th
     frame and at most `fps` a second (both apply), at most `max_frames` in all.
-    `prescreen`: the frames go to the pre-screen, which needs only their luminance, so the decoder may
-    leave out what cannot win: non-reference frames (a B-frame is never sharper than the frames it is
-    predicted from, and lies at most a frame or two away from them). `keyframes`: only keyframes are
-    decoded (lossy: on a camera's one-second GOP, one frame a second)."""
+    `prescreen`: the frames go to the pre-screen, which needs only their luminance, and the decoder may
+    leave out non-reference frames (B-frames: x264 makes about half its frames so; each lies a frame or
+    two from reference frames, and the best face among the rest is within 0.3% of `--exhaustive`'s on
+    every benchmark clip). `keyframes`: only keyframes are decoded (lossy: on a camera's one-second GOP,
+    one frame a second)."""
 
     every: int = 1
     fps: float | None = None
@@ -191,9 +197,17 @@ class _Video(_Input):
             os.symlink(os.path.abspath(self.path), self._link)
         return self._link
 
-    def _check_size(self, width: int, height: int) -> None:
+    def _refuse(self, reason: str) -> InputError:
+        """The error for a file this reader cannot take, with what it opened released."""
+        self.close()
+        return InputError(self.path, reason)
+
+    @staticmethod
+    def _oversized(width: int, height: int) -> str | None:
+        """Why frames of this size are refused (the --max-pixels cap images have), or None."""
         if width * height > MAX_IMAGE_PIXELS:
-            raise InputError(self.path, f"video frames of {width}×{height} are larger than {MAX_IMAGE_PIXELS:,} pixels")
+            return f"video frames of {width}×{height} are larger than {MAX_IMAGE_PIXELS:,} pixels"
+        return None
 
     def planned_frames(self) -> int | None:
         """How many frames will be analysed, for progress bars (None when unknown; from the average frame
@@ -232,17 +246,15 @@ class VideoInput(_Video):
         try:
             self.container = av.open(self._decodable_path(), metadata_errors="ignore")
         except (av.FFmpegError, OSError, ValueError):
-            self.close()
-            raise InputError(path, "cannot open as a video (corrupt, truncated or not a video)") from None
-        try:
-            self.stream = self.container.streams.video[0]
-            codec = self.stream.codec_context
-            self._check_size(codec.width, codec.height)
-            if not codec.width or not self.stream.time_base:
-                raise InputError(path, "cannot open as a video (no picture size or time base)")
-        except (IndexError, InputError) as error:
-            self.close()
-            raise error if isinstance(error, InputError) else InputError(path, "has no video stream") from None
+            raise self._refuse("cannot open as a video (corrupt, truncated or not a video)") from None
+        if not self.container.streams.video:
+            raise self._refuse("has no video stream")
+        self.stream = self.container.streams.video[0]
+        codec = self.stream.codec_context
+        if not codec.width or not self.stream.time_base:
+            raise self._refuse("cannot open as a video (no picture size or time base)")
+        if oversized := self._oversized(codec.width, codec.height):
+            raise self._refuse(oversized)
         self.pixels = codec.width * codec.height
         # Two threads on two cores at every size: beside the analysis, PyAV's decoder gains from the second
         # even at 480×480 (talking_d6: 0.35 → 0.38 of a decode-only loop; 720p H.264 0.92 → 0.99).
@@ -360,9 +372,10 @@ class OpenCVVideoInput(_Video):
         threads = decoder_threads()
         self.capture = self._open(threads)
         if not self.capture.isOpened():
-            self.close()
-            raise InputError(path, "cannot open as a video (corrupt, truncated or not a video)")
+            raise self._refuse("cannot open as a video (corrupt, truncated or not a video)")
         width, height = int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        if oversized := self._oversized(width, height):
+            raise self._refuse(oversized)
         self.pixels = width * height
         if decoder_threads(self.pixels) != threads:  # FFmpeg's threads are set when a file is opened
             self.capture.release()

@@ -257,6 +257,9 @@ def test_max_pixels_refuses_from_the_header(tmp_path):
     assert [Path(r["source"]).name for r in json_lines(proc.stdout)] == ["example.mp4"]
     proc = run_cli("score", big, "--max-pixels", "1000000")
     assert proc.returncode == 1 and "larger than 1,000,000 pixels" in proc.stderr
+    proc = run_cli(EXAMPLE, "--max-pixels", "100000", "--top", "1")  # a video's frames, from its header too
+    assert proc.returncode == 1
+    assert_clean_error(proc, "example.mp4", "video frames of 480×360 are larger than 100,000 pixels")
 
 
 def test_score_reads_ahead_a_bounded_number_of_bytes(monkeypatch):
