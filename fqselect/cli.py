@@ -99,6 +99,16 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 PATH_MAX = 4096  # bytes; a longer "path" on stdin is data piped in by mistake
 
 
+def folder_or_file(path: str) -> list[str]:
+    """`fqselect score`'s inputs: a folder stands for its images (as a folder input's are: sorted, by
+    suffix), anything else for itself."""
+    if os.path.isdir(path):
+        from .decode import folder_images
+
+        return [str(image) for image in folder_images(Path(path))]
+    return [path]
+
+
 def expand_inputs(inputs: Iterable[str], null: bool = False) -> list[str]:
     """Paths as given; `-` stands for the paths on standard input: one per line (surrounding blanks
     dropped), or with `null` NUL-separated and taken exactly (`find -print0`: names with newlines or
@@ -256,7 +266,7 @@ def select_command(
     limit_image_pixels(max_pixels)
     check_finite(min_quality=min_quality, min_gap=min_gap, fps=fps, start=start, end=end, window=window,
                  match_threshold=match_threshold)
-    paths = expand_inputs(inputs, null)
+    paths = [image for path in expand_inputs(inputs, null) for image in folder_or_file(path)]
     if not paths:
         raise UsageError("no inputs (give paths, or - with paths on stdin)")
     if len(paths) == 1:  # runs in this process (batches are isolated per input by their workers)
@@ -461,7 +471,7 @@ def report_command(
 
 @app.command("score", epilog=EXIT_CODES_HELP)
 def score_command(
-    inputs: list[str] = typer.Argument(..., help="Images, or - to read paths from stdin."),
+    inputs: list[str] = typer.Argument(..., help="Images or folders of images, or - to read paths from stdin."),
     aligned: bool = typer.Option(False, "--aligned", help="Inputs are 112x112 ArcFace-aligned crops: no detection, one face each."),
     jsonl: bool = typer.Option(False, "--jsonl", help="JSON lines even when stdout is a terminal (the default when piped)."),
     scorer: str = typer.Option(DEFAULT_SCORER, "--scorer", help="As for the main command."),
@@ -485,7 +495,7 @@ def score_command(
     from .api import score_images
     from .score import load_scorer
 
-    paths = expand_inputs(inputs, null)
+    paths = [image for path in expand_inputs(inputs, null) for image in folder_or_file(path)]
     if not paths:
         raise UsageError("no inputs (give paths, or - with paths on stdin)")
     set_provider(provider)

@@ -16,6 +16,15 @@ def test_score_images_reports_every_face(face_photo):
     assert {"path", "face", "quality", "bbox", "landmarks", "det_score", "scorer"} <= set(records[0])
 
 
+def test_score_a_folder_scores_its_images_in_order(face_photo, tmp_path):
+    for name in ("b.jpg", "a.png"):
+        cv2.imwrite(str(tmp_path / name), cv2.imread(str(face_photo)))
+    (tmp_path / "notes.txt").write_text("not an image")
+    proc = run_cli("score", tmp_path, "--scorer", "combined", "--jsonl")
+    assert proc.returncode == 0, proc.stderr
+    assert [r["path"] for r in json_lines(proc.stdout)] == [str(tmp_path / "a.png")] * 6 + [str(tmp_path / "b.jpg")] * 6
+
+
 def test_score_aligned_crops_from_stdin(face_photo, tmp_path):
     image = cv2.imread(str(face_photo))
     detections = RetinaFaceDetector().detect(image)
