@@ -266,7 +266,7 @@ def select_command(
     limit_image_pixels(max_pixels)
     check_finite(min_quality=min_quality, min_gap=min_gap, fps=fps, start=start, end=end, window=window,
                  match_threshold=match_threshold)
-    paths = [image for path in expand_inputs(inputs, null) for image in folder_or_file(path)]
+    paths = expand_inputs(inputs, null)
     if not paths:
         raise UsageError("no inputs (give paths, or - with paths on stdin)")
     if len(paths) == 1:  # runs in this process (batches are isolated per input by their workers)
