@@ -1,8 +1,10 @@
 """Stage 1 — decoding: videos, single images and image folders become a stream of `Frame`s.
 
 Inputs are read on a background thread (`ReadAhead`) into a small bounded queue, so decoding overlaps
-with analysis and memory stays flat however long the input is. Frames that sampling skips are only
-`grab()`bed, never `retrieve()`d: no colour conversion is paid for frames nobody looks at.
+with analysis and memory stays flat however long the input is. Videos are decoded by PyAV
+(`VideoInput`): frames stay the decoder's YUV pictures until something asks for `Frame.image`, so no
+colour conversion is paid for frames nobody looks at, and for the pre-screen the decoder skips
+non-reference frames altogether. OpenCV's VideoCapture (`OpenCVVideoInput`) reads what PyAV cannot.
 """
 
 from __future__ import annotations
