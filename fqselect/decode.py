@@ -149,7 +149,8 @@ class _Input:
 
 class Schedule:
     """The sampling rules, applied to a video's frames in display order: `wants(index, time)` says
-    whether a frame is sampled, `over(time)` whether --end is reached, `full` whether --max-frames is."""
+    whether a frame is sampled, `took()` counts one handed on, `over(time)` whether --end is reached,
+    `full` whether --max-frames is."""
 
     def __init__(self, sampling: Sampling, fps: float | None = None):
         self.start, self.end, self.limit = sampling.start, sampling.end, sampling.max_frames
@@ -171,8 +172,11 @@ class Schedule:
         if (index - self.first) % self.every or time < self.due - FRAME_TIME_SLACK:
             return False
         self.due = self.due + self.period if time - self.due < self.period else time + self.period  # after a gap: restart
-        self.emitted += 1
         return True
+
+    def took(self) -> None:
+        """A wanted frame was handed on (counts against --max-frames)."""
+        self.emitted += 1
 
 
 class _Video(_Input):
@@ -282,18 +286,18 @@ class VideoInput(_Video):
     def frames(self) -> Iterator[Frame]:
         """Sampled frames in display order (run it on a `ReadAhead` thread to overlap decoding with
         analysis); --start seeks to the keyframe before it instead of decoding its way there."""
-        schedule, rotate = Schedule(self.sampling), None
+        schedule = Schedule(self.sampling)
         self._seek(self.sampling.start)
-        index, stopped_early = 0, False
+        stopped_early = False
         for picture in self._pictures():
             index, time = self._place(picture)
             if schedule.over(time):
                 stopped_early = True
                 break
             if schedule.wants(index, time):
-                if rotate is None:
-                    rotate = ROTATIONS.get(round(-(picture.rotation or 0)) % 360, False)
-                yield Frame(index, time, None, self.path, picture=picture, rotate=rotate or None)
+                rotate = ROTATIONS.get(round(-(picture.rotation or 0)) % 360)  # cv2.ROTATE_90_CLOCKWISE is 0
+                yield Frame(index, time, None, self.path, picture=picture, rotate=rotate)
+                schedule.took()
                 if schedule.full:
                     stopped_early = True
                     break
@@ -417,8 +421,7 @@ class OpenCVVideoInput(_Video):
                 ok, image = self.capture.retrieve()
                 if ok:
                     yield Frame(index, time, image, self.path)
-                else:
-                    schedule.emitted -= 1
+                    schedule.took()
             index += 1
         self._check_truncation(index, stopped_early or schedule.full)
 

@@ -202,6 +202,7 @@ def test_rotation_metadata_comes_out_upright(clip, tmp_path):
     assert ok and frame.shape[:2] == (480, 360)  # portrait after rotation
     picks = json_lines(run_cli(rotated, "--jsonl", "--top", "1").stdout)
     assert picks and picks[0]["quality"] > 0.3  # an upright face, found and scored well
+    assert picks[0]["frame_size"] == [360, 480]  # analysed portrait, as OpenCV shows it
 
 
 def test_help_documents_exit_codes():
