@@ -270,7 +270,7 @@ class VideoInput(_Video):
         self.pixels = codec.width * codec.height
         # Two threads on two cores at every size: beside the analysis, PyAV's decoder gains from the second
         # even at 480×480 (talking_d6: 0.35 → 0.38 of a decode-only loop; 720p H.264 0.92 → 0.99).
-        codec.thread_count, codec.thread_type = decoder_threads(self.pixels, threading_from=0), "AUTO"
+        codec.thread_count, codec.thread_type = decoder_threads(threading_from=0), "AUTO"
         if sampling.keyframes:
             codec.skip_frame = "NONKEY"
         elif sampling.prescreen:
