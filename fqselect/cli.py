@@ -606,7 +606,7 @@ def train_command(
     arch: str = typer.Option(research.TRAIN_ARCH, "--arch", help="tinyfqnet (the paper's Table I), tinyfqnet-wide (wider early stages, 24.7k parameters, 8.8 M multiply-adds at 112) or lightqnet."),
     size: int = typer.Option(research.TRAIN_SIZE, "--size", min=32, help="Network input size (112: the aligned crop itself)."),
     width: float = typer.Option(1.0, "--width", min=0.25, help="Channel width multiplier of tinyfqnet (1.5: 22.6k parameters, 7.1 M multiply-adds at 112)."),
-    loss: str = typer.Option(research.TRAIN_LOSS, "--loss", help="l2 (cosine to the identity centre), soft (its soft label at the FMR 1e-3 threshold), rank (l2 plus a pairwise ranking loss), idq (LightQNet pairs), distill."),
+    loss: str = typer.Option(research.TRAIN_LOSS, "--loss", help="l2 (cosine to the identity centre), soft (its soft label at the FMR 1e-3 threshold), match (soft match rate against the identity's good images at that threshold), mix (the mean of match and l2), rank (l2 plus a pairwise ranking loss), idq (LightQNet pairs), distill."),
     natural_share: Optional[float] = typer.Option(None, "--natural-share", min=0.0, max=1.0, help="Share of each batch from undegraded images (default: as the data has them)."),
     epochs: int = typer.Option(research.TRAIN_EPOCHS, "--epochs", min=1),
     ema: Optional[float] = typer.Option(None, "--ema", min=0.0, max=0.99999, help="Validate and keep an exponential moving average of the weights, with this decay a step (e.g. 0.998)."),

@@ -14,6 +14,11 @@ ALIGNED_SIZE = 112  # the ArcFace crop every later stage shares
 TEMPLATE = face_align.arcface_dst  # (5, 2) landmark positions in the 112×112 crop
 
 
+def eye_distance(landmarks: np.ndarray) -> np.ndarray:
+    """(N,) distance between the two eye landmarks of (N, 5, 2) points, in their pixels."""
+    return np.linalg.norm(landmarks[:, 1] - landmarks[:, 0], axis=1)
+
+
 @dataclass
 class FaceBatch:
     """N faces: what the detector found (boxes, confidences, 5 landmarks, in source-image pixels) and,

@@ -17,7 +17,7 @@ import numpy as np
 from .align import ALIGNED_SIZE, TEMPLATE
 from .defaults import DEFAULT_NETWORK, FALLBACK_SCORER
 from .errors import UsageError
-from .faces import FaceBatch
+from .faces import FaceBatch, eye_distance
 from .models import weights_dir
 from .registry import ModelInfo, check_model, create_model, register_discoverer, register_model
 from .runtime import create_session
@@ -27,6 +27,19 @@ _EYE_MID = TEMPLATE[:2].mean(axis=0)
 _MOUTH_MID = TEMPLATE[3:].mean(axis=0)
 TEMPLATE_EYE_MOUTH = float(np.linalg.norm(_MOUTH_MID - _EYE_MID))  # ≈ 40.7 px in the 112 crop
 TEMPLATE_NOSE_RATIO = float((TEMPLATE[2, 1] - _EYE_MID[1]) / (_MOUTH_MID[1] - _EYE_MID[1]))
+
+# A scale-aware network's second input: how large the face was in its source, as log2 of its eye distance
+# in source pixels over the aligned crop's own (0 for a face as large as the crop; -2 for eyes 9 px apart).
+SCALE_INPUT = "scale"
+TEMPLATE_EYE_DISTANCE = float(np.linalg.norm(TEMPLATE[1] - TEMPLATE[0]))  # ≈ 35.2 px in the 112 crop
+SCALE_RANGE = (-4.0, 2.0)
+
+
+def scale_feature(eye_distances: np.ndarray) -> np.ndarray:
+    """(N, 1) float32 scale input from eye distances in source pixels."""
+    octaves = np.log2(np.maximum(np.asarray(eye_distances, np.float64), 1e-3) / TEMPLATE_EYE_DISTANCE)
+    return np.clip(octaves, *SCALE_RANGE).astype(np.float32).reshape(-1, 1)
+
 
 # Calibration of the perceptual scorers (why: each maps a raw measure onto [0, 1] with 0.5 at a value
 # that is visibly degraded in the aligned crop).
@@ -212,6 +225,7 @@ class NetworkScorer:
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise UsageError(f"{self.path}: not a network onnxruntime can load ({reason})") from None
         self.input_name = self.session.get_inputs()[0].name
+        self.takes_scale = any(i.name == SCALE_INPUT for i in self.session.get_inputs())
 
     @classmethod
     def from_weights(cls, path: str | Path) -> "NetworkScorer":
@@ -237,7 +251,10 @@ class NetworkScorer:
         out = np.empty(len(faces), np.float32)
         for start in range(0, len(faces), self.batch_size):
             chunk = self.preprocess(faces.crops[start : start + self.batch_size])
-            out[start : start + len(chunk)] = self.session.run(None, {self.input_name: chunk})[0].reshape(-1)
+            feeds = {self.input_name: chunk}
+            if self.takes_scale:
+                feeds[SCALE_INPUT] = scale_feature(eye_distance(faces.landmarks[start : start + len(chunk)]))
+            out[start : start + len(chunk)] = self.session.run(None, feeds)[0].reshape(-1)
         return np.clip(calibrated(out, self.calibration), 0.0, 1.0)
 
 

@@ -64,7 +64,7 @@ def test_idq_loss_is_lower_when_the_worse_face_is_rated_worse():
     assert right == pytest.approx(float(wrong))  # loser takes all: only the minimum matters
 
 
-@pytest.mark.parametrize("loss", ["l2", "idq", "distill"])
+@pytest.mark.parametrize("loss", ["l2", "mix", "idq", "distill"])
 def test_training_reduces_the_loss(loss):
     samples = synthetic_samples()
     validation = Validation(synthetic_samples(seed=1), 64)
@@ -73,7 +73,7 @@ def test_training_reduces_the_loss(loss):
     assert history[-1]["loss"] < history[0]["loss"]
     quality = predict(model, network_inputs(samples.crops, 64))
     sharp = np.arange(len(samples)) % 2 == 0
-    if loss == "l2":  # regression onto the label: sharp textures rated above blurred ones
+    if loss in ("l2", "mix"):  # regression onto the label: sharp textures rated above blurred ones
         assert quality[sharp].mean() > quality[~sharp].mean()
 
 
@@ -126,3 +126,62 @@ def test_natural_share_sets_the_share_of_undegraded_samples():
     weights = sampling_weights(samples, natural_share=0.5)
     assert weights.sum() == pytest.approx(1.0)
     assert weights[samples.clean].sum() == pytest.approx(0.5)
+
+
+def test_replayed_resolution_factor_is_the_one_the_degradation_used():
+    """face_resolution replays a degraded copy's first draw: it must be the downscale the image got."""
+    image = cv2.resize(np.random.default_rng(0).integers(0, 255, (50, 40, 3)).astype(np.uint8), (200, 250))
+    seen = []
+    for seed in range(12):
+        factor = degrade.resolution_factor(np.random.default_rng(seed))
+        resized = []
+        original = cv2.resize
+        degrade.cv2.resize = lambda img, size, *a, **k: resized.append(size) or original(img, size, *a, **k)
+        try:
+            degrade.source_degradation(image, np.random.default_rng(seed))
+        finally:
+            degrade.cv2.resize = original
+        first = resized[0][0] / image.shape[1] if factor < 1 else 1.0
+        assert first == pytest.approx(factor, abs=1.0 / image.shape[1])
+        seen.append(factor < 1)
+    assert any(seen) and not all(seen)  # both kinds of copy were checked
+
+
+def test_match_targets_soften_the_threshold():
+    from fqselect.research.calibration import match_targets
+
+    embeddings = np.array([[1, 0], [1, 0], [0.8, 0.6], [0.6, 0.8]], np.float32)
+    identity, source = np.zeros(4, int), np.arange(4)
+    reference, goodness = np.ones(4, bool), np.array([1.0, 0.9, 0.5, 0.1])
+    hard = match_targets(embeddings, identity, source, reference, goodness, threshold=0.7)
+    soft = match_targets(embeddings, identity, source, reference, goodness, threshold=0.7, softness=10.0)
+    # good references: faces 0 and 1. Face 3 (cos 0.6 to both) fails them; softly it scores sigmoid(-1)
+    assert hard[3] == 0 and soft[3] == pytest.approx(1 / (1 + np.e), abs=1e-6)
+    assert soft[2] == pytest.approx(1 / (1 + np.exp(-1)), abs=1e-6) and hard[2] == 1
+
+
+def test_scale_aware_network_trains_exports_and_gets_the_scale_from_landmarks(tmp_path):
+    """A scale-aware net learns a label that depends only on source scale (identical crops), and its
+    ONNX export, run by the runtime scorer on FaceBatches, scores like PyTorch from the landmarks."""
+    from fqselect.research.nets import ScaleAwareTinyFQNet
+    from fqselect.score import TEMPLATE_EYE_DISTANCE
+
+    samples = synthetic_samples()
+    rng = np.random.default_rng(0)
+    samples.resolution = TEMPLATE_EYE_DISTANCE * 2.0 ** rng.uniform(-3, 1, len(samples))
+    samples.crops = np.repeat(samples.crops[:1], len(samples), axis=0)  # the pixels say nothing
+    samples.label = (0.2 + 0.6 * (np.log2(samples.resolution / TEMPLATE_EYE_DISTANCE) + 3) / 4).astype(np.float32)
+    validation = Validation(samples, 112)
+    model, history = train(samples, validation, "tinyfqnet-scale", "l2", epochs=6, seed=0, m=0.3, s=8.0,
+                           batch_size=32, log=lambda _: None)
+    quality = predict(model, samples.crops, samples.resolution)
+    assert np.corrcoef(quality, samples.label)[0, 1] > 0.8
+    path = tmp_path / "net.onnx"
+    export_onnx(model, path)
+    card = {"name": "net", "preprocessing": {"size": 112, "layout": "NCHW", "channels": "BGR", "mean": 127.5, "std": 128.0}}
+    path.with_suffix(".json").write_text(json.dumps(card))
+    faces = FaceBatch.from_crops(samples.crops[:8])
+    faces.landmarks = faces.landmarks * (samples.resolution[:8] / TEMPLATE_EYE_DISTANCE)[:, None, None]
+    runtime = NetworkScorer.from_weights(path).score(faces)
+    assert np.allclose(runtime, quality[:8], atol=1e-5)
+    assert isinstance(model, ScaleAwareTinyFQNet)

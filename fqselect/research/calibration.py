@@ -16,8 +16,10 @@ GOOD_SHARE = 0.5  # a face's references: the better half of its identity's other
 
 
 def match_targets(embeddings: np.ndarray, identity: np.ndarray, source: np.ndarray, reference: np.ndarray,
-                  goodness: np.ndarray, threshold: float) -> np.ndarray:
-    """For every face: the share of its good references it matches above `threshold` (NaN without any).
+                  goodness: np.ndarray, threshold: float, softness: float | None = None) -> np.ndarray:
+    """For every face: the share of its good references it matches above `threshold` (NaN without any);
+    with `softness` s, each comparison counts sigmoid(s·(cos − threshold)) instead of 0 or 1 (LightQNet's
+    soft pairwise label), so faces near the threshold are told apart.
 
     `reference` marks the faces that may serve as references (clean images); among an identity's
     references, the better half by `goodness` (e.g. cosine to the identity centre) are its good images.
@@ -29,11 +31,12 @@ def match_targets(embeddings: np.ndarray, identity: np.ndarray, source: np.ndarr
         if len(refs) < 2:
             continue
         good = refs[np.argsort(-goodness[refs])][: max(1, int(np.ceil(len(refs) * GOOD_SHARE)))]
-        matches = embeddings[members] @ embeddings[good].T > threshold
+        cosine = embeddings[members] @ embeddings[good].T
+        matches = cosine > threshold if softness is None else 1.0 / (1.0 + np.exp(-softness * (cosine - threshold)))
         other = source[members][:, None] != source[good][None, :]
         counts = other.sum(axis=1)
         with np.errstate(invalid="ignore"):
-            target[members] = np.where(counts > 0, (matches & other).sum(axis=1) / np.maximum(counts, 1), np.nan)
+            target[members] = np.where(counts > 0, (matches * other).sum(axis=1) / np.maximum(counts, 1), np.nan)
     return target
 
 

@@ -31,13 +31,16 @@ class FaceSet:
     det_scores: np.ndarray  # (N,) float32
     recognizer: str = ""
     missed: int = 0  # images where no face was found (left out)
+    # (N,) effective eye distance in source pixels (sources.face_resolution); not cached, set by the caller
+    resolution: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def subset(self, keep: np.ndarray) -> "FaceSet":
         arrays = {k: getattr(self, k)[keep] for k in ARRAY_FIELDS}
-        return FaceSet(**arrays, recognizer=self.recognizer, missed=self.missed)
+        resolution = None if self.resolution is None else self.resolution[keep]
+        return FaceSet(**arrays, recognizer=self.recognizer, missed=self.missed, resolution=resolution)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -59,6 +59,12 @@ def turn_head(image: np.ndarray, amount: float = 0.35) -> np.ndarray:
     return cv2.warpPerspective(image, cv2.getPerspectiveTransform(source, target), (width, height), borderMode=cv2.BORDER_REPLICATE)
 
 
+def resolution_factor(rng: np.random.Generator) -> float:
+    """The first draw of `source_degradation`: the share of the source resolution a degraded copy keeps
+    (often 0.1-0.7, else 1). Replaying it from the same seed tells how small a degraded face really was."""
+    return float(np.exp(rng.uniform(np.log(0.1), np.log(0.7)))) if rng.random() < 0.6 else 1.0
+
+
 def source_degradation(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """What a camera and codec do to a face, applied to the source image *before* detection (training
     data): often a lower resolution, then one or two of motion blur, defocus, noise and low light at that
@@ -67,8 +73,8 @@ def source_degradation(image: np.ndarray, rng: np.random.Generator) -> np.ndarra
     height, width = image.shape[:2]
     scale = min(height, width) / 250.0  # the strengths below are for a 250-px LFW image
     out = image
-    if rng.random() < 0.6:
-        factor = float(np.exp(rng.uniform(np.log(0.1), np.log(0.7))))
+    factor = resolution_factor(rng)
+    if factor < 1.0:
         out = cv2.resize(out, (max(8, round(width * factor)), max(8, round(height * factor))), interpolation=cv2.INTER_AREA)
         scale *= factor
     for name in rng.choice(["motion_blur", "defocus", "noise", "low_light", "none"], size=int(rng.integers(1, 3)), replace=False):

@@ -73,6 +73,27 @@ class WideTinyFQNet(nn.Module):
         return torch.sigmoid(self.fc(x.mean(dim=(2, 3))))
 
 
+class ScaleAwareTinyFQNet(WideTinyFQNet):
+    """tinyfqnet-wide told how large the face was in its source frame (`score.scale_feature`: log2 of the
+    eye distance in source pixels over the crop's). In the 112 crop a face whose eyes were 20 px apart
+    and one whose eyes were 35 px apart can look alike, while the recogniser, and the face's future
+    matches, tell them apart. The scale enters as a learned per-channel bias after the stem and before
+    the head's ReLU (192 weights), so it can change what the network looks for, not only shift its score."""
+
+    takes_scale = True
+
+    def __init__(self, input_size: int = 112, head: int = 80):
+        super().__init__(input_size, head)
+        self.stem_scale = nn.Linear(1, self.blocks[0][0])
+        self.head_scale = nn.Linear(1, head)
+
+    def forward(self, x, scale):
+        x = self.features(self.stem(x) + self.stem_scale(scale)[:, :, None, None])
+        conv, norm, relu = self.head
+        x = relu(norm(conv(x)) + self.head_scale(scale)[:, :, None, None])
+        return torch.sigmoid(self.fc(x.mean(dim=(2, 3))))
+
+
 class LightQNet(nn.Module):
     """LightQNet-style MobileNetV3-small-lite at 96×96: first stride 1 (the paper's change), no SE, ReLU."""
 
@@ -97,7 +118,16 @@ class LightQNet(nn.Module):
         return torch.sigmoid(self.fc(x.mean(dim=(2, 3))))
 
 
-ARCHITECTURES = {"tinyfqnet": TinyFQNet, "tinyfqnet-wide": WideTinyFQNet, "lightqnet": LightQNet}
+ARCHITECTURES = {"tinyfqnet": TinyFQNet, "tinyfqnet-wide": WideTinyFQNet, "tinyfqnet-scale": ScaleAwareTinyFQNet,
+                 "lightqnet": LightQNet}
+
+
+def example_inputs(model: nn.Module, batch: int = 1, random: bool = False) -> tuple:
+    """What the model's forward takes, for counting, tracing and export: the crop batch, and the scale
+    column for a scale-aware network."""
+    make = torch.randn if random else torch.zeros
+    crops = make(batch, 3, model.input_size, model.input_size)
+    return (crops, make(batch, 1)) if getattr(model, "takes_scale", False) else (crops,)
 
 
 def count_params(model: nn.Module) -> int:
@@ -119,7 +149,7 @@ def count_macs(model: nn.Module) -> int:
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        model(torch.zeros(1, 3, model.input_size, model.input_size))
+        model(*example_inputs(model))
     model.train(was_training)
     for h in handles:
         h.remove()

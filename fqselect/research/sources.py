@@ -22,8 +22,9 @@ import numpy as np
 
 from ..decode import read_image
 from ..errors import InputError
+from ..faces import eye_distance
 from .dataset import ARRAY_FIELDS, DEFAULT_CACHE, FaceSet, _concat, cache_path, central_face, scan
-from .degrade import close_eyes, crop_occlusion, jpeg, source_degradation
+from .degrade import close_eyes, crop_occlusion, jpeg, resolution_factor, source_degradation
 
 OCCLUDED_SHARE = 0.15  # of degraded copies: an occluder is painted on the aligned crop before embedding
 
@@ -77,6 +78,23 @@ def source_faces(source: Source, copy: int = 0, seed: int = 0, cache: Path = DEF
     faces = _concat(parts, "sface", missed=len(items) - sum(len(p["paths"]) for p in parts))
     faces.save(path)
     return faces
+
+
+def degradation_rng(image_path: str, copy: int, seed: int) -> np.random.Generator:
+    """The generator that degrades one image's copy `copy`: the same in every process and run."""
+    digest = hashlib.sha1(f"{image_path}|{copy}|{seed}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def face_resolution(faces: FaceSet, copy: int = 0, seed: int = 0) -> np.ndarray:
+    """(N,) how many source pixels apart each face's eyes really were: the landmarks' eye distance,
+    times the resolution a degraded copy kept (replayed from its generator; its landmarks are in the
+    pixels of the image scaled back up). What the pipeline knows of a face in a frame, and what the
+    scale-aware networks take beside the crop."""
+    distance = eye_distance(faces.landmarks)
+    if copy:
+        distance = distance * np.array([resolution_factor(degradation_rng(str(p), copy, seed)) for p in faces.paths])
+    return distance.astype(np.float32)
 
 
 def load_face_set(root: str | Path, people: set[str] | None = None, model_pack: str | None = None,
@@ -171,8 +189,7 @@ def _faces_of_chunk(task: tuple[Source, list[tuple[str, str]], int, int]) -> dic
             continue
         rng = None
         if copy:
-            digest = hashlib.sha1(f"{image_path}|{copy}|{seed}".encode()).digest()
-            rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+            rng = degradation_rng(image_path, copy, seed)
             image = source_degradation(image, rng)
         frame = source.frame(image)
         detections = _worker["detector"].detect(frame)

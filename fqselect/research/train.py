@@ -34,15 +34,17 @@ import numpy as np
 from . import TRAIN_ARCH, TRAIN_DEGRADED, TRAIN_EPOCHS, TRAIN_LOSS, TRAIN_SAMPLES_PER_EPOCH, TRAIN_SIZE, shared_dir
 from ..errors import UsageError
 from .dataset import DEFAULT_CACHE, FaceSet, read_people
+from ..faces import eye_distance
 from ..models import weights_dir
 from .metrics import PairSet, edc, pauc, threshold_at_fmr
+from ..score import SCALE_INPUT, SCALE_RANGE, TEMPLATE_EYE_DISTANCE, scale_feature
 
 VALIDATION_EVERY = 10  # every 10th LFW-train identity (sorted) validates; never trained on
 CELEBA_HELDOUT_EVERY = 4  # every 4th CelebA identity (sorted) is a second held-out evaluation set
 LABEL_BINS = 100
 FMR = 1e-3
-LOSSES = ("l2", "soft", "rank", "idq", "distill")
-REGRESSION_LOSSES = ("l2", "soft", "rank")
+LOSSES = ("l2", "soft", "match", "mix", "rank", "idq", "distill")
+REGRESSION_LOSSES = ("l2", "soft", "match", "mix", "rank")
 
 
 def split_every(identities: np.ndarray, every: int) -> np.ndarray:
@@ -68,6 +70,7 @@ class Samples:
     source: np.ndarray  # (N,) index of the clean face each sample comes from
     label: np.ndarray  # (N,) tinyFQnet label cos(f_x, u_y)
     clean: np.ndarray | None = None  # (N,) bool, an undegraded image (calibration's references)
+    resolution: np.ndarray | None = None  # (N,) effective eye distance in source pixels (FaceSet.resolution)
 
     def __len__(self) -> int:
         return len(self.identity)
@@ -81,16 +84,22 @@ def build_samples(clean: FaceSet, degraded: list[FaceSet]) -> Samples:
     _, identity = np.unique(clean.identities, return_inverse=True)
     index_of = {str(path): i for i, path in enumerate(clean.paths)}
     crops, embeddings, source = [clean.crops], [clean.embeddings], [np.arange(len(clean))]
+    resolution = [_resolution(clean)]
     for copy in degraded:
         matched = np.array([str(path) in index_of for path in copy.paths], bool)
         crops.append(copy.crops[matched])
         embeddings.append(copy.embeddings[matched])
         source.append(np.array([index_of[str(path)] for path in copy.paths[matched]], np.int64))
+        resolution.append(_resolution(copy)[matched])
     embeddings = np.concatenate(embeddings).astype(np.float32)
     source = np.concatenate(source)
     return Samples(np.concatenate(crops), embeddings, identity[source], source,
                    centre_labels(clean.embeddings, identity, embeddings, source),
-                   clean=np.arange(len(source)) < len(clean))
+                   clean=np.arange(len(source)) < len(clean), resolution=np.concatenate(resolution))
+
+
+def _resolution(faces: FaceSet) -> np.ndarray:
+    return faces.resolution if faces.resolution is not None else eye_distance(faces.landmarks).astype(np.float32)
 
 
 def centre_labels(clean: np.ndarray, clean_identity: np.ndarray, embeddings: np.ndarray, source: np.ndarray) -> np.ndarray:
@@ -144,13 +153,29 @@ def to_tensor(batch: np.ndarray, flip: np.ndarray | None = None):
     return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
 
 
-def predict(model, inputs: np.ndarray, batch: int = 512) -> np.ndarray:
+def scale_tensor(resolution: np.ndarray | None, count: int):
+    """The scale-aware networks' second input (score.scale_feature) from eye distances in source pixels;
+    without them, faces as large as the crop (what the runtime assumes for already-aligned crops)."""
     import torch
 
+    return torch.from_numpy(scale_feature(np.full(count, TEMPLATE_EYE_DISTANCE) if resolution is None else resolution))
+
+
+def forward(model, x, scale):
+    """The model's quality for crops `x`, handing it the scale column when it takes one."""
+    return model(x, scale) if getattr(model, "takes_scale", False) else model(x)
+
+
+def predict(model, inputs: np.ndarray, resolution: np.ndarray | None = None, batch: int = 512) -> np.ndarray:
+    import torch
+
+    scales = scale_tensor(resolution, len(inputs))
+    was_training = model.training
     model.eval()
     with torch.no_grad():
-        out = [model(to_tensor(inputs[i : i + batch])).numpy().reshape(-1) for i in range(0, len(inputs), batch)]
-    model.train()
+        out = [forward(model, to_tensor(inputs[i : i + batch]), scales[i : i + batch]).numpy().reshape(-1)
+               for i in range(0, len(inputs), batch)]
+    model.train(was_training)
     return np.concatenate(out)
 
 
@@ -169,18 +194,33 @@ class Validation:
 
     def score(self, model) -> tuple[float, float]:
         """EDC pAUC at 20% and 30% discard."""
-        curve = edc(self.pairs, predict(model, self.inputs[self.natural]), FMR)
+        natural, resolution = self.natural, self.samples.resolution
+        curve = edc(self.pairs, predict(model, self.inputs[natural], None if resolution is None else resolution[natural]), FMR)
         return pauc(curve, 0.2), pauc(curve, 0.3)
 
 
-def regression_targets(label: np.ndarray, loss: str, m: float, s: float) -> np.ndarray:
-    """What a regression loss fits: the cosine itself (`l2`, `rank`), or for `soft` LightQNet's soft
-    label of it at the operating point, sigmoid(s(cos − m)): the network's capacity goes to telling faces
-    near and below the FMR 1e-3 threshold apart, where matches are won or lost, not to ordering good
-    faces among themselves (cos 0.6 against 0.8 matters to no decision at that threshold)."""
+def regression_targets(samples: Samples, loss: str, m: float, s: float) -> np.ndarray:
+    """What a regression loss fits: the cosine to the centre itself (`l2`, `rank`); for `soft` LightQNet's
+    soft label of it at the operating point, sigmoid(s(cos − m)); for `match` the face's soft match rate
+    against the better half of its identity's clean images, mean sigmoid(s(cos_ij − m)) — what the EDC
+    and the calibrated quality ask (will this face match a good image at FMR 1e-3?). The centre cosine
+    ranks faces well overall but spends the network on ordering good faces among themselves, which no
+    decision at that threshold depends on; the match rate saturates for them and tells apart the faces
+    near and below the threshold, where matches are won or lost. `mix` averages the match rate and the
+    centre cosine: the match rate sorts out the faces that fail, the cosine keeps the good faces in order
+    (the picks of good footage are chosen among them: a wink costs SFace ~0.05 of cosine but rarely a
+    match)."""
     if loss == "soft":
-        return (1.0 / (1.0 + np.exp(-s * (label - m)))).astype(np.float32)
-    return np.clip(label, 0, 1).astype(np.float32)
+        return (1.0 / (1.0 + np.exp(-s * (samples.label - m)))).astype(np.float32)
+    cosine = np.clip(samples.label, 0, 1).astype(np.float32)
+    if loss in ("match", "mix"):
+        from .calibration import match_targets
+
+        clean = samples.clean if samples.clean is not None else np.ones(len(samples), bool)
+        target = match_targets(samples.embeddings, samples.identity, samples.source, clean, samples.label, m, softness=s)
+        match = np.where(np.isfinite(target), target, cosine).astype(np.float32)
+        return match if loss == "match" else (0.5 * (match + cosine)).astype(np.float32)
+    return cosine
 
 
 def sampling_weights(samples: Samples, natural_share: float | None = None, targets: np.ndarray | None = None) -> np.ndarray:
@@ -266,7 +306,8 @@ def train(samples: Samples, validation: Validation, arch: str, loss: str, epochs
     people = max(2, batch_size // 16)  # LightQNet's 8 identities × 16 images at batch 128
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=epochs * steps, pct_start=0.1)
-    labels = torch.from_numpy(regression_targets(samples.label, loss, m, s))
+    labels = torch.from_numpy(regression_targets(samples, loss, m, s))
+    scales = scale_tensor(samples.resolution, len(samples))
     embeddings = torch.from_numpy(samples.embeddings)
     identity, source = torch.from_numpy(samples.identity), torch.from_numpy(samples.source)
     weights = sampling_weights(samples, natural_share, labels.numpy())
@@ -286,8 +327,8 @@ def train(samples: Samples, validation: Validation, arch: str, loss: str, epochs
             batches = pk_batches(samples.identity, rng, people=people, per_person=batch_size // people, steps=steps)
         for index in batches:
             x = to_tensor(inputs[index], flip=rng.random(len(index)) < 0.5)
-            quality = model(x).reshape(-1)
             idx = torch.from_numpy(index)
+            quality = forward(model, x, scales[idx]).reshape(-1)
             if loss in REGRESSION_LOSSES:
                 objective = torch.mean((quality - labels[idx]) ** 2)
                 if loss == "rank":
@@ -324,17 +365,20 @@ def export_onnx(model, path: Path) -> None:
     import torch
 
     from ..runtime import create_session
+    from .nets import example_inputs
 
-    size = model.input_size
-    example = torch.randn(4, 3, size, size)
+    model.eval()
+    example = example_inputs(model, 4, random=True)
+    names = ["input", SCALE_INPUT][: len(example)]
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():  # the legacy exporter warns that it is legacy; it needs no onnxscript
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(model, example, str(path), input_names=["input"], output_names=["quality"],
-                          dynamic_axes={"input": {0: "batch"}, "quality": {0: "batch"}}, opset_version=17, dynamo=False)
+        torch.onnx.export(model, example, str(path), input_names=names, output_names=["quality"],
+                          dynamic_axes={**{n: {0: "batch"} for n in names}, "quality": {0: "batch"}},
+                          opset_version=17, dynamo=False)
     with torch.no_grad():
-        expected = model(example).numpy()
-    got = create_session(path).run(None, {"input": example.numpy()})[0]
+        expected = model(*example).numpy()
+    got = create_session(path).run(None, {n: t.numpy() for n, t in zip(names, example)})[0]
     if not np.allclose(expected, got, atol=1e-5):
         raise RuntimeError(f"{path}: ONNX export differs from PyTorch by {np.abs(expected - got).max():.2e}")
 
@@ -353,10 +397,15 @@ def model_card(name: str, arch: str, loss: str, model, history: list[dict], seed
         "mmacs": round(count_macs(model) / 1e6, 3),
         "mflops": round(2 * count_macs(model) / 1e6, 3),
         "preprocessing": {"size": model.input_size, "layout": "NCHW", "channels": "BGR", "mean": INPUT_MEAN, "std": INPUT_STD,
-                          "from": f"112x112 ArcFace-aligned crop (insightface norm_crop); resize: {resize}"},
+                          "from": f"112x112 ArcFace-aligned crop (insightface norm_crop); resize: {resize}",
+                          **({"scale": f"second input `{SCALE_INPUT}`, (N, 1) float32: log2(eye distance in source pixels / "
+                                       f"{TEMPLATE_EYE_DISTANCE:.1f}), clipped to [{SCALE_RANGE[0]:g}, {SCALE_RANGE[1]:g}] (score.scale_feature)"}
+                             if getattr(model, "takes_scale", False) else {})},
         "output": "raw score in (0, 1), sigmoid; `calibration` maps it to a match probability",
         "label": {"l2": "tinyFQnet: cos(embedding, leave-one-out centre of the identity's clean images), L2 regression, smooth re-sampling",
                   "soft": f"cos(embedding, leave-one-out centre of the identity's clean images) as LightQNet's soft label sigmoid(s(cos - m)), m={m:.4f} (FMR 1e-3), s={s:.2f}; L2 regression, smooth re-sampling of the soft labels",
+                  "match": f"soft match rate: mean sigmoid(s(cos - m)) against the better half of the identity's clean images (not the face's own source), m={m:.4f} (FMR 1e-3), s={s:.2f}; L2 regression, smooth re-sampling",
+                  "mix": f"mean of the soft match rate (as `match`: m={m:.4f}, s={s:.2f}) and the cosine to the identity's leave-one-out centre; L2 regression, smooth re-sampling",
                   "rank": "tinyFQnet label cos(embedding, leave-one-out centre of the identity's clean images): L2 regression plus RankNet pairwise ranking loss over each batch, smooth re-sampling",
                   "idq": f"LightQNet: pairwise soft labels sigmoid(s(cos - m)), m={m:.4f}, s={s:.2f}, IDQ loss (min of pair)",
                   "distill": f"LightQNet IDQ (m={m:.4f}, s={s:.2f}) + branch distillation (KL, lambda=10) from a head on the SFace embedding"}[loss],
@@ -392,13 +441,15 @@ def training_sets(data: Path, copies: int, seed: int, cache: Path, workers: int,
     """Training and validation samples from the four sets of `data` (clean faces, `copies` source
     degradations of each, and with `closed_eyes` a blink or wink painted on each), and their counts.
     CelebA's held-out identities and LFW's peopleDevTest.txt are never read."""
-    from .sources import blocky_faces, closed_eye_faces, source_faces, standard_sources
+    from .sources import blocky_faces, closed_eye_faces, face_resolution, source_faces, standard_sources
 
     sources = standard_sources(data, read_people(data / "lfw" / "peopleDevTrain.txt"))
     heldout = set(celeba_heldout_people(sources["celeba"].root))
     train_parts, val_parts, counts = [], [], {}
     for name, source in sources.items():
         faces = [source_faces(source, copy, seed, cache, workers) for copy in range(copies + 1)]
+        for copy, f in enumerate(faces):
+            f.resolution = face_resolution(f, copy, seed)
         if closed_eyes:
             faces.append(closed_eye_faces(source, seed, cache, workers))
         faces.append(blocky_faces(source, seed, cache, workers))
@@ -435,7 +486,7 @@ def fit_calibration(model, validation: Validation, threshold: float) -> dict:
     from .calibration import apply, calibration_error, fit_logistic, match_targets
 
     v = validation.samples
-    raw = predict(model, validation.inputs)
+    raw = predict(model, validation.inputs, v.resolution)
     target = match_targets(v.embeddings, v.identity, v.source, v.clean, v.label, threshold)
     a, b = fit_logistic(raw, target)
     return {"a": round(a, 5), "b": round(b, 5), "threshold": round(threshold, 5),
@@ -498,5 +549,6 @@ def concat_samples(parts: list[Samples]) -> Samples:
         source=np.concatenate([p.source + o for p, o in zip(parts, source_offsets)]),
         label=np.concatenate([p.label for p in parts]),
         clean=np.concatenate([p.clean if p.clean is not None else np.ones(len(p), bool) for p in parts]),
+        resolution=None if any(p.resolution is None for p in parts) else np.concatenate([p.resolution for p in parts]),
     )
 
