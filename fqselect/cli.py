@@ -603,7 +603,7 @@ def eval_command(
                                  "after a one-off embedding pass. Exit codes: 0 done; 2 usage error.")
 def train_command(
     data: Optional[Path] = typer.Option(None, "--data", help="Folder with lfw/, celeba/, glint/, celeba-aligned/ (default: ../shared/data, or $FQ_SHARED/data)."),
-    arch: str = typer.Option(research.TRAIN_ARCH, "--arch", help="tinyfqnet (the paper's Table I), tinyfqnet-wide (wider early stages, 24.7k parameters, 8.8 M multiply-adds at 112) or lightqnet."),
+    arch: str = typer.Option(research.TRAIN_ARCH, "--arch", help="tinyfqnet (the paper's Table I), tinyfqnet-wide (wider early stages, 24.7k parameters, 8.8 M multiply-adds at 112), tinyfqnet-scale (tinyfqnet-wide told the face's eye distance in source pixels: a second input) or lightqnet."),
     size: int = typer.Option(research.TRAIN_SIZE, "--size", min=32, help="Network input size (112: the aligned crop itself)."),
     width: float = typer.Option(1.0, "--width", min=0.25, help="Channel width multiplier of tinyfqnet (1.5: 22.6k parameters, 7.1 M multiply-adds at 112)."),
     loss: str = typer.Option(research.TRAIN_LOSS, "--loss", help="l2 (cosine to the identity centre), soft (its soft label at the FMR 1e-3 threshold), match (soft match rate against the identity's good images at that threshold), mix (the mean of match and l2), rank (l2 plus a pairwise ranking loss), idq (LightQNet pairs), distill."),

@@ -30,9 +30,12 @@ TEMPLATE_NOSE_RATIO = float((TEMPLATE[2, 1] - _EYE_MID[1]) / (_MOUTH_MID[1] - _E
 
 # A scale-aware network's second input: how large the face was in its source, as log2 of its eye distance
 # in source pixels over the aligned crop's own (0 for a face as large as the crop; -2 for eyes 9 px apart).
+# Capped at +0.5: a larger face is shrunk to the crop, so neither the network nor the recogniser sees more
+# of it, and 98% of the training faces lie below (talking heads in HD video, 1-2 octaves above, made the
+# uncapped networks extrapolate).
 SCALE_INPUT = "scale"
 TEMPLATE_EYE_DISTANCE = float(np.linalg.norm(TEMPLATE[1] - TEMPLATE[0]))  # ≈ 35.2 px in the 112 crop
-SCALE_RANGE = (-4.0, 2.0)
+SCALE_RANGE = (-4.0, 0.5)
 
 
 def scale_feature(eye_distances: np.ndarray) -> np.ndarray:

@@ -112,3 +112,11 @@ def test_the_default_network_ranks_damage_below_the_clean_face(photo_faces):
     for name, crops in versions.items():
         damaged = network.score(FaceBatch.from_crops(crops))
         assert np.mean(damaged < base) >= 5 / 6, f"{name}: {damaged} vs clean {base}"
+
+
+def test_scale_feature_counts_octaves_of_the_crop_eye_distance_and_caps_large_faces():
+    from fqselect.score import SCALE_RANGE, TEMPLATE_EYE_DISTANCE, scale_feature
+
+    octaves = scale_feature(np.array([TEMPLATE_EYE_DISTANCE, TEMPLATE_EYE_DISTANCE / 4, 1000.0, 0.0]))
+    assert octaves.shape == (4, 1) and octaves.dtype == np.float32
+    assert octaves[:, 0] == pytest.approx([0.0, -2.0, SCALE_RANGE[1], SCALE_RANGE[0]])
