@@ -623,7 +623,7 @@ def train_command(
 
     Examples:
 
-      fqselect train --arch tinyfqnet-wide --loss l2 --name tinyfqnet     (the shipped default)
+      fqselect train --name tinyfqnet     (the shipped default: tinyfqnet-wide, l2 labels)
 
       fqselect train --loss idq --epochs 4 --out /tmp/nets --name trial
     """

@@ -9,7 +9,7 @@ from pathlib import Path
 
 # `fqselect train` defaults, declared once (the command's options and the training code read them here,
 # where importing them costs nothing).
-TRAIN_ARCH = "tinyfqnet"
+TRAIN_ARCH = "tinyfqnet-wide"  # the shipped default's architecture
 TRAIN_SIZE = 112  # the ArcFace crop itself: the recogniser's own resolution
 TRAIN_LOSS = "l2"
 TRAIN_EPOCHS = 12
