@@ -185,3 +185,24 @@ def test_scale_aware_network_trains_exports_and_gets_the_scale_from_landmarks(tm
     runtime = NetworkScorer.from_weights(path).score(faces)
     assert np.allclose(runtime, quality[:8], atol=1e-5)
     assert isinstance(model, ScaleAwareTinyFQNet)
+
+
+def test_build_samples_takes_a_copys_penalty_off_its_labels_only():
+    from fqselect.research.dataset import FaceSet
+    from fqselect.research.train import build_samples
+
+    rng = np.random.default_rng(0)
+
+    def faces(n=4):
+        embeddings = rng.normal(size=(n, 8)).astype(np.float32)
+        embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+        return FaceSet(paths=np.array([f"p{i}.jpg" for i in range(n)]), identities=np.array(["a", "a", "b", "b"]),
+                       crops=np.zeros((n, 112, 112, 3), np.uint8), embeddings=embeddings,
+                       landmarks=np.zeros((n, 5, 2), np.float32), boxes=np.zeros((n, 4), np.float32),
+                       det_scores=np.ones(n, np.float32))
+
+    clean, first, second = faces(), faces(), faces()
+    plain = build_samples(clean, [first, second])
+    penalised = build_samples(clean, [first, second], [0.0, 0.2])
+    assert np.allclose(plain.label[:8], penalised.label[:8])  # clean faces and the first copy untouched
+    assert np.allclose(plain.label[8:] - 0.2, penalised.label[8:])

@@ -76,25 +76,28 @@ class Samples:
         return len(self.identity)
 
 
-def build_samples(clean: FaceSet, degraded: list[FaceSet]) -> Samples:
+def build_samples(clean: FaceSet, degraded: list[FaceSet], penalties: list[float] | None = None) -> Samples:
     """The clean faces and every degraded copy whose source image also gave a clean face; identities
-    with fewer than two clean faces are left out (their faces have no leave-one-out centre)."""
+    with fewer than two clean faces are left out (their faces have no leave-one-out centre). A copy's
+    `penalties` entry is taken off its labels (see `training_sets`' closed_eye_penalty)."""
     names, counts = np.unique(clean.identities, return_counts=True)
     clean = clean.subset(np.isin(clean.identities, names[counts >= 2]))
     _, identity = np.unique(clean.identities, return_inverse=True)
     index_of = {str(path): i for i, path in enumerate(clean.paths)}
     crops, embeddings, source = [clean.crops], [clean.embeddings], [np.arange(len(clean))]
     resolution = [_resolution(clean)]
-    for copy in degraded:
+    penalty = [np.zeros(len(clean), np.float32)]
+    for copy, taken_off in zip(degraded, penalties or [0.0] * len(degraded)):
         matched = np.array([str(path) in index_of for path in copy.paths], bool)
         crops.append(copy.crops[matched])
         embeddings.append(copy.embeddings[matched])
         source.append(np.array([index_of[str(path)] for path in copy.paths[matched]], np.int64))
         resolution.append(_resolution(copy)[matched])
+        penalty.append(np.full(int(matched.sum()), taken_off, np.float32))
     embeddings = np.concatenate(embeddings).astype(np.float32)
     source = np.concatenate(source)
     return Samples(np.concatenate(crops), embeddings, identity[source], source,
-                   centre_labels(clean.embeddings, identity, embeddings, source),
+                   centre_labels(clean.embeddings, identity, embeddings, source) - np.concatenate(penalty),
                    clean=np.arange(len(source)) < len(clean), resolution=np.concatenate(resolution))
 
 
@@ -437,7 +440,7 @@ VALIDATION_CAP = 60  # clean images per identity in validation (glint has up to 
 
 
 def training_sets(data: Path, copies: int, seed: int, cache: Path, workers: int, log=print,
-                  closed_eyes: bool = True) -> tuple[Samples, Samples, dict]:
+                  closed_eyes: bool = True, closed_eye_penalty: float = 0.0) -> tuple[Samples, Samples, dict]:
     """Training and validation samples from the four sets of `data` (clean faces, `copies` source
     degradations of each, and with `closed_eyes` a blink or wink painted on each), and their counts.
     CelebA's held-out identities and LFW's peopleDevTest.txt are never read."""
@@ -465,7 +468,10 @@ def training_sets(data: Path, copies: int, seed: int, cache: Path, workers: int,
             degraded = [f.subset(keep(f)) for f in faces[1:]]
             for f in (clean, *degraded):
                 f.identities = np.array([f"{name}/{i}" for i in f.identities])
-            part.append(build_samples(clean, degraded))
+            # Training labels of painted closed eyes lose `closed_eye_penalty` more than SFace takes off
+            # (enrollment wants open eyes; SFace barely minds a wink); validation keeps SFace's own.
+            penalties = [0.0] * copies + [closed_eye_penalty] * closed_eyes + [0.0]
+            part.append(build_samples(clean, degraded, penalties if part is train_parts else None))
         counts[name] = {"train_samples": len(train_parts[-1]), "validation_samples": len(val_parts[-1])}
         log(f"{name}: {counts[name]['train_samples']} training, {counts[name]['validation_samples']} validation samples")
     return concat_samples(train_parts), concat_samples(val_parts), counts
@@ -501,7 +507,7 @@ def run_training(data: Path | None = None, arch: str = TRAIN_ARCH, size: int = T
                  degraded: int = TRAIN_DEGRADED, closed_eyes: bool = True, name: str | None = None,
                  out: Path | None = None, cache: Path = DEFAULT_CACHE, workers: int = 2, threads: int | None = None,
                  command: str = "", log=print, width: float = 1.0, natural_share: float | None = None,
-                 ema: float | None = None) -> Path:
+                 ema: float | None = None, closed_eye_penalty: float = 0.0) -> Path:
     """Train one network on the four sets of `data` (default ../shared/data), export it with its model
     card (calibration included) to `out` (default: the package's weights/); the .onnx path."""
     try:
@@ -518,7 +524,7 @@ def run_training(data: Path | None = None, arch: str = TRAIN_ARCH, size: int = T
             raise UsageError(f"{data / needed}: training data not found (see ../shared/README.md)")
     torch.set_num_threads(max(1, threads or os.cpu_count() or 1))
     started = time.perf_counter()
-    train_set, val_set, counts = training_sets(data, degraded, seed, cache, workers, log, closed_eyes)
+    train_set, val_set, counts = training_sets(data, degraded, seed, cache, workers, log, closed_eyes, closed_eye_penalty)
     clean = train_set.clean
     m, s = soft_label_scale(train_set.embeddings[clean], train_set.identity[clean])
     log(f"{len(train_set)} training samples, {len(val_set)} validation; m={m:.4f} s={s:.2f}; prep {time.perf_counter() - started:.0f}s")
@@ -531,6 +537,7 @@ def run_training(data: Path | None = None, arch: str = TRAIN_ARCH, size: int = T
     totals = {"train_samples": len(train_set), "validation_samples": len(val_set), "per_set": counts}
     card = model_card(name, arch, loss, model, history, seed, m, s, totals, degraded, closed_eyes)
     card["width"], card["natural_share"], card["ema"] = width, natural_share, ema
+    card["closed_eye_penalty"] = closed_eye_penalty
     card["calibration"] = fit_calibration(model, validation, m)
     card["training_seconds"] = round(time.perf_counter() - started)
     card["training_command"] = command
