@@ -4,8 +4,8 @@ Detection costs ~20 ms a frame; decoding a 720p frame costs ~1.5 ms, and convert
 again. So the pre-screen judges each decoded frame on its luminance plane as the decoder left it (a
 strided thumbnail: a fraction of a millisecond, no conversion), and each window of video goes to the
 detector at its sharpest frame, the only one converted. Only when that frame holds a face that could
-still enter the picks do the window's next-sharpest frames go to the detector too (pipeline.REFINE_FRAMES). Only those few frames a window
-stay in memory. The pre-screen runs on the analysis thread, so that the decoder's thread only decodes.
+still enter the picks do the window's next-sharpest frames go to the detector too
+(pipeline.REFINE_FRAMES). Only those few frames a window stay in memory. The pre-screen runs on the analysis thread, so that the decoder's thread only decodes.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ TEMPLATE_NOSE_RATIO = float((TEMPLATE[2, 1] - _EYE_MID[1]) / (_MOUTH_MID[1] - _E
 # of it, and 98% of the training faces lie below (talking heads in HD video, 1-2 octaves above, made the
 # uncapped networks extrapolate).
 SCALE_INPUT = "scale"
-TEMPLATE_EYE_DISTANCE = float(np.linalg.norm(TEMPLATE[1] - TEMPLATE[0]))  # ≈ 35.2 px in the 112 crop
+TEMPLATE_EYE_DISTANCE = float(eye_distance(TEMPLATE[None])[0])  # ≈ 35.2 px in the 112 crop
 SCALE_RANGE = (-4.0, 0.5)
 
 
@@ -104,7 +104,7 @@ class PoseScorer:
         nose = points[:, 2] - eye_mid
         along = (nose * unit).sum(axis=1) / length  # 0 at the eyes, 1 at the mouth
         across = (nose[:, 0] * unit[:, 1] - nose[:, 1] * unit[:, 0]) / (
-            np.linalg.norm(points[:, 1] - points[:, 0], axis=1) / 2 + 1e-6
+            eye_distance(points) / 2 + 1e-6
         )
         yaw = across / POSE_YAW_SCALE
         pitch = (along - TEMPLATE_NOSE_RATIO) / POSE_PITCH_SCALE

@@ -34,7 +34,6 @@ import numpy as np
 from . import TRAIN_ARCH, TRAIN_DEGRADED, TRAIN_EPOCHS, TRAIN_LOSS, TRAIN_SAMPLES_PER_EPOCH, TRAIN_SIZE, shared_dir
 from ..errors import UsageError
 from .dataset import DEFAULT_CACHE, FaceSet, read_people
-from ..faces import eye_distance
 from ..models import weights_dir
 from .metrics import PairSet, edc, pauc, threshold_at_fmr
 from ..score import SCALE_INPUT, SCALE_RANGE, TEMPLATE_EYE_DISTANCE, scale_feature
@@ -102,7 +101,10 @@ def build_samples(clean: FaceSet, degraded: list[FaceSet], penalties: list[float
 
 
 def _resolution(faces: FaceSet) -> np.ndarray:
-    return faces.resolution if faces.resolution is not None else eye_distance(faces.landmarks).astype(np.float32)
+    """The faces' effective eye distances: as set by `training_sets`, else those of undegraded faces."""
+    from .sources import face_resolution
+
+    return faces.resolution if faces.resolution is not None else face_resolution(faces)
 
 
 def centre_labels(clean: np.ndarray, clean_identity: np.ndarray, embeddings: np.ndarray, source: np.ndarray) -> np.ndarray:
@@ -453,9 +455,14 @@ def training_sets(data: Path, copies: int, seed: int, cache: Path, workers: int,
         faces = [source_faces(source, copy, seed, cache, workers) for copy in range(copies + 1)]
         for copy, f in enumerate(faces):
             f.resolution = face_resolution(f, copy, seed)
+        # What each copy's training labels lose beyond SFace's own drop: the painted closed eyes lose
+        # `closed_eye_penalty` (enrollment wants open eyes; SFace barely minds a wink).
+        penalties = [0.0] * copies
         if closed_eyes:
             faces.append(closed_eye_faces(source, seed, cache, workers))
+            penalties.append(closed_eye_penalty)
         faces.append(blocky_faces(source, seed, cache, workers))
+        penalties.append(0.0)
         if name == "celeba":  # its held-out identities are dropped before the validation split is taken
             faces = [f.subset(~np.isin(f.identities, list(heldout))) for f in faces]
         is_val = split_every(faces[0].identities, VALIDATION_SPLITS[name])
@@ -468,10 +475,7 @@ def training_sets(data: Path, copies: int, seed: int, cache: Path, workers: int,
             degraded = [f.subset(keep(f)) for f in faces[1:]]
             for f in (clean, *degraded):
                 f.identities = np.array([f"{name}/{i}" for i in f.identities])
-            # Training labels of painted closed eyes lose `closed_eye_penalty` more than SFace takes off
-            # (enrollment wants open eyes; SFace barely minds a wink); validation keeps SFace's own.
-            penalties = [0.0] * copies + [closed_eye_penalty] * closed_eyes + [0.0]
-            part.append(build_samples(clean, degraded, penalties if part is train_parts else None))
+            part.append(build_samples(clean, degraded, penalties if part is train_parts else None))  # validation: SFace's own
         counts[name] = {"train_samples": len(train_parts[-1]), "validation_samples": len(val_parts[-1])}
         log(f"{name}: {counts[name]['train_samples']} training, {counts[name]['validation_samples']} validation samples")
     return concat_samples(train_parts), concat_samples(val_parts), counts
