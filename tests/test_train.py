@@ -160,6 +160,21 @@ def test_match_targets_soften_the_threshold():
     assert soft[2] == pytest.approx(1 / (1 + np.exp(-1)), abs=1e-6) and hard[2] == 1
 
 
+def test_certainty_ratio_divides_by_the_nearest_other_centre():
+    from fqselect.research.train import nearest_impostor_centre, regression_targets
+
+    embeddings = np.array([[1, 0], [1, 0], [0.6, 0.8], [0, 1], [0, 1]], np.float32)
+    identity = np.array([0, 0, 0, 1, 1])
+    samples = Samples(np.zeros((5, 1, 1, 3), np.uint8), embeddings, identity, np.arange(5),
+                      label=np.array([0.8, 0.8, 0.6, 1.0, 1.0], np.float32))
+    # identity 0's centre is the mean of its three faces; face 2 leans towards identity 1 ([0, 1])
+    assert nearest_impostor_centre(samples)[:3] == pytest.approx([0.0, 0.0, 0.8], abs=1e-6)
+    centre0 = embeddings[:3].mean(axis=0) / np.linalg.norm(embeddings[:3].mean(axis=0))
+    assert nearest_impostor_centre(samples)[3] == pytest.approx(centre0[1], abs=1e-6)
+    ratio = regression_targets(samples, "cr", m=0.4, s=10.0)
+    assert ratio[2] == pytest.approx(0.6 / 1.8, abs=1e-6) and ratio[0] == pytest.approx(0.8, abs=1e-6)
+
+
 def test_scale_aware_network_trains_exports_and_gets_the_scale_from_landmarks(tmp_path):
     """A scale-aware net learns a label that depends only on source scale (identical crops), and its
     ONNX export, run by the runtime scorer on FaceBatches, scores like PyTorch from the landmarks."""

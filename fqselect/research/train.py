@@ -42,8 +42,8 @@ VALIDATION_EVERY = 10  # every 10th LFW-train identity (sorted) validates; never
 CELEBA_HELDOUT_EVERY = 4  # every 4th CelebA identity (sorted) is a second held-out evaluation set
 LABEL_BINS = 100
 FMR = 1e-3
-LOSSES = ("l2", "soft", "match", "mix", "rank", "idq", "distill")
-REGRESSION_LOSSES = ("l2", "soft", "match", "mix", "rank")
+LOSSES = ("l2", "soft", "match", "mix", "cr", "rank", "idq", "distill")
+REGRESSION_LOSSES = ("l2", "soft", "match", "mix", "cr", "rank")
 
 
 def split_every(identities: np.ndarray, every: int) -> np.ndarray:
@@ -214,7 +214,8 @@ def regression_targets(samples: Samples, loss: str, m: float, s: float) -> np.nd
     near and below the threshold, where matches are won or lost. `mix` averages the match rate and the
     centre cosine: the match rate sorts out the faces that fail, the cosine keeps the good faces in order
     (the picks of good footage are chosen among them: a wink costs SFace ~0.05 of cosine but rarely a
-    match)."""
+    match). `cr` is CR-FIQA's certainty ratio: the centre cosine over one plus the cosine to the
+    nearest other identity's centre (a face as close to a stranger as to its own centre is ambiguous)."""
     if loss == "soft":
         return (1.0 / (1.0 + np.exp(-s * (samples.label - m)))).astype(np.float32)
     cosine = np.clip(samples.label, 0, 1).astype(np.float32)
@@ -225,7 +226,25 @@ def regression_targets(samples: Samples, loss: str, m: float, s: float) -> np.nd
         target = match_targets(samples.embeddings, samples.identity, samples.source, clean, samples.label, m, softness=s)
         match = np.where(np.isfinite(target), target, cosine).astype(np.float32)
         return match if loss == "match" else (0.5 * (match + cosine)).astype(np.float32)
+    if loss == "cr":
+        return np.clip(samples.label / (1.0 + nearest_impostor_centre(samples)), 0, 1).astype(np.float32)
     return cosine
+
+
+def nearest_impostor_centre(samples: Samples, chunk: int = 8192) -> np.ndarray:
+    """Each sample's cosine to the nearest centre (normalised mean of the clean faces) of another
+    identity: CR-FIQA's NNCCS, with every identity of the training sets as a negative class."""
+    clean = samples.clean if samples.clean is not None else np.ones(len(samples), bool)
+    totals = np.zeros((samples.identity.max() + 1, samples.embeddings.shape[1]), np.float64)
+    np.add.at(totals, samples.identity[clean], samples.embeddings[clean])
+    centres = (totals / (np.linalg.norm(totals, axis=1, keepdims=True) + 1e-12)).astype(np.float32)
+    nearest = np.empty(len(samples), np.float32)
+    for start in range(0, len(samples), chunk):
+        part = slice(start, start + chunk)
+        similarity = samples.embeddings[part] @ centres.T
+        similarity[np.arange(similarity.shape[0]), samples.identity[part]] = -1.0
+        nearest[part] = similarity.max(axis=1)
+    return nearest
 
 
 def sampling_weights(samples: Samples, natural_share: float | None = None, targets: np.ndarray | None = None) -> np.ndarray:
@@ -410,6 +429,7 @@ def model_card(name: str, arch: str, loss: str, model, history: list[dict], seed
         "label": {"l2": "tinyFQnet: cos(embedding, leave-one-out centre of the identity's clean images), L2 regression, smooth re-sampling",
                   "soft": f"cos(embedding, leave-one-out centre of the identity's clean images) as LightQNet's soft label sigmoid(s(cos - m)), m={m:.4f} (FMR 1e-3), s={s:.2f}; L2 regression, smooth re-sampling of the soft labels",
                   "match": f"soft match rate: mean sigmoid(s(cos - m)) against the better half of the identity's clean images (not the face's own source), m={m:.4f} (FMR 1e-3), s={s:.2f}; L2 regression, smooth re-sampling",
+                  "cr": "CR-FIQA certainty ratio: cos(embedding, leave-one-out centre) / (1 + cos to the nearest other identity's centre, every training identity a negative); L2 regression, smooth re-sampling",
                   "mix": f"mean of the soft match rate (as `match`: m={m:.4f}, s={s:.2f}) and the cosine to the identity's leave-one-out centre; L2 regression, smooth re-sampling",
                   "rank": "tinyFQnet label cos(embedding, leave-one-out centre of the identity's clean images): L2 regression plus RankNet pairwise ranking loss over each batch, smooth re-sampling",
                   "idq": f"LightQNet: pairwise soft labels sigmoid(s(cos - m)), m={m:.4f}, s={s:.2f}, IDQ loss (min of pair)",
