@@ -160,6 +160,22 @@ def test_match_targets_soften_the_threshold():
     assert soft[2] == pytest.approx(1 / (1 + np.exp(-1)), abs=1e-6) and hard[2] == 1
 
 
+def test_shut_eyes_covers_the_eye_with_its_own_lid():
+    """A dark iris under a lighter lid band: the shut eye shows lid where the iris was; the other eye
+    and the mouth are untouched."""
+    from fqselect.faces import TEMPLATE
+
+    crop = np.full((112, 112, 3), 150, np.uint8)
+    for x, y in TEMPLATE[:2]:
+        cv2.rectangle(crop, (int(x) - 10, int(y) - 8), (int(x) + 10, int(y) - 5), (200, 200, 200), -1)  # lid
+        cv2.circle(crop, (int(round(x)), int(round(y))), 4, (20, 20, 20), -1)  # iris
+    shut = degrade.shut_eyes(crop, [0], np.random.default_rng(0))
+    (lx, ly), (rx, ry) = np.rint(TEMPLATE[:2]).astype(int)
+    assert shut[ly - 1:ly + 1, lx - 1:lx + 2].mean() > 150 and crop[ly, lx].mean() == 20  # the iris is gone
+    assert np.array_equal(shut[ry - 4:ry + 5, rx - 12:rx + 12], crop[ry - 4:ry + 5, rx - 12:rx + 12])
+    assert np.array_equal(shut[80:], crop[80:])
+
+
 def test_certainty_ratio_divides_by_the_nearest_other_centre():
     from fqselect.research.train import nearest_impostor_centre, regression_targets
 

@@ -24,7 +24,7 @@ from ..decode import read_image
 from ..errors import InputError
 from ..faces import eye_distance
 from .dataset import ARRAY_FIELDS, DEFAULT_CACHE, FaceSet, _concat, cache_path, central_face, scan
-from .degrade import close_eyes, crop_occlusion, jpeg, resolution_factor, source_degradation
+from .degrade import close_eyes, crop_occlusion, jpeg, resolution_factor, shut_eyes, source_degradation
 
 OCCLUDED_SHARE = 0.15  # of degraded copies: an occluder is painted on the aligned crop before embedding
 
@@ -120,10 +120,17 @@ def load_face_set(root: str | Path, people: set[str] | None = None, model_pack: 
     return faces
 
 
-def closed_eye_faces(source: Source, seed: int = 0, cache: Path = DEFAULT_CACHE, workers: int = 2) -> FaceSet:
-    """The clean faces with a blink or a wink painted on (degrade.close_eyes), re-embedded: eye openness
-    is what LFW and CelebA hardly show, and what an enrollment user looks at first. Cached."""
-    return _crop_variant(source, "eyes", lambda c, rng: close_eyes(c, [0, 1] if rng.random() < 0.5 else [int(rng.integers(2))], rng),
+# How a closed eye is made: "paint" covers it with cheek-coloured skin (degrade.close_eyes), "lids"
+# stretches the face's own upper lid over it (degrade.shut_eyes). The cache names keep v3's "eyes".
+EYE_STYLES = {"paint": ("eyes", close_eyes), "lids": ("lids", shut_eyes)}
+
+
+def closed_eye_faces(source: Source, seed: int = 0, cache: Path = DEFAULT_CACHE, workers: int = 2,
+                     style: str = "paint") -> FaceSet:
+    """The clean faces with a blink or a wink on them (EYE_STYLES), re-embedded: eye openness is what
+    LFW and CelebA hardly show, and what an enrollment user looks at first. Cached."""
+    variant, close = EYE_STYLES[style]
+    return _crop_variant(source, variant, lambda c, rng: close(c, [0, 1] if rng.random() < 0.5 else [int(rng.integers(2))], rng),
                          seed, cache, workers)
 
 

@@ -408,7 +408,7 @@ def export_onnx(model, path: Path) -> None:
 
 
 def model_card(name: str, arch: str, loss: str, model, history: list[dict], seed: int, m: float, s: float,
-               counts: dict, degraded: int = TRAIN_DEGRADED, closed_eyes: bool = True) -> dict:
+               counts: dict, degraded: int = TRAIN_DEGRADED, closed_eyes: bool = True, eye_style: str = "paint") -> dict:
     from .nets import count_macs, count_params
 
     best = min(history, key=lambda h: h["val_pauc20"])
@@ -441,7 +441,8 @@ def model_card(name: str, arch: str, loss: str, model, history: list[dict], seed
             "glint": "data/glint minus every 4th person (validation, at most 60 images each)",
             "celeba-aligned": "data/celeba-aligned minus every 10th identity (validation)",
             "degraded_copies_per_image": f"{degraded}, degraded at the source before detection (research/degrade.py: source_degradation)",
-            "closed_eyes": ("one more copy of every image with a blink or a wink painted on (degrade.close_eyes)"
+            "closed_eyes": ({"paint": "one more copy of every image with a blink or a wink painted on (degrade.close_eyes)",
+                             "lids": "one more copy of every image with a blink or a wink made by stretching its upper lids down (degrade.shut_eyes)"}[eye_style]
                             if closed_eyes else "none (--no-closed-eyes)"),
             "heavy_jpeg": "one more copy of every image: its aligned crop as JPEG of quality 3-15 (sources.blocky_faces)",
             **counts},
@@ -462,7 +463,7 @@ VALIDATION_CAP = 60  # clean images per identity in validation (glint has up to 
 
 
 def training_sets(data: Path, copies: int, seed: int, cache: Path, workers: int, log=print,
-                  closed_eyes: bool = True, closed_eye_penalty: float = 0.0) -> tuple[Samples, Samples, dict]:
+                  closed_eyes: bool = True, closed_eye_penalty: float = 0.0, eye_style: str = "paint") -> tuple[Samples, Samples, dict]:
     """Training and validation samples from the four sets of `data` (clean faces, `copies` source
     degradations of each, and with `closed_eyes` a blink or wink painted on each), and their counts.
     CelebA's held-out identities and LFW's peopleDevTest.txt are never read."""
@@ -479,7 +480,7 @@ def training_sets(data: Path, copies: int, seed: int, cache: Path, workers: int,
         # `closed_eye_penalty` (enrollment wants open eyes; SFace barely minds a wink).
         penalties = [0.0] * copies
         if closed_eyes:
-            faces.append(closed_eye_faces(source, seed, cache, workers))
+            faces.append(closed_eye_faces(source, seed, cache, workers, eye_style))
             penalties.append(closed_eye_penalty)
         faces.append(blocky_faces(source, seed, cache, workers))
         penalties.append(0.0)
@@ -531,7 +532,7 @@ def run_training(data: Path | None = None, arch: str = TRAIN_ARCH, size: int = T
                  degraded: int = TRAIN_DEGRADED, closed_eyes: bool = True, name: str | None = None,
                  out: Path | None = None, cache: Path = DEFAULT_CACHE, workers: int = 2, threads: int | None = None,
                  command: str = "", log=print, width: float = 1.0, natural_share: float | None = None,
-                 ema: float | None = None, closed_eye_penalty: float = 0.0) -> Path:
+                 ema: float | None = None, closed_eye_penalty: float = 0.0, eye_style: str = "paint") -> Path:
     """Train one network on the four sets of `data` (default ../shared/data), export it with its model
     card (calibration included) to `out` (default: the package's weights/); the .onnx path."""
     try:
@@ -540,15 +541,18 @@ def run_training(data: Path | None = None, arch: str = TRAIN_ARCH, size: int = T
         raise UsageError("fqselect train needs PyTorch: pip install 'fqselect[train]'") from None
     from .nets import ARCHITECTURES
 
-    if arch not in ARCHITECTURES or loss not in LOSSES:
-        raise UsageError(f"--arch is one of {', '.join(ARCHITECTURES)}; --loss one of {', '.join(LOSSES)}")
+    from .sources import EYE_STYLES
+
+    if arch not in ARCHITECTURES or loss not in LOSSES or eye_style not in EYE_STYLES:
+        raise UsageError(f"--arch is one of {', '.join(ARCHITECTURES)}; --loss one of {', '.join(LOSSES)}; "
+                         f"--eye-style one of {', '.join(EYE_STYLES)}")
     data, out = data or shared_dir() / "data", out or weights_dir()
     for needed in ("lfw/images", "lfw/peopleDevTrain.txt", "celeba/images", "glint/images", "celeba-aligned/images"):
         if not (data / needed).exists():
             raise UsageError(f"{data / needed}: training data not found (see ../shared/README.md)")
     torch.set_num_threads(max(1, threads or os.cpu_count() or 1))
     started = time.perf_counter()
-    train_set, val_set, counts = training_sets(data, degraded, seed, cache, workers, log, closed_eyes, closed_eye_penalty)
+    train_set, val_set, counts = training_sets(data, degraded, seed, cache, workers, log, closed_eyes, closed_eye_penalty, eye_style)
     clean = train_set.clean
     m, s = soft_label_scale(train_set.embeddings[clean], train_set.identity[clean])
     log(f"{len(train_set)} training samples, {len(val_set)} validation; m={m:.4f} s={s:.2f}; prep {time.perf_counter() - started:.0f}s")
@@ -559,7 +563,7 @@ def run_training(data: Path | None = None, arch: str = TRAIN_ARCH, size: int = T
     name = name or arch
     export_onnx(model, out / f"{name}.onnx")
     totals = {"train_samples": len(train_set), "validation_samples": len(val_set), "per_set": counts}
-    card = model_card(name, arch, loss, model, history, seed, m, s, totals, degraded, closed_eyes)
+    card = model_card(name, arch, loss, model, history, seed, m, s, totals, degraded, closed_eyes, eye_style)
     card["width"], card["natural_share"], card["ema"] = width, natural_share, ema
     card["closed_eye_penalty"] = closed_eye_penalty
     card["calibration"] = fit_calibration(model, validation, m)
