@@ -44,6 +44,19 @@ def test_centre_labels_leave_the_face_out():
     assert labels == pytest.approx([2 ** -0.5, 2 ** -0.5, 0.0], abs=1e-6)
 
 
+def test_best_share_centres_leave_the_outliers_out():
+    """Three close faces and two far off: with the best three fifths as the centre, the outliers no
+    longer pull the good faces' labels down."""
+    embeddings = np.array([[1, 0], [0.99, 0.14], [0.99, -0.14], [0, 1], [-0.2, 1]], np.float32)
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    identity, source = np.zeros(5, int), np.arange(5)
+    everyone = centre_labels(embeddings, identity, embeddings, source)
+    best = centre_labels(embeddings, identity, embeddings, source, share=0.6)
+    good_pair = embeddings[1] + embeddings[2]
+    assert best[0] == pytest.approx(float(embeddings[0] @ good_pair / np.linalg.norm(good_pair)), abs=1e-5)
+    assert (best[:3] > everyone[:3]).all()
+
+
 def test_smooth_weights_favour_rare_labels():
     labels = np.array([0.5] * 90 + [0.05] * 10)
     weights = smooth_weights(labels)

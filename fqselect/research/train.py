@@ -75,10 +75,12 @@ class Samples:
         return len(self.identity)
 
 
-def build_samples(clean: FaceSet, degraded: list[FaceSet], penalties: list[float] | None = None) -> Samples:
+def build_samples(clean: FaceSet, degraded: list[FaceSet], penalties: list[float] | None = None,
+                  centre_share: float = 1.0) -> Samples:
     """The clean faces and every degraded copy whose source image also gave a clean face; identities
     with fewer than two clean faces are left out (their faces have no leave-one-out centre). A copy's
-    `penalties` entry is taken off its labels (see `training_sets`' closed_eye_penalty)."""
+    `penalties` entry is taken off its labels (see `training_sets`' closed_eye_penalty); the centres
+    are made of each identity's best `centre_share` of clean images (see `centre_labels`)."""
     names, counts = np.unique(clean.identities, return_counts=True)
     clean = clean.subset(np.isin(clean.identities, names[counts >= 2]))
     _, identity = np.unique(clean.identities, return_inverse=True)
@@ -96,7 +98,7 @@ def build_samples(clean: FaceSet, degraded: list[FaceSet], penalties: list[float
     embeddings = np.concatenate(embeddings).astype(np.float32)
     source = np.concatenate(source)
     return Samples(np.concatenate(crops), embeddings, identity[source], source,
-                   centre_labels(clean.embeddings, identity, embeddings, source) - np.concatenate(penalty),
+                   centre_labels(clean.embeddings, identity, embeddings, source, centre_share) - np.concatenate(penalty),
                    clean=np.arange(len(source)) < len(clean), resolution=np.concatenate(resolution))
 
 
@@ -107,11 +109,29 @@ def _resolution(faces: FaceSet) -> np.ndarray:
     return faces.resolution if faces.resolution is not None else face_resolution(faces)
 
 
-def centre_labels(clean: np.ndarray, clean_identity: np.ndarray, embeddings: np.ndarray, source: np.ndarray) -> np.ndarray:
-    """cos(f_x, u_y): u_y is the normalised mean of the identity's clean faces except x's own source."""
+def centre_labels(clean: np.ndarray, clean_identity: np.ndarray, embeddings: np.ndarray, source: np.ndarray,
+                  share: float = 1.0) -> np.ndarray:
+    """cos(f_x, u_y): u_y is the normalised mean of the identity's clean faces except x's own source.
+    With `share` < 1, only the identity's best `share` of clean faces (by that same cosine, at least one
+    besides x's source) make u_y: a few blurred or mislabelled images then do not pull the centre."""
+    everyone = np.ones(len(clean), bool)
+    if share >= 1.0:
+        return _centre_cosines(clean, clean_identity, everyone, embeddings, source)
+    goodness = _centre_cosines(clean, clean_identity, everyone, clean, np.arange(len(clean)))
+    best = np.zeros(len(clean), bool)
+    for person in np.unique(clean_identity):
+        members = np.flatnonzero(clean_identity == person)
+        keep = max(2, int(np.ceil(share * len(members))))
+        best[members[np.argsort(-goodness[members])[:keep]]] = True
+    return _centre_cosines(clean, clean_identity, best, embeddings, source)
+
+
+def _centre_cosines(clean: np.ndarray, clean_identity: np.ndarray, members: np.ndarray, embeddings: np.ndarray,
+                    source: np.ndarray) -> np.ndarray:
+    """cos(f_x, mean of the identity's `members` clean faces other than x's source)."""
     totals = np.zeros((clean_identity.max() + 1, clean.shape[1]), np.float64)
-    np.add.at(totals, clean_identity, clean)
-    centres = totals[clean_identity[source]] - clean[source]
+    np.add.at(totals, clean_identity[members], clean[members])
+    centres = totals[clean_identity[source]] - clean[source] * members[source][:, None]
     centres /= np.linalg.norm(centres, axis=1, keepdims=True) + 1e-12
     return (embeddings * centres).sum(axis=1).astype(np.float32)
 
@@ -463,7 +483,8 @@ VALIDATION_CAP = 60  # clean images per identity in validation (glint has up to 
 
 
 def training_sets(data: Path, copies: int, seed: int, cache: Path, workers: int, log=print,
-                  closed_eyes: bool = True, closed_eye_penalty: float = 0.0, eye_style: str = "paint") -> tuple[Samples, Samples, dict]:
+                  closed_eyes: bool = True, closed_eye_penalty: float = 0.0, eye_style: str = "paint",
+                  centre_share: float = 1.0) -> tuple[Samples, Samples, dict]:
     """Training and validation samples from the four sets of `data` (clean faces, `copies` source
     degradations of each, and with `closed_eyes` a blink or wink painted on each), and their counts.
     CelebA's held-out identities and LFW's peopleDevTest.txt are never read."""
@@ -496,7 +517,10 @@ def training_sets(data: Path, copies: int, seed: int, cache: Path, workers: int,
             degraded = [f.subset(keep(f)) for f in faces[1:]]
             for f in (clean, *degraded):
                 f.identities = np.array([f"{name}/{i}" for i in f.identities])
-            part.append(build_samples(clean, degraded, penalties if part is train_parts else None))  # validation: SFace's own
+            if part is train_parts:
+                part.append(build_samples(clean, degraded, penalties, centre_share))
+            else:  # validation labels stay the same for every recipe (SFace's own, all-image centres)
+                part.append(build_samples(clean, degraded))
         counts[name] = {"train_samples": len(train_parts[-1]), "validation_samples": len(val_parts[-1])}
         log(f"{name}: {counts[name]['train_samples']} training, {counts[name]['validation_samples']} validation samples")
     return concat_samples(train_parts), concat_samples(val_parts), counts
@@ -532,7 +556,8 @@ def run_training(data: Path | None = None, arch: str = TRAIN_ARCH, size: int = T
                  degraded: int = TRAIN_DEGRADED, closed_eyes: bool = True, name: str | None = None,
                  out: Path | None = None, cache: Path = DEFAULT_CACHE, workers: int = 2, threads: int | None = None,
                  command: str = "", log=print, width: float = 1.0, natural_share: float | None = None,
-                 ema: float | None = None, closed_eye_penalty: float = 0.0, eye_style: str = "paint") -> Path:
+                 ema: float | None = None, closed_eye_penalty: float = 0.0, eye_style: str = "paint",
+                 centre_share: float = 1.0) -> Path:
     """Train one network on the four sets of `data` (default ../shared/data), export it with its model
     card (calibration included) to `out` (default: the package's weights/); the .onnx path."""
     try:
@@ -552,7 +577,8 @@ def run_training(data: Path | None = None, arch: str = TRAIN_ARCH, size: int = T
             raise UsageError(f"{data / needed}: training data not found (see ../shared/README.md)")
     torch.set_num_threads(max(1, threads or os.cpu_count() or 1))
     started = time.perf_counter()
-    train_set, val_set, counts = training_sets(data, degraded, seed, cache, workers, log, closed_eyes, closed_eye_penalty, eye_style)
+    train_set, val_set, counts = training_sets(data, degraded, seed, cache, workers, log, closed_eyes, closed_eye_penalty, eye_style,
+                                               centre_share)
     clean = train_set.clean
     m, s = soft_label_scale(train_set.embeddings[clean], train_set.identity[clean])
     log(f"{len(train_set)} training samples, {len(val_set)} validation; m={m:.4f} s={s:.2f}; prep {time.perf_counter() - started:.0f}s")
@@ -565,7 +591,7 @@ def run_training(data: Path | None = None, arch: str = TRAIN_ARCH, size: int = T
     totals = {"train_samples": len(train_set), "validation_samples": len(val_set), "per_set": counts}
     card = model_card(name, arch, loss, model, history, seed, m, s, totals, degraded, closed_eyes, eye_style)
     card["width"], card["natural_share"], card["ema"] = width, natural_share, ema
-    card["closed_eye_penalty"] = closed_eye_penalty
+    card["closed_eye_penalty"], card["centre_share"] = closed_eye_penalty, centre_share
     card["calibration"] = fit_calibration(model, validation, m)
     card["training_seconds"] = round(time.perf_counter() - started)
     card["training_command"] = command
