@@ -64,7 +64,7 @@ class Frame:
     @property
     def image(self) -> np.ndarray:
         if self._image is None:
-            image = _reformatter().reformat(self._picture, format="bgr24").to_ndarray()
+            image = self._picture.to_ndarray(format="bgr24")
             self._image = image if self._rotate is None else cv2.rotate(image, self._rotate)
             self._picture = None
         return self._image
@@ -83,21 +83,6 @@ class Frame:
             plane = picture.planes[0]
             return np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: picture.height, : picture.width]
         return self.image[:, :, 1]
-
-
-_local = threading.local()
-
-
-def _reformatter():
-    """This thread's PyAV reformatter, kept: its FFmpeg scaling context is reused while frames keep their
-    size and format. `VideoFrame.to_ndarray` builds a new one a call, which cost 8-12 ms of set-up on
-    many 480×360 frames (a converted frame 0.08 ms with a kept one; same pixels): a one-second clip's
-    two conversions cost more than its detector run."""
-    if not hasattr(_local, "reformatter"):
-        from av.video.reformatter import VideoReformatter
-
-        _local.reformatter = VideoReformatter()
-    return _local.reformatter
 
 
 @dataclass(frozen=True)
