@@ -616,6 +616,7 @@ def train_command(
     closed_eyes: bool = typer.Option(True, "--closed-eyes/--no-closed-eyes", help="A copy of every image with a painted blink or wink."),
     centre_share: float = typer.Option(1.0, "--centre-share", min=0.1, max=1.0, help="Identity centres (the labels' reference) from this best share of each identity's clean images (1: all of them)."),
     eye_style: str = typer.Option("paint", "--eye-style", help="How the closed-eye copies are made: paint (cheek-coloured skin over the eye) or lids (the face's own upper lid stretched down over it)."),
+    jpeg_penalty: float = typer.Option(0.0, "--jpeg-penalty", min=0.0, max=1.0, help="Taken off the training labels of the heavy-JPEG copies, beyond what SFace takes off (people judge picks by eye)."),
     closed_eye_penalty: float = typer.Option(0.0, "--closed-eye-penalty", min=0.0, max=1.0, help="Taken off the training labels of the painted closed eyes, beyond what SFace takes off (enrollment wants open eyes; SFace barely minds a wink)."),
     name: Optional[str] = typer.Option(None, "--name", help="Weights file name (default: the architecture)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Where the .onnx and its .json card go (default: the package's weights/)."),
@@ -635,7 +636,7 @@ def train_command(
     run_training(data, arch, size, loss, epochs, samples_per_epoch, seed, degraded, closed_eyes, name, out,
                  workers=workers, threads=threads, command="fqselect train " + " ".join(sys.argv[2:]), log=note, width=width,
                  natural_share=natural_share, ema=ema, closed_eye_penalty=closed_eye_penalty, eye_style=eye_style,
-                 centre_share=centre_share)
+                 centre_share=centre_share, jpeg_penalty=jpeg_penalty)
 
 
 def main() -> None:

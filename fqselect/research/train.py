@@ -484,7 +484,7 @@ VALIDATION_CAP = 60  # clean images per identity in validation (glint has up to 
 
 def training_sets(data: Path, copies: int, seed: int, cache: Path, workers: int, log=print,
                   closed_eyes: bool = True, closed_eye_penalty: float = 0.0, eye_style: str = "paint",
-                  centre_share: float = 1.0) -> tuple[Samples, Samples, dict]:
+                  centre_share: float = 1.0, jpeg_penalty: float = 0.0) -> tuple[Samples, Samples, dict]:
     """Training and validation samples from the four sets of `data` (clean faces, `copies` source
     degradations of each, and with `closed_eyes` a blink or wink painted on each), and their counts.
     CelebA's held-out identities and LFW's peopleDevTest.txt are never read."""
@@ -497,14 +497,15 @@ def training_sets(data: Path, copies: int, seed: int, cache: Path, workers: int,
         faces = [source_faces(source, copy, seed, cache, workers) for copy in range(copies + 1)]
         for copy, f in enumerate(faces):
             f.resolution = face_resolution(f, copy, seed)
-        # What each copy's training labels lose beyond SFace's own drop: the painted closed eyes lose
-        # `closed_eye_penalty` (enrollment wants open eyes; SFace barely minds a wink).
+        # What each copy's training labels lose beyond SFace's own drop: the closed eyes lose
+        # `closed_eye_penalty` (enrollment wants open eyes; SFace barely minds a wink), the heavy JPEG
+        # copies `jpeg_penalty` (people judge picks by eye; SFace barely minds blocks on a large face).
         penalties = [0.0] * copies
         if closed_eyes:
             faces.append(closed_eye_faces(source, seed, cache, workers, eye_style))
             penalties.append(closed_eye_penalty)
         faces.append(blocky_faces(source, seed, cache, workers))
-        penalties.append(0.0)
+        penalties.append(jpeg_penalty)
         if name == "celeba":  # its held-out identities are dropped before the validation split is taken
             faces = [f.subset(~np.isin(f.identities, list(heldout))) for f in faces]
         is_val = split_every(faces[0].identities, VALIDATION_SPLITS[name])
@@ -557,7 +558,7 @@ def run_training(data: Path | None = None, arch: str = TRAIN_ARCH, size: int = T
                  out: Path | None = None, cache: Path = DEFAULT_CACHE, workers: int = 2, threads: int | None = None,
                  command: str = "", log=print, width: float = 1.0, natural_share: float | None = None,
                  ema: float | None = None, closed_eye_penalty: float = 0.0, eye_style: str = "paint",
-                 centre_share: float = 1.0) -> Path:
+                 centre_share: float = 1.0, jpeg_penalty: float = 0.0) -> Path:
     """Train one network on the four sets of `data` (default ../shared/data), export it with its model
     card (calibration included) to `out` (default: the package's weights/); the .onnx path."""
     try:
@@ -578,7 +579,7 @@ def run_training(data: Path | None = None, arch: str = TRAIN_ARCH, size: int = T
     torch.set_num_threads(max(1, threads or os.cpu_count() or 1))
     started = time.perf_counter()
     train_set, val_set, counts = training_sets(data, degraded, seed, cache, workers, log, closed_eyes, closed_eye_penalty, eye_style,
-                                               centre_share)
+                                               centre_share, jpeg_penalty)
     clean = train_set.clean
     m, s = soft_label_scale(train_set.embeddings[clean], train_set.identity[clean])
     log(f"{len(train_set)} training samples, {len(val_set)} validation; m={m:.4f} s={s:.2f}; prep {time.perf_counter() - started:.0f}s")
@@ -591,7 +592,7 @@ def run_training(data: Path | None = None, arch: str = TRAIN_ARCH, size: int = T
     totals = {"train_samples": len(train_set), "validation_samples": len(val_set), "per_set": counts}
     card = model_card(name, arch, loss, model, history, seed, m, s, totals, degraded, closed_eyes, eye_style)
     card["width"], card["natural_share"], card["ema"] = width, natural_share, ema
-    card["closed_eye_penalty"], card["centre_share"] = closed_eye_penalty, centre_share
+    card["closed_eye_penalty"], card["centre_share"], card["jpeg_penalty"] = closed_eye_penalty, centre_share, jpeg_penalty
     card["calibration"] = fit_calibration(model, validation, m)
     card["training_seconds"] = round(time.perf_counter() - started)
     card["training_command"] = command
