@@ -1,0 +1,61 @@
+"""Candidate networks side by side on the validation split — the numbers the default is chosen by.
+
+    python benchmarks/bench_validation.py [NAME=PATH.onnx ...] [--data ../shared/data]
+
+Scores the validation split of `fqselect train` (held-back identities of the four training sets; never
+the held-out sets) through the runtime scorer, as a user's run would: the baselines that read pixels
+or face size, the shipped networks, the peers, and every NAME=PATH given. Per network: EDC pAUC at FMR
+1e-3 at 20% / 30% discard on the natural faces (what training logs per epoch) and the Spearman
+correlation of score and label over the degraded copies (the README's second tie-break). Loads the
+training sets (~8 GB): not beside a training run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_eyes import spearman  # noqa: E402
+from fqselect.faces import FaceBatch  # noqa: E402
+from fqselect.research import shared_dir  # noqa: E402
+from fqselect.research.dataset import DEFAULT_CACHE  # noqa: E402
+from fqselect.research.evaluate import build_scorers, default_peers  # noqa: E402
+from fqselect.research.metrics import PairSet, edc, pauc  # noqa: E402
+from fqselect.research.train import FMR, TRAIN_DEGRADED, training_sets  # noqa: E402
+from fqselect.score import TEMPLATE_EYE_DISTANCE, NetworkScorer, available_networks  # noqa: E402
+
+PIXEL_BASELINES = ("random", "blur", "jpeg", "size")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("networks", nargs="*", help="NAME=PATH.onnx of a network to compare")
+    parser.add_argument("--data", type=Path, default=None, help="default: ../shared/data")
+    args = parser.parse_args()
+    # the validation faces are crops, with no detector score or detected landmarks: the pose, detector
+    # and combined baselines would score them all alike
+    scorers = build_scorers([*PIXEL_BASELINES, *available_networks()], default_peers())
+    scorers.update({name: NetworkScorer.from_weights(path) for name, path in (arg.split("=", 1) for arg in args.networks)})
+    _, validation, _ = training_sets(args.data or shared_dir() / "data", TRAIN_DEGRADED, 0, DEFAULT_CACHE, 2, log=lambda *_: None)
+    faces = FaceBatch.from_crops(validation.crops)
+    # landmarks at the faces' source scale, for the networks that take it
+    faces.landmarks = faces.landmarks * (validation.resolution / TEMPLATE_EYE_DISTANCE)[:, None, None]
+    natural, degraded = np.flatnonzero(validation.clean), ~validation.clean
+    pairs = PairSet.from_embeddings(validation.embeddings[natural], validation.identity[natural])
+    print("| network | pAUC 20% / 30% (natural faces) | Spearman with the label (degraded copies) |\n| --- | --- | --- |")
+    for name, scorer in scorers.items():
+        quality = scorer.score(faces)
+        curve = edc(pairs, quality[natural], FMR)
+        print(f"| {name} | {pauc(curve, 0.2):.4f} / {pauc(curve, 0.3):.4f} | "
+              f"{spearman(quality[degraded], validation.label[degraded]):.3f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
