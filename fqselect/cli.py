@@ -611,7 +611,8 @@ def train_command(
     epochs: int = typer.Option(research.TRAIN_EPOCHS, "--epochs", min=1),
     ema: Optional[float] = typer.Option(None, "--ema", min=0.0, max=0.99999, help="Validate and keep an exponential moving average of the weights, with this decay a step (e.g. 0.998)."),
     samples_per_epoch: int = typer.Option(research.TRAIN_SAMPLES_PER_EPOCH, "--samples-per-epoch", min=128),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="Seeds the weights and the batches (and the data, unless --data-seed)."),
+    data_seed: Optional[int] = typer.Option(None, "--data-seed", help="Seeds the degraded and closed-eye copies (default: --seed). A new one re-detects and re-embeds every copy (hours); a new --seed with --data-seed 0 reuses the cache."),
     degraded: int = typer.Option(research.TRAIN_DEGRADED, "--degraded", min=0, help="Source-degraded copies of every training image."),
     closed_eyes: bool = typer.Option(True, "--closed-eyes/--no-closed-eyes", help="A copy of every image with a painted blink or wink."),
     centre_share: float = typer.Option(1.0, "--centre-share", min=0.1, max=1.0, help="Identity centres (the labels' reference) from this best share of each identity's clean images (1: all of them)."),
@@ -636,7 +637,7 @@ def train_command(
     run_training(data, arch, size, loss, epochs, samples_per_epoch, seed, degraded, closed_eyes, name, out,
                  workers=workers, threads=threads, command="fqselect train " + " ".join(sys.argv[2:]), log=note, width=width,
                  natural_share=natural_share, ema=ema, closed_eye_penalty=closed_eye_penalty, eye_style=eye_style,
-                 centre_share=centre_share, jpeg_penalty=jpeg_penalty)
+                 centre_share=centre_share, jpeg_penalty=jpeg_penalty, data_seed=data_seed)
 
 
 def main() -> None:

@@ -558,7 +558,7 @@ def run_training(data: Path | None = None, arch: str = TRAIN_ARCH, size: int = T
                  out: Path | None = None, cache: Path = DEFAULT_CACHE, workers: int = 2, threads: int | None = None,
                  command: str = "", log=print, width: float = 1.0, natural_share: float | None = None,
                  ema: float | None = None, closed_eye_penalty: float = 0.0, eye_style: str = "paint",
-                 centre_share: float = 1.0, jpeg_penalty: float = 0.0) -> Path:
+                 centre_share: float = 1.0, jpeg_penalty: float = 0.0, data_seed: int | None = None) -> Path:
     """Train one network on the four sets of `data` (default ../shared/data), export it with its model
     card (calibration included) to `out` (default: the package's weights/); the .onnx path."""
     try:
@@ -578,7 +578,10 @@ def run_training(data: Path | None = None, arch: str = TRAIN_ARCH, size: int = T
             raise UsageError(f"{data / needed}: training data not found (see ../shared/README.md)")
     torch.set_num_threads(max(1, threads or os.cpu_count() or 1))
     started = time.perf_counter()
-    train_set, val_set, counts = training_sets(data, degraded, seed, cache, workers, log, closed_eyes, closed_eye_penalty, eye_style,
+    # The data's seed (source degradations, painted eyes: each new one re-detects and re-embeds every
+    # copy) defaults to the training seed, as in every card so far; apart, seeds repeat in minutes.
+    data_seed = seed if data_seed is None else data_seed
+    train_set, val_set, counts = training_sets(data, degraded, data_seed, cache, workers, log, closed_eyes, closed_eye_penalty, eye_style,
                                                centre_share, jpeg_penalty)
     clean = train_set.clean
     m, s = soft_label_scale(train_set.embeddings[clean], train_set.identity[clean])
@@ -593,6 +596,7 @@ def run_training(data: Path | None = None, arch: str = TRAIN_ARCH, size: int = T
     card = model_card(name, arch, loss, model, history, seed, m, s, totals, degraded, closed_eyes, eye_style)
     card["width"], card["natural_share"], card["ema"] = width, natural_share, ema
     card["closed_eye_penalty"], card["centre_share"], card["jpeg_penalty"] = closed_eye_penalty, centre_share, jpeg_penalty
+    card["data_seed"] = data_seed
     card["calibration"] = fit_calibration(model, validation, m)
     card["training_seconds"] = round(time.perf_counter() - started)
     card["training_command"] = command
