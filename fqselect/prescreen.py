@@ -5,7 +5,8 @@ again. So the pre-screen judges each decoded frame on its luminance plane as the
 strided thumbnail: a fraction of a millisecond, no conversion), and each window of video goes to the
 detector at its sharpest frame, the only one converted. Only when that frame holds a face that could
 still enter the picks do the window's next-sharpest frames go to the detector too
-(pipeline.REFINE_FRAMES). Only those few frames a window stay in memory. The pre-screen runs on the analysis thread, so that the decoder's thread only decodes.
+(pipeline.REFINE_FRAMES). Only those few frames a window stay in memory. The pre-screen runs on the
+analysis thread, so that the decoder's thread only decodes.
 """
 
 from __future__ import annotations

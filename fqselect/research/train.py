@@ -118,19 +118,26 @@ def centre_labels(clean: np.ndarray, clean_identity: np.ndarray, embeddings: np.
     if share >= 1.0:
         return _centre_cosines(clean, clean_identity, everyone, embeddings, source)
     goodness = _centre_cosines(clean, clean_identity, everyone, clean, np.arange(len(clean)))
-    best = np.zeros(len(clean), bool)
-    for person in np.unique(clean_identity):
-        members = np.flatnonzero(clean_identity == person)
-        keep = max(2, int(np.ceil(share * len(members))))
-        best[members[np.argsort(-goodness[members])[:keep]]] = True
+    order = np.lexsort((-goodness, clean_identity))  # by identity, best first within each
+    counts = np.bincount(clean_identity)
+    first = np.cumsum(counts) - counts  # where each identity's run starts in `order`
+    rank = np.empty(len(clean), np.int64)
+    rank[order] = np.arange(len(clean)) - first[clean_identity[order]]
+    best = rank < np.maximum(2, np.ceil(share * counts))[clean_identity]
     return _centre_cosines(clean, clean_identity, best, embeddings, source)
+
+
+def identity_sums(embeddings: np.ndarray, identity: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """(identities, D) sums of the `members` embeddings of each identity (float64)."""
+    totals = np.zeros((identity.max() + 1, embeddings.shape[1]), np.float64)
+    np.add.at(totals, identity[members], embeddings[members])
+    return totals
 
 
 def _centre_cosines(clean: np.ndarray, clean_identity: np.ndarray, members: np.ndarray, embeddings: np.ndarray,
                     source: np.ndarray) -> np.ndarray:
     """cos(f_x, mean of the identity's `members` clean faces other than x's source)."""
-    totals = np.zeros((clean_identity.max() + 1, clean.shape[1]), np.float64)
-    np.add.at(totals, clean_identity[members], clean[members])
+    totals = identity_sums(clean, clean_identity, members)
     centres = totals[clean_identity[source]] - clean[source] * members[source][:, None]
     centres /= np.linalg.norm(centres, axis=1, keepdims=True) + 1e-12
     return (embeddings * centres).sum(axis=1).astype(np.float32)
@@ -255,8 +262,7 @@ def nearest_impostor_centre(samples: Samples, chunk: int = 8192) -> np.ndarray:
     """Each sample's cosine to the nearest centre (normalised mean of the clean faces) of another
     identity: CR-FIQA's NNCCS, with every identity of the training sets as a negative class."""
     clean = samples.clean if samples.clean is not None else np.ones(len(samples), bool)
-    totals = np.zeros((samples.identity.max() + 1, samples.embeddings.shape[1]), np.float64)
-    np.add.at(totals, samples.identity[clean], samples.embeddings[clean])
+    totals = identity_sums(samples.embeddings, samples.identity, clean)
     centres = (totals / (np.linalg.norm(totals, axis=1, keepdims=True) + 1e-12)).astype(np.float32)
     nearest = np.empty(len(samples), np.float32)
     for start in range(0, len(samples), chunk):
@@ -566,7 +572,6 @@ def run_training(data: Path | None = None, arch: str = TRAIN_ARCH, size: int = T
     except ImportError:
         raise UsageError("fqselect train needs PyTorch: pip install 'fqselect[train]'") from None
     from .nets import ARCHITECTURES
-
     from .sources import EYE_STYLES
 
     if arch not in ARCHITECTURES or loss not in LOSSES or eye_style not in EYE_STYLES:
