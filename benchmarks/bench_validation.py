@@ -24,11 +24,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_eyes import spearman  # noqa: E402
 from fqselect.faces import FaceBatch  # noqa: E402
-from fqselect.research import shared_dir  # noqa: E402
+from fqselect.research import DataRecipe, shared_dir  # noqa: E402
 from fqselect.research.dataset import DEFAULT_CACHE  # noqa: E402
 from fqselect.research.evaluate import build_scorers, default_peers  # noqa: E402
 from fqselect.research.metrics import PairSet, edc, pauc  # noqa: E402
-from fqselect.research.train import FMR, TRAIN_DEGRADED, training_sets  # noqa: E402
+from fqselect.research.train import FMR, training_sets  # noqa: E402
 from fqselect.score import TEMPLATE_EYE_DISTANCE, NetworkScorer, available_networks  # noqa: E402
 
 PIXEL_BASELINES = ("random", "blur", "jpeg", "size")
@@ -43,7 +43,7 @@ def main() -> None:
     # and combined baselines would score them all alike
     scorers = build_scorers([*PIXEL_BASELINES, *available_networks()], default_peers())
     scorers.update({name: NetworkScorer.from_weights(path) for name, path in (arg.split("=", 1) for arg in args.networks)})
-    _, validation, _ = training_sets(args.data or shared_dir() / "data", TRAIN_DEGRADED, 0, DEFAULT_CACHE, 2, log=lambda *_: None)
+    _, validation, _ = training_sets(args.data or shared_dir() / "data", DataRecipe(), DEFAULT_CACHE, 2, log=lambda *_: None)
     faces = FaceBatch.from_crops(validation.crops)
     # landmarks at the faces' source scale, for the networks that take it
     faces.landmarks = faces.landmarks * (validation.resolution / TEMPLATE_EYE_DISTANCE)[:, None, None]

@@ -615,6 +615,7 @@ def train_command(
     data_seed: Optional[int] = typer.Option(None, "--data-seed", help="Seeds the degraded and closed-eye copies (default: --seed). A new one re-detects and re-embeds every copy (hours); a new --seed with --data-seed 0 reuses the cache."),
     degraded: int = typer.Option(research.TRAIN_DEGRADED, "--degraded", min=0, help="Source-degraded copies of every training image."),
     closed_eyes: bool = typer.Option(True, "--closed-eyes/--no-closed-eyes", help="A copy of every image with a blink or wink on it (made as --eye-style says)."),
+    labels: str = typer.Option("centre", "--labels", help="centre (cosine to the leave-one-out centre of the identity's clean images) or rho (each face's cosine to the identity's true centre, from a rank-one fit of its pairwise cosines: no penalty for belonging to an identity with few images)."),
     centre_share: float = typer.Option(1.0, "--centre-share", min=0.1, max=1.0, help="Identity centres (the labels' reference) from this best share of each identity's clean images (1: all of them)."),
     eye_style: str = typer.Option("paint", "--eye-style", help="How the closed-eye copies are made: paint (cheek-coloured skin over the eye) or lids (the face's own upper lid stretched down over it)."),
     jpeg_penalty: float = typer.Option(0.0, "--jpeg-penalty", min=0.0, max=1.0, help="Taken off the training labels of the heavy-JPEG copies, beyond what SFace takes off (people judge picks by eye)."),
@@ -632,12 +633,16 @@ def train_command(
 
       fqselect train --loss idq --epochs 4 --out /tmp/nets --name trial
     """
+    from .research import DataRecipe, Recipe
     from .research.train import run_training
 
-    run_training(data, arch, size, loss, epochs, samples_per_epoch, seed, degraded, closed_eyes, name, out,
-                 workers=workers, threads=threads, command="fqselect train " + " ".join(sys.argv[2:]), log=note, width=width,
-                 natural_share=natural_share, ema=ema, closed_eye_penalty=closed_eye_penalty, eye_style=eye_style,
-                 centre_share=centre_share, jpeg_penalty=jpeg_penalty, data_seed=data_seed)
+    # The data's seed defaults to the training seed, as in every card so far; apart, a new training
+    # seed reuses the cached embeddings and repeats in minutes.
+    data_recipe = DataRecipe(degraded, closed_eyes, eye_style, closed_eye_penalty, jpeg_penalty, centre_share, labels,
+                             seed if data_seed is None else data_seed)
+    recipe = Recipe(arch, size, width, loss, epochs, samples_per_epoch, seed, natural_share, ema, data_recipe)
+    run_training(recipe, data, name, out, workers=workers, threads=threads,
+                 command="fqselect train " + " ".join(sys.argv[2:]), log=note)
 
 
 def main() -> None:

@@ -8,12 +8,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from fqselect.research import degrade  # noqa: E402
+from fqselect.research import Recipe, degrade  # noqa: E402
 from fqselect.research.metrics import PairSet  # noqa: E402
 from fqselect.score import NetworkScorer  # noqa: E402
 from fqselect.faces import FaceBatch  # noqa: E402
 from fqselect.research.train import (  # noqa: E402
-    Samples, Validation, centre_labels, export_onnx, idq_loss, predict, network_inputs, smooth_weights, train,
+    Samples, Validation, centre_labels, export_onnx, rho_labels, idq_loss, predict, network_inputs, smooth_weights, train,
 )
 
 
@@ -57,6 +57,34 @@ def test_best_share_centres_leave_the_outliers_out():
     assert (best[:3] > everyone[:3]).all()
 
 
+def test_rho_labels_recover_each_faces_cosine_to_the_true_centre_whatever_the_identity_size():
+    """Faces made as ρ·centre plus orthogonal noise: the rank-one fit recovers ρ, and unlike the
+    leave-one-out centre cosine it does not rate the faces of small identities lower."""
+    rng = np.random.default_rng(0)
+    embeddings, identity, truth = [], [], []
+    for person, count in enumerate([2, 3] * 150 + [20] * 30):
+        centre = rng.normal(size=64)
+        centre /= np.linalg.norm(centre)
+        for rho in rng.uniform(0.4, 0.9, count):
+            noise = rng.normal(size=64)
+            noise -= noise @ centre * centre
+            embeddings.append(rho * centre + np.sqrt(1 - rho ** 2) * noise / np.linalg.norm(noise))
+            identity.append(person)
+            truth.append(rho)
+    embeddings, identity, truth = np.array(embeddings, np.float32), np.array(identity), np.array(truth)
+    source = np.arange(len(identity))
+    rho = rho_labels(embeddings, identity, embeddings, source)
+    centre = centre_labels(embeddings, identity, embeddings, source)
+    small, large = np.bincount(identity)[identity] <= 3, np.bincount(identity)[identity] == 20
+    assert np.abs(rho - truth)[large].mean() < 0.03
+    assert np.abs(rho - truth)[small].mean() < 0.5 * np.abs(centre - truth)[small].mean()
+    assert abs((rho - truth)[small].mean()) < 0.05 < abs((centre - truth)[small].mean())
+    # a degraded copy (a worse embedding of a face's source) gets a lower ρ than its source
+    worse = 0.5 * embeddings[:1] + 0.5 * rng.normal(size=(1, 64)).astype(np.float32) / 8
+    worse /= np.linalg.norm(worse)
+    assert rho_labels(embeddings, identity, worse, source[:1])[0] < rho[0]
+
+
 def test_smooth_weights_favour_rare_labels():
     labels = np.array([0.5] * 90 + [0.05] * 10)
     weights = smooth_weights(labels)
@@ -81,8 +109,8 @@ def test_idq_loss_is_lower_when_the_worse_face_is_rated_worse():
 def test_training_reduces_the_loss(loss):
     samples = synthetic_samples()
     validation = Validation(synthetic_samples(seed=1), 64)
-    model, history = train(samples, validation, "tinyfqnet", loss, epochs=8, seed=0, m=0.3, s=8.0, batch_size=32,
-                           log=lambda _: None)
+    recipe = Recipe("tinyfqnet", size=64, loss=loss, epochs=8, samples_per_epoch=len(samples))
+    model, history = train(samples, validation, recipe, m=0.3, s=8.0, batch_size=32, log=lambda _: None)
     assert history[-1]["loss"] < history[0]["loss"]
     quality = predict(model, network_inputs(samples.crops, 64))
     sharp = np.arange(len(samples)) % 2 == 0
@@ -216,8 +244,8 @@ def test_scale_aware_network_trains_exports_and_gets_the_scale_from_landmarks(tm
     samples.crops = np.repeat(samples.crops[:1], len(samples), axis=0)  # the pixels say nothing
     samples.label = (0.2 + 0.6 * (np.log2(samples.resolution / TEMPLATE_EYE_DISTANCE) + 3) / 4).astype(np.float32)
     validation = Validation(samples, 112)
-    model, history = train(samples, validation, "tinyfqnet-scale", "l2", epochs=6, seed=0, m=0.3, s=8.0,
-                           batch_size=32, log=lambda _: None)
+    recipe = Recipe("tinyfqnet-scale", loss="l2", epochs=6, samples_per_epoch=len(samples))
+    model, history = train(samples, validation, recipe, m=0.3, s=8.0, batch_size=32, log=lambda _: None)
     quality = predict(model, samples.crops, samples.resolution)
     assert np.corrcoef(quality, samples.label)[0, 1] > 0.8
     path = tmp_path / "net.onnx"
@@ -250,3 +278,14 @@ def test_build_samples_takes_a_copys_penalty_off_its_labels_only():
     penalised = build_samples(clean, [first, second], [0.0, 0.2])
     assert np.allclose(plain.label[:8], penalised.label[:8])  # clean faces and the first copy untouched
     assert np.allclose(plain.label[8:] - 0.2, penalised.label[8:])
+
+
+@pytest.mark.parametrize("option", [["--labels", "bogus"], ["--eye-style", "bogus"], ["--loss", "bogus"]])
+def test_train_rejects_an_unknown_choice_in_one_line(option, tmp_path):
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "fqselect", "train", *option, "--data", str(tmp_path)],
+                         capture_output=True, text=True)
+    assert run.returncode == 2
+    assert run.stderr.strip().count("\n") == 0 and f"{option[0]} bogus" in run.stderr

@@ -5,6 +5,7 @@ Nothing in the product (decode → detect → align → score → select → wri
 harness imports the product's stages to see faces exactly as the pipeline does."""
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # `fqselect train` defaults, declared once (the command's options and the training code read them here,
@@ -15,6 +16,36 @@ TRAIN_LOSS = "l2"
 TRAIN_EPOCHS = 12
 TRAIN_SAMPLES_PER_EPOCH = 40_000
 TRAIN_DEGRADED = 2  # source-degraded copies of every training image
+
+
+@dataclass(frozen=True)
+class DataRecipe:
+    """What the training samples are made of (`train.training_sets`); the model card keeps it."""
+
+    degraded: int = TRAIN_DEGRADED  # source-degraded copies of every image
+    closed_eyes: bool = True  # one more copy with a blink or wink
+    eye_style: str = "paint"  # how that copy is made: sources.EYE_STYLES
+    closed_eye_penalty: float = 0.0  # taken off the closed-eye copies' labels beyond SFace's own drop
+    jpeg_penalty: float = 0.0  # taken off the heavy-JPEG copies' labels likewise
+    centre_share: float = 1.0  # label centres from each identity's best share of clean images
+    labels: str = "centre"  # train.LABELS
+    seed: int = 0  # the degradations' and closed eyes' seed (a new one re-embeds every copy)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One network's training recipe (`train.run_training`): the network, the loss and the data."""
+
+    arch: str = TRAIN_ARCH
+    size: int = TRAIN_SIZE
+    width: float = 1.0
+    loss: str = TRAIN_LOSS
+    epochs: int = TRAIN_EPOCHS
+    samples_per_epoch: int = TRAIN_SAMPLES_PER_EPOCH
+    seed: int = 0  # the weights' and batches' seed
+    natural_share: float | None = None  # share of each batch from undegraded images (None: as drawn)
+    ema: float | None = None  # validate and keep an exponential moving average of the weights
+    data: DataRecipe = field(default_factory=DataRecipe)
 
 
 def shared_dir() -> Path:

@@ -25,13 +25,13 @@ import json
 import os
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from . import TRAIN_ARCH, TRAIN_DEGRADED, TRAIN_EPOCHS, TRAIN_LOSS, TRAIN_SAMPLES_PER_EPOCH, TRAIN_SIZE, shared_dir
+from . import DataRecipe, Recipe, shared_dir
 from ..errors import UsageError
 from .dataset import DEFAULT_CACHE, FaceSet, read_people
 from ..models import weights_dir
@@ -43,6 +43,7 @@ CELEBA_HELDOUT_EVERY = 4  # every 4th CelebA identity (sorted) is a second held-
 LABEL_BINS = 100
 FMR = 1e-3
 LOSSES = ("l2", "soft", "match", "mix", "cr", "rank", "idq", "distill")
+LABELS = ("centre", "rho")  # the cosine the losses start from: build_samples
 REGRESSION_LOSSES = ("l2", "soft", "match", "mix", "cr", "rank")
 
 
@@ -76,11 +77,12 @@ class Samples:
 
 
 def build_samples(clean: FaceSet, degraded: list[FaceSet], penalties: list[float] | None = None,
-                  centre_share: float = 1.0) -> Samples:
+                  centre_share: float = 1.0, labels: str = "centre") -> Samples:
     """The clean faces and every degraded copy whose source image also gave a clean face; identities
     with fewer than two clean faces are left out (their faces have no leave-one-out centre). A copy's
-    `penalties` entry is taken off its labels (see `training_sets`' closed_eye_penalty); the centres
-    are made of each identity's best `centre_share` of clean images (see `centre_labels`)."""
+    `penalties` entry is taken off its labels (see `training_sets`' closed_eye_penalty); `labels` is
+    "centre" (`centre_labels`, from each identity's best `centre_share` of clean images) or "rho"
+    (`rho_labels`)."""
     names, counts = np.unique(clean.identities, return_counts=True)
     clean = clean.subset(np.isin(clean.identities, names[counts >= 2]))
     _, identity = np.unique(clean.identities, return_inverse=True)
@@ -97,8 +99,11 @@ def build_samples(clean: FaceSet, degraded: list[FaceSet], penalties: list[float
         penalty.append(np.full(int(matched.sum()), taken_off, np.float32))
     embeddings = np.concatenate(embeddings).astype(np.float32)
     source = np.concatenate(source)
-    return Samples(np.concatenate(crops), embeddings, identity[source], source,
-                   centre_labels(clean.embeddings, identity, embeddings, source, centre_share) - np.concatenate(penalty),
+    if labels == "rho":
+        label = rho_labels(clean.embeddings, identity, embeddings, source)
+    else:
+        label = centre_labels(clean.embeddings, identity, embeddings, source, centre_share)
+    return Samples(np.concatenate(crops), embeddings, identity[source], source, label - np.concatenate(penalty),
                    clean=np.arange(len(source)) < len(clean), resolution=np.concatenate(resolution))
 
 
@@ -125,6 +130,33 @@ def centre_labels(clean: np.ndarray, clean_identity: np.ndarray, embeddings: np.
     rank[order] = np.arange(len(clean)) - first[clean_identity[order]]
     best = rank < np.maximum(2, np.ceil(share * counts))[clean_identity]
     return _centre_cosines(clean, clean_identity, best, embeddings, source)
+
+
+def rho_labels(clean: np.ndarray, clean_identity: np.ndarray, embeddings: np.ndarray, source: np.ndarray,
+               iterations: int = 50) -> np.ndarray:
+    """ρ_x, each face's cosine to its identity's true (unknown) centre, from a rank-one fit of the
+    identity's pairwise cosines, cos(f_i, f_j) ≈ ρ_i ρ_j for i ≠ j. The leave-one-out centre cosine is
+    ρ_x times how close the other images' mean lies to the true centre: for an identity of two images
+    that is the other image's ρ, so both get one label, and small identities (most of CelebA-aligned's
+    and LFW's) get lower labels than large ones for faces of the same quality. ρ removes that factor.
+    Fitted by alternating least squares on the clean faces, ρ_i = f_i·(W − ρ_i f_i) / (R − ρ_i²) with
+    W = Σ ρ_j f_j and R = Σ ρ_j² over the identity; any face x of source s then gets
+    ρ_x = f_x·(W − ρ_s f_s) / (R − ρ_s²). (For two images only the product is known: both get √cos.)"""
+    everyone = np.ones(len(clean), bool)
+    rho = np.sqrt(np.clip(_centre_cosines(clean, clean_identity, everyone, clean, np.arange(len(clean))), 0.01, 1))
+    for _ in range(iterations):
+        weighted, squares = _rho_sums(clean, clean_identity, rho)
+        fitted = ((clean * weighted[clean_identity]).sum(axis=1) - rho) / (squares[clean_identity] - rho ** 2)
+        rho = 0.5 * (rho + np.clip(fitted, 0.01, 1.0))  # damped: the plain update can oscillate
+    weighted, squares = _rho_sums(clean, clean_identity, rho)
+    others = weighted[clean_identity[source]] - rho[source][:, None] * clean[source]
+    return ((embeddings * others).sum(axis=1) / (squares[clean_identity[source]] - rho[source] ** 2)).astype(np.float32)
+
+
+def _rho_sums(clean: np.ndarray, clean_identity: np.ndarray, rho: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per identity, W = Σ ρ_j f_j and R = Σ ρ_j² (the sums `rho_labels` leaves one face out of)."""
+    weighted = identity_sums(clean * rho[:, None], clean_identity, np.ones(len(clean), bool))
+    return weighted, np.bincount(clean_identity, weights=rho ** 2)
 
 
 def identity_sums(embeddings: np.ndarray, identity: np.ndarray, members: np.ndarray) -> np.ndarray:
@@ -336,31 +368,31 @@ def bernoulli_kl(teacher, student):
     return (t * torch.log(t / q) + (1 - t) * torch.log((1 - t) / (1 - q))).mean()
 
 
-def train(samples: Samples, validation: Validation, arch: str, loss: str, epochs: int, seed: int,
-          m: float, s: float, distill_weight: float = 10.0, batch_size: int = 128, log=print,
-          input_size: int | None = None, samples_per_epoch: int | None = None, width: float = 1.0,
-          natural_share: float | None = None, ema: float | None = None):
-    """Train one network; returns the model at its best validation epoch and the training history.
-    An epoch draws `samples_per_epoch` samples (default: as many as there are). With `ema`, validation
-    and the returned model use an exponential moving average of the weights (decay `ema` a step):
-    validation pAUC swings by ±0.003 between epochs of the raw weights, and the average smooths that."""
+def train(samples: Samples, validation: Validation, recipe: Recipe, m: float, s: float,
+          distill_weight: float = 10.0, batch_size: int = 128, log=print):
+    """Train one network (the recipe's arch, size, width, loss, epochs, seed, natural_share, ema); returns
+    the model at its best validation epoch and the training history. An epoch draws
+    `recipe.samples_per_epoch` samples. With `ema`, validation and the returned model use an exponential
+    moving average of the weights (decay `ema` a step): validation pAUC swings by ±0.003 between
+    epochs of the raw weights, and the average smooths that."""
     import torch
 
     from .nets import ARCHITECTURES
 
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    model = ARCHITECTURES[arch](**({"input_size": input_size} if input_size else {}), **({"width": width} if width != 1.0 else {}))
+    loss, ema = recipe.loss, recipe.ema
+    torch.manual_seed(recipe.seed)
+    rng = np.random.default_rng(recipe.seed)
+    model = ARCHITECTURES[recipe.arch](input_size=recipe.size, **({"width": recipe.width} if recipe.width != 1.0 else {}))
     inputs = network_inputs(samples.crops, model.input_size)
-    steps = max(1, (samples_per_epoch or len(samples)) // batch_size)
+    steps = max(1, recipe.samples_per_epoch // batch_size)
     people = max(2, batch_size // 16)  # LightQNet's 8 identities × 16 images at batch 128
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=epochs * steps, pct_start=0.1)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=recipe.epochs * steps, pct_start=0.1)
     labels = torch.from_numpy(regression_targets(samples, loss, m, s))
     scales = scale_tensor(samples.resolution, len(samples))
     embeddings = torch.from_numpy(samples.embeddings)
     identity, source = torch.from_numpy(samples.identity), torch.from_numpy(samples.source)
-    weights = sampling_weights(samples, natural_share, labels.numpy())
+    weights = sampling_weights(samples, recipe.natural_share, labels.numpy())
     teacher = Teacher(samples.embeddings.shape[1]) if loss == "distill" else None
     averaged = None
     if ema:
@@ -369,7 +401,7 @@ def train(samples: Samples, validation: Validation, arch: str, loss: str, epochs
         averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(ema), use_buffers=True)
     judged = averaged.module if averaged is not None else model
     best, best_state, history = float("inf"), None, []
-    for epoch in range(1, epochs + 1):
+    for epoch in range(1, recipe.epochs + 1):
         started, total = time.perf_counter(), 0.0
         if loss in REGRESSION_LOSSES:
             batches = (rng.choice(len(samples), batch_size, p=weights) for _ in range(steps))
@@ -433,9 +465,10 @@ def export_onnx(model, path: Path) -> None:
         raise RuntimeError(f"{path}: ONNX export differs from PyTorch by {np.abs(expected - got).max():.2e}")
 
 
-def model_card(name: str, arch: str, loss: str, model, history: list[dict], seed: int, m: float, s: float,
-               counts: dict, degraded: int = TRAIN_DEGRADED, closed_eyes: bool = True, eye_style: str = "paint") -> dict:
+def model_card(name: str, recipe: Recipe, model, history: list[dict], m: float, s: float, counts: dict) -> dict:
     from .nets import count_macs, count_params
+
+    arch, loss, data = recipe.arch, recipe.loss, recipe.data
 
     best = min(history, key=lambda h: h["val_pauc20"])
     resize = "none (the crop itself)" if model.input_size == 112 else "INTER_AREA"
@@ -466,14 +499,15 @@ def model_card(name: str, arch: str, loss: str, model, history: list[dict], seed
             "celeba": "data/celeba minus every 4th identity (held out, never trained on or validated with), minus every 6th of the rest (validation)",
             "glint": "data/glint minus every 4th person (validation, at most 60 images each)",
             "celeba-aligned": "data/celeba-aligned minus every 10th identity (validation)",
-            "degraded_copies_per_image": f"{degraded}, degraded at the source before detection (research/degrade.py: source_degradation)",
+            "degraded_copies_per_image": f"{data.degraded}, degraded at the source before detection (research/degrade.py: source_degradation)",
             "closed_eyes": ({"paint": "one more copy of every image with a blink or a wink painted on (degrade.close_eyes)",
-                             "lids": "one more copy of every image with a blink or a wink made by stretching its upper lids down (degrade.shut_eyes)"}[eye_style]
-                            if closed_eyes else "none (--no-closed-eyes)"),
+                             "lids": "one more copy of every image with a blink or a wink made by stretching its upper lids down (degrade.shut_eyes)"}[data.eye_style]
+                            if data.closed_eyes else "none (--no-closed-eyes)"),
             "heavy_jpeg": "one more copy of every image: its aligned crop as JPEG of quality 3-15 (sources.blocky_faces)",
             **counts},
         "never_seen": "LFW people in peopleDevTest.txt; every 4th CelebA identity",
-        "seed": seed,
+        "recipe": asdict(recipe),
+        "seed": recipe.seed,
         "epochs": len(history),
         "best_epoch": best["epoch"],
         "validation_pauc20": round(best["val_pauc20"], 5),
@@ -488,11 +522,9 @@ VALIDATION_SPLITS = {"lfw": VALIDATION_EVERY, "glint": 4, "celeba-aligned": 10, 
 VALIDATION_CAP = 60  # clean images per identity in validation (glint has up to 752: pairs grow as the square)
 
 
-def training_sets(data: Path, copies: int, seed: int, cache: Path, workers: int, log=print,
-                  closed_eyes: bool = True, closed_eye_penalty: float = 0.0, eye_style: str = "paint",
-                  centre_share: float = 1.0, jpeg_penalty: float = 0.0) -> tuple[Samples, Samples, dict]:
-    """Training and validation samples from the four sets of `data` (clean faces, `copies` source
-    degradations of each, and with `closed_eyes` a blink or wink painted on each), and their counts.
+def training_sets(data: Path, recipe: DataRecipe, cache: Path, workers: int, log=print) -> tuple[Samples, Samples, dict]:
+    """Training and validation samples from the four sets of `data` (clean faces, `recipe.degraded`
+    source degradations of each, a closed-eye copy and a heavy-JPEG copy), and their counts.
     CelebA's held-out identities and LFW's peopleDevTest.txt are never read."""
     from .sources import blocky_faces, closed_eye_faces, face_resolution, source_faces, standard_sources
 
@@ -500,18 +532,18 @@ def training_sets(data: Path, copies: int, seed: int, cache: Path, workers: int,
     heldout = set(celeba_heldout_people(sources["celeba"].root))
     train_parts, val_parts, counts = [], [], {}
     for name, source in sources.items():
-        faces = [source_faces(source, copy, seed, cache, workers) for copy in range(copies + 1)]
+        faces = [source_faces(source, copy, recipe.seed, cache, workers) for copy in range(recipe.degraded + 1)]
         for copy, f in enumerate(faces):
-            f.resolution = face_resolution(f, copy, seed)
+            f.resolution = face_resolution(f, copy, recipe.seed)
         # What each copy's training labels lose beyond SFace's own drop: the closed eyes lose
         # `closed_eye_penalty` (enrollment wants open eyes; SFace barely minds a wink), the heavy JPEG
         # copies `jpeg_penalty` (people judge picks by eye; SFace barely minds blocks on a large face).
-        penalties = [0.0] * copies
-        if closed_eyes:
-            faces.append(closed_eye_faces(source, seed, cache, workers, eye_style))
-            penalties.append(closed_eye_penalty)
-        faces.append(blocky_faces(source, seed, cache, workers))
-        penalties.append(jpeg_penalty)
+        penalties = [0.0] * recipe.degraded
+        if recipe.closed_eyes:
+            faces.append(closed_eye_faces(source, recipe.seed, cache, workers, recipe.eye_style))
+            penalties.append(recipe.closed_eye_penalty)
+        faces.append(blocky_faces(source, recipe.seed, cache, workers))
+        penalties.append(recipe.jpeg_penalty)
         if name == "celeba":  # its held-out identities are dropped before the validation split is taken
             faces = [f.subset(~np.isin(f.identities, list(heldout))) for f in faces]
         is_val = split_every(faces[0].identities, VALIDATION_SPLITS[name])
@@ -525,7 +557,7 @@ def training_sets(data: Path, copies: int, seed: int, cache: Path, workers: int,
             for f in (clean, *degraded):
                 f.identities = np.array([f"{name}/{i}" for i in f.identities])
             if part is train_parts:
-                part.append(build_samples(clean, degraded, penalties, centre_share))
+                part.append(build_samples(clean, degraded, penalties, recipe.centre_share, recipe.labels))
             else:  # validation labels stay the same for every recipe (SFace's own, all-image centres)
                 part.append(build_samples(clean, degraded))
         counts[name] = {"train_samples": len(train_parts[-1]), "validation_samples": len(val_parts[-1])}
@@ -558,56 +590,50 @@ def fit_calibration(model, validation: Validation, threshold: float) -> dict:
             "validation_ece_raw": round(calibration_error(raw, target), 4)}
 
 
-def run_training(data: Path | None = None, arch: str = TRAIN_ARCH, size: int = TRAIN_SIZE, loss: str = TRAIN_LOSS,
-                 epochs: int = TRAIN_EPOCHS, samples_per_epoch: int = TRAIN_SAMPLES_PER_EPOCH, seed: int = 0,
-                 degraded: int = TRAIN_DEGRADED, closed_eyes: bool = True, name: str | None = None,
-                 out: Path | None = None, cache: Path = DEFAULT_CACHE, workers: int = 2, threads: int | None = None,
-                 command: str = "", log=print, width: float = 1.0, natural_share: float | None = None,
-                 ema: float | None = None, closed_eye_penalty: float = 0.0, eye_style: str = "paint",
-                 centre_share: float = 1.0, jpeg_penalty: float = 0.0, data_seed: int | None = None) -> Path:
-    """Train one network on the four sets of `data` (default ../shared/data), export it with its model
-    card (calibration included) to `out` (default: the package's weights/); the .onnx path."""
+def run_training(recipe: Recipe = Recipe(), data: Path | None = None, name: str | None = None, out: Path | None = None,
+                 cache: Path = DEFAULT_CACHE, workers: int = 2, threads: int | None = None, command: str = "",
+                 log=print) -> Path:
+    """Train one network by `recipe` on the four sets of `data` (default ../shared/data), export it with
+    its model card (recipe and calibration included) to `out` (default: the package's weights/); the
+    .onnx path."""
     try:
         import torch
     except ImportError:
         raise UsageError("fqselect train needs PyTorch: pip install 'fqselect[train]'") from None
-    from .nets import ARCHITECTURES
-    from .sources import EYE_STYLES
-
-    if arch not in ARCHITECTURES or loss not in LOSSES or eye_style not in EYE_STYLES:
-        raise UsageError(f"--arch is one of {', '.join(ARCHITECTURES)}; --loss one of {', '.join(LOSSES)}; "
-                         f"--eye-style one of {', '.join(EYE_STYLES)}")
+    check_recipe(recipe)
     data, out = data or shared_dir() / "data", out or weights_dir()
     for needed in ("lfw/images", "lfw/peopleDevTrain.txt", "celeba/images", "glint/images", "celeba-aligned/images"):
         if not (data / needed).exists():
             raise UsageError(f"{data / needed}: training data not found (see ../shared/README.md)")
     torch.set_num_threads(max(1, threads or os.cpu_count() or 1))
     started = time.perf_counter()
-    # The data's seed (source degradations, painted eyes: each new one re-detects and re-embeds every
-    # copy) defaults to the training seed, as in every card so far; apart, seeds repeat in minutes.
-    data_seed = seed if data_seed is None else data_seed
-    train_set, val_set, counts = training_sets(data, degraded, data_seed, cache, workers, log, closed_eyes, closed_eye_penalty, eye_style,
-                                               centre_share, jpeg_penalty)
+    train_set, val_set, counts = training_sets(data, recipe.data, cache, workers, log)
     clean = train_set.clean
     m, s = soft_label_scale(train_set.embeddings[clean], train_set.identity[clean])
     log(f"{len(train_set)} training samples, {len(val_set)} validation; m={m:.4f} s={s:.2f}; prep {time.perf_counter() - started:.0f}s")
-    validation = Validation(val_set, size)
-    model, history = train(train_set, validation, arch, loss, epochs, seed, m, s, log=log,
-                           input_size=size, samples_per_epoch=samples_per_epoch, width=width,
-                           natural_share=natural_share, ema=ema)
-    name = name or arch
+    validation = Validation(val_set, recipe.size)
+    model, history = train(train_set, validation, recipe, m, s, log=log)
+    name = name or recipe.arch
     export_onnx(model, out / f"{name}.onnx")
     totals = {"train_samples": len(train_set), "validation_samples": len(val_set), "per_set": counts}
-    card = model_card(name, arch, loss, model, history, seed, m, s, totals, degraded, closed_eyes, eye_style)
-    card["width"], card["natural_share"], card["ema"] = width, natural_share, ema
-    card["closed_eye_penalty"], card["centre_share"], card["jpeg_penalty"] = closed_eye_penalty, centre_share, jpeg_penalty
-    card["data_seed"] = data_seed
+    card = model_card(name, recipe, model, history, m, s, totals)
     card["calibration"] = fit_calibration(model, validation, m)
     card["training_seconds"] = round(time.perf_counter() - started)
     card["training_command"] = command
     (out / f"{name}.json").write_text(json.dumps(card, indent=1) + "\n")
     log(f"wrote {out / name}.onnx and .json in {card['training_seconds']} s; calibration {card['calibration']}")
     return out / f"{name}.onnx"
+
+
+def check_recipe(recipe: Recipe) -> None:
+    """A usage error naming the option whose value is not one of the known ones."""
+    from .nets import ARCHITECTURES
+    from .sources import EYE_STYLES
+
+    for option, value, known in (("--arch", recipe.arch, ARCHITECTURES), ("--loss", recipe.loss, LOSSES),
+                                 ("--eye-style", recipe.data.eye_style, EYE_STYLES), ("--labels", recipe.data.labels, LABELS)):
+        if value not in known:
+            raise UsageError(f"{option} {value}: not one of {', '.join(known)}")
 
 
 def concat_samples(parts: list[Samples]) -> Samples:
