@@ -17,7 +17,7 @@ from typer.core import TyperGroup
 
 from . import __version__, research
 from .defaults import (DEFAULT_DETECTOR, DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, DEFAULT_MIN_GAP, DEFAULT_NETWORK, DEFAULT_PROVIDER,
-                       DEFAULT_SCORER, DEFAULT_TOP, DEFAULT_WINDOW)
+                       DEFAULT_SCORER, DEFAULT_TOP, DEFAULT_WINDOW, default_workers)
 from .errors import NO_FACE_REASON, ExitCode, FQError, UsageError
 from .guard import name_input
 from .runtime import keep_freed_memory, set_provider, silence_native_stderr
@@ -33,12 +33,6 @@ EXIT_CODES_HELP = (
     "gallery); 3 no input failed but some had no face (or none above --min-quality); 70 internal error (a "
     "bug); 130 interrupted."
 )
-
-
-def default_workers() -> int:
-    """Half the cores: each input already keeps two busy (its decoder thread and its analysis), and on two
-    cores a second worker made a batch of videos no faster (bench_batch: 0.99× of one worker, 5 rounds)."""
-    return max(1, (os.cpu_count() or 1) // 2)
 
 
 class ReaderLeft(Exception):
@@ -248,7 +242,7 @@ def select_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs.", rich_help_panel="Output"),
     resume: bool = typer.Option(False, "--resume", help="Skip inputs whose output folder is already complete.", rich_help_panel="Batch"),
     ray: Optional[str] = typer.Option(None, "--ray", metavar="[ADDRESS]", help="Run the inputs on a Ray cluster: auto, ray://host:port, host:port, or nothing for a Ray runtime on this machine (the [ray] extra).", rich_help_panel="Batch"),
-    workers: int = typer.Option(default_workers(), "--workers", "-j", min=1, help="Inputs processed in parallel (processes); default: half the cores.", rich_help_panel="Batch"),
+    workers: int = typer.Option(default_workers(), "--workers", "-j", min=1, help="Inputs processed in parallel (processes); default: one a core.", rich_help_panel="Batch"),
     null: bool = typer.Option(False, "--null", "-0", help="Paths on stdin (-) are NUL-separated, as find -print0 writes them.", rich_help_panel="Input"),
     max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=1, help="Refuse images (and videos whose frames are) larger than this many pixels, checked from the header before decoding (default: four 8K frames).", rich_help_panel="Input"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or summary on stderr (warnings and errors still go there).", rich_help_panel="Output"),
