@@ -610,7 +610,7 @@ def train_command(
     degraded: int = typer.Option(research.TRAIN_DEGRADED, "--degraded", min=0, help="Source-degraded copies of every training image."),
     closed_eyes: bool = typer.Option(True, "--closed-eyes/--no-closed-eyes", help="A copy of every image with a blink or wink on it (made as --eye-style says)."),
     labels: str = typer.Option("centre", "--labels", help="centre (cosine to the leave-one-out centre of the identity's clean images) or rho (each face's cosine to the identity's true centre, from a rank-one fit of its pairwise cosines: no penalty for belonging to an identity with few images)."),
-    centre_share: float = typer.Option(1.0, "--centre-share", min=0.1, max=1.0, help="Identity centres (the labels' reference) from this best share of each identity's clean images (1: all of them)."),
+    centre_share: float = typer.Option(1.0, "--centre-share", min=0.1, max=1.0, help="Identity centres (the labels' reference) from this best share of each identity's clean images (1: all of them; --labels centre only)."),
     eye_style: str = typer.Option("paint", "--eye-style", help="How the closed-eye copies are made: paint (cheek-coloured skin over the eye) or lids (the face's own upper lid stretched down over it)."),
     jpeg_penalty: float = typer.Option(0.0, "--jpeg-penalty", min=0.0, max=1.0, help="Taken off the training labels of the heavy-JPEG copies, beyond what SFace takes off (people judge picks by eye)."),
     closed_eye_penalty: float = typer.Option(0.0, "--closed-eye-penalty", min=0.0, max=1.0, help="Taken off the training labels of the closed-eye copies, beyond what SFace takes off (enrollment wants open eyes; SFace barely minds a wink)."),
