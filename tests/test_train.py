@@ -280,12 +280,14 @@ def test_build_samples_takes_a_copys_penalty_off_its_labels_only():
     assert np.allclose(plain.label[8:] - 0.2, penalised.label[8:])
 
 
-@pytest.mark.parametrize("option", [["--labels", "bogus"], ["--eye-style", "bogus"], ["--loss", "bogus"]])
-def test_train_rejects_an_unknown_choice_in_one_line(option, tmp_path):
+@pytest.mark.parametrize("options, says", [(["--labels", "bogus"], "--labels bogus"), (["--eye-style", "bogus"], "--eye-style bogus"),
+                                           (["--loss", "bogus"], "--loss bogus"),
+                                           (["--labels", "rho", "--centre-share", "0.5"], "--centre-share applies to --labels centre only")])
+def test_train_rejects_an_unknown_or_conflicting_choice_in_one_line(options, says, tmp_path):
     import subprocess
     import sys
 
-    run = subprocess.run([sys.executable, "-m", "fqselect", "train", *option, "--data", str(tmp_path)],
+    run = subprocess.run([sys.executable, "-m", "fqselect", "train", *options, "--data", str(tmp_path)],
                          capture_output=True, text=True)
     assert run.returncode == 2
-    assert run.stderr.strip().count("\n") == 0 and f"{option[0]} bogus" in run.stderr
+    assert run.stderr.strip().count("\n") == 0 and says in run.stderr

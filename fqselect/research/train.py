@@ -636,6 +636,8 @@ def check_recipe(recipe: Recipe) -> None:
                                  ("--eye-style", recipe.data.eye_style, EYE_STYLES), ("--labels", recipe.data.labels, LABELS)):
         if value not in known:
             raise UsageError(f"{option} {value}: not one of {', '.join(known)}")
+    if recipe.data.labels != "centre" and recipe.data.centre_share < 1.0:
+        raise UsageError("--centre-share applies to --labels centre only")
 
 
 def concat_samples(parts: list[Samples]) -> Samples:
