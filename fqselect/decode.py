@@ -93,7 +93,8 @@ class Sampling:
     leave out non-reference frames (B-frames: x264 makes about half its frames so; each lies a frame or
     two from reference frames, and the best face among the rest is within 0.3% of `--exhaustive`'s on
     every benchmark clip). `keyframes`: only keyframes are decoded (lossy: on a camera's one-second GOP,
-    one frame a second)."""
+    one frame a second), and of those at most one every `keyframe_spacing` seconds (an I-frame costs
+    ~9 ms to decode at 720p: with a long --window, decoding them all is most of the work)."""
 
     every: int = 1
     fps: float | None = None
@@ -102,6 +103,7 @@ class Sampling:
     end: float | None = None
     prescreen: bool = False
     keyframes: bool = False
+    keyframe_spacing: float = 0.0
 
     def stride(self, native_fps: float) -> int:
         stride = max(1, self.every)
@@ -282,6 +284,7 @@ class VideoInput(_Video):
         self.damaged = 0  # packets the decoder refused
         self._origin = self.stream.start_time or 0  # the first frame's timestamp, in time-base units
         self._counted, self._waiting = 0, []  # display order: frames shown so far, timestamps demuxed but not yet shown
+        self._last_keyframe: float | None = None  # time of the last keyframe sent to the decoder (--keyframes)
 
     def frames(self) -> Iterator[Frame]:
         """Sampled frames in display order (run it on a `ReadAhead` thread to overlap decoding with
@@ -321,6 +324,8 @@ class VideoInput(_Video):
                 return
             if packet.pts is not None:
                 bisect.insort(self._waiting, packet.pts)
+            if self._too_close(packet):
+                continue
             try:
                 pictures = self.stream.codec_context.decode(packet)
             except av.FFmpegError:
@@ -329,6 +334,17 @@ class VideoInput(_Video):
             for picture in pictures:
                 self.decoded += 1
                 yield picture
+
+    def _too_close(self, packet) -> bool:
+        """With --keyframes, a keyframe less than `keyframe_spacing` seconds after the last one decoded
+        stays undecoded (its timestamp still counts in display order)."""
+        if not (self.sampling.keyframes and packet.is_keyframe and packet.pts is not None):
+            return False
+        time = float((packet.pts - self._origin) * self.stream.time_base)
+        if self._last_keyframe is not None and 0 <= time - self._last_keyframe < self.sampling.keyframe_spacing:
+            return True
+        self._last_keyframe = time
+        return False
 
     def _place(self, picture) -> tuple[int, float]:
         """A picture's index in display order and its time in seconds. The index counts the timestamps of

@@ -67,6 +67,12 @@ def test_keyframes_decodes_keyframes_only(make_example, tmp_path):
     make_example.make_group_clip(path, (640, 360), 100, encoding="h264-camera")  # a keyframe a second
     with open_input(str(path), Options(keyframes=True).sampling) as source:
         assert [f.index for f in source.frames()] == [0, 25, 50, 75]
+    # a longer window decodes at most two keyframes of it; indexes and times stay those of the file
+    make_example.make_group_clip(path, (640, 360), 250, encoding="h264-camera")
+    with open_input(str(path), Options(keyframes=True, window=4).sampling) as source:
+        frames = list(source.frames())
+    assert [f.index for f in frames] == [0, 50, 100, 150, 200]
+    assert [f.time for f in frames] == pytest.approx([0, 2, 4, 6, 8])
 
 
 def test_opencv_fallback_converts_a_few_frames_a_second(group_clip, monkeypatch):
