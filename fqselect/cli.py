@@ -486,6 +486,9 @@ def score_command(
       ls crops/*.png | fqselect score - --aligned     (112x112 ArcFace crops: no detection)
     """
     limit_image_pixels(max_pixels)
+    # No video decoder here to leave a core for: the detector gets them all (bench_images, 2 cores: 0.31 →
+    # 0.35–0.37 of a read loop). The main command keeps one free, where two threads made a folder slower.
+    os.environ.setdefault("FQSELECT_THREADS", str(os.cpu_count() or 1))
     from .api import score_images
     from .score import load_scorer
 
