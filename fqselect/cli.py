@@ -492,15 +492,22 @@ def score_command(
     from .api import score_images
     from .score import load_scorer
 
-    paths = [image for path in expand_inputs(inputs, null) for image in folder_or_file(path)]
-    if not paths:
+    paths, imageless = [], []  # a folder without images fails as the main command fails it; the rest run
+    for path in expand_inputs(inputs, null):
+        images = folder_or_file(path)
+        paths.extend(images) if images else imageless.append(path)
+    if not paths and not imageless:
         raise UsageError("no inputs (give paths, or - with paths on stdin)")
+    for folder in imageless:
+        from .decode import NO_FOLDER_IMAGES
+
+        fail(f"{folder}: {NO_FOLDER_IMAGES}")
     set_provider(provider)
     quality_scorer = load_scorer(scorer)
     announce_scorer(scorer, quality_scorer.name)
     as_json = jsonl or not sys.stdout.isatty()
     rows: list[list[str]] = []
-    problems: set[str | None] = set()
+    problems: set[str | None] = {"failed"} if imageless else set()
     with progress_bar(quiet) as progress:
         task = progress.add_task("images", total=len(paths))
         last_path = None

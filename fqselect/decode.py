@@ -26,6 +26,7 @@ from .errors import InputError
 from .runtime import decoder_threads
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".jp2", ".ppm", ".pgm", ".pbm", ".pnm"}
+NO_FOLDER_IMAGES = "folder has no images (" + ", ".join(sorted(IMAGE_SUFFIXES)[:6]) + ", ...)"
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".mts", ".3gp", ".ogv"}
 # Decoded video frames waiting for analysis. Enough for the decoder to keep going while the analysis
 # thread spends ~30 ms on a window (PyAV hands on 10-25 frames a second; with 8 the decoder stalled:
@@ -133,6 +134,7 @@ def read_image(path: str | Path) -> np.ndarray:
 
 
 def folder_images(folder: Path) -> list[Path]:
+    """A folder's images (by suffix), sorted; a folder input with none is refused with NO_FOLDER_IMAGES."""
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
@@ -497,7 +499,7 @@ class FolderInput(_Input):
         self.path = path
         self.images = folder_images(Path(path))
         if not self.images:
-            raise InputError(path, "folder has no images (" + ", ".join(sorted(IMAGE_SUFFIXES)[:6]) + ", ...)")
+            raise InputError(path, NO_FOLDER_IMAGES)
         self.warnings: list[str] = []
 
     def planned_frames(self) -> int:

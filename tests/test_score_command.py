@@ -47,3 +47,13 @@ def test_score_aligned_crops_from_stdin(face_photo, tmp_path):
     # the API gives the same numbers as the command
     api = score_crops(np.stack([cv2.imread(str(p)) for p in paths]), "blur")
     assert np.allclose(api, [quality[str(p)] for p in paths], atol=1e-4)
+
+
+def test_a_folder_without_images_fails_alone_as_in_the_main_command(face_photo, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = run_cli("score", empty, face_photo, "--scorer", "combined", "--jsonl")
+    assert proc.returncode == 1  # an input failed; the others were scored
+    assert len(json_lines(proc.stdout)) == 6
+    assert proc.stderr.count("folder has no images") == 1
+    assert_clean_error(proc, f"{empty}: folder has no images")
