@@ -17,7 +17,7 @@ from typer.core import TyperGroup
 
 from . import __version__, research
 from .defaults import (DEFAULT_DETECTOR, DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, DEFAULT_MIN_GAP, DEFAULT_NETWORK, DEFAULT_PROVIDER,
-                       DEFAULT_SCORER, DEFAULT_TOP, DEFAULT_WINDOW, default_workers)
+                       DEFAULT_SCORER, DEFAULT_TOP, DEFAULT_WINDOW, default_workers, usable_cores)
 from .errors import NO_FACE_REASON, ExitCode, FQError, UsageError
 from .guard import name_input
 from .runtime import keep_freed_memory, set_provider, silence_native_stderr
@@ -488,19 +488,21 @@ def score_command(
     limit_image_pixels(max_pixels)
     # No video decoder here to leave a core for: the detector gets them all (bench_images, 2 cores: 0.31 →
     # 0.35–0.37 of a read loop). The main command keeps one free, where two threads made a folder slower.
-    os.environ.setdefault("FQSELECT_THREADS", str(os.cpu_count() or 1))
+    os.environ.setdefault("FQSELECT_THREADS", str(usable_cores()))
     from .api import score_images
+    from .decode import NO_FOLDER_IMAGES
     from .score import load_scorer
 
     paths, imageless = [], []  # a folder without images fails as the main command fails it; the rest run
     for path in expand_inputs(inputs, null):
         images = folder_or_file(path)
-        paths.extend(images) if images else imageless.append(path)
+        if images:
+            paths.extend(images)
+        else:
+            imageless.append(path)
     if not paths and not imageless:
         raise UsageError("no inputs (give paths, or - with paths on stdin)")
     for folder in imageless:
-        from .decode import NO_FOLDER_IMAGES
-
         fail(f"{folder}: {NO_FOLDER_IMAGES}")
     set_provider(provider)
     quality_scorer = load_scorer(scorer)

@@ -342,11 +342,15 @@ class VideoInput(_Video):
         stays undecoded (its timestamp still counts in display order)."""
         if not (self.sampling.keyframes and packet.is_keyframe and packet.pts is not None):
             return False
-        time = float((packet.pts - self._origin) * self.stream.time_base)
+        time = self._seconds(packet.pts)
         if self._last_keyframe is not None and 0 <= time - self._last_keyframe < self.sampling.keyframe_spacing:
             return True
         self._last_keyframe = time
         return False
+
+    def _seconds(self, pts: int) -> float:
+        """A timestamp (time-base units) as seconds from the stream's first frame."""
+        return float((pts - self._origin) * self.stream.time_base)
 
     def _place(self, picture) -> tuple[int, float]:
         """A picture's index in display order and its time in seconds. The index counts the timestamps of
@@ -356,7 +360,7 @@ class VideoInput(_Video):
         if picture.pts is None:  # a stream without timestamps: frames are evenly spaced
             self._counted = (self._counted or 0) + 1
             return self._counted - 1, (self._counted - 1) / self.fps
-        time = float((picture.pts - self._origin) * self.stream.time_base)
+        time = self._seconds(picture.pts)
         before = bisect.bisect_left(self._waiting, picture.pts)
         if self._counted is None:  # after a seek
             self._counted = round(time * self.fps) - before

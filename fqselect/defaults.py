@@ -21,5 +21,10 @@ def default_workers() -> int:
     thread beside its analysis, yet on two cores two workers beat one everywhere measured (PyAV's
     decoder leaves gaps a second input fills): 1,000 one-second clips 1.69×, eight 150-frame clips
     1.30×, the eight real clips 1.31×, four 30-s 720p clips 1.17× (bench_many_clips, bench_batch)."""
+    return usable_cores()
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS has one), at least one."""
     cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
     return max(1, len(cores))

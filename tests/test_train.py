@@ -8,6 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from conftest import assert_clean_error, run_cli  # noqa: E402
 from fqselect.research import Recipe, degrade  # noqa: E402
 from fqselect.research.metrics import PairSet  # noqa: E402
 from fqselect.score import NetworkScorer  # noqa: E402
@@ -284,10 +285,7 @@ def test_build_samples_takes_a_copys_penalty_off_its_labels_only():
                                            (["--loss", "bogus"], "--loss bogus"),
                                            (["--labels", "rho", "--centre-share", "0.5"], "--centre-share applies to --labels centre only")])
 def test_train_rejects_an_unknown_or_conflicting_choice_in_one_line(options, says, tmp_path):
-    import subprocess
-    import sys
-
-    run = subprocess.run([sys.executable, "-m", "fqselect", "train", *options, "--data", str(tmp_path)],
-                         capture_output=True, text=True)
+    run = run_cli("train", *options, "--data", tmp_path)
     assert run.returncode == 2
-    assert run.stderr.strip().count("\n") == 0 and says in run.stderr
+    assert run.stderr.strip().count("\n") == 0
+    assert_clean_error(run, says)
