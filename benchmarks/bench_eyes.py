@@ -8,8 +8,10 @@ scored by each scorer (ours, the peers, the perceptual ones) and embedded by SFa
 the clip's centre (mean embedding of all its faces) is what the recogniser thinks of it. Eye openness
 is dlib's 68-point landmarks' eye aspect ratio (EAR) of the more closed eye, measured on the source
 frame: an evaluation tool only, never a training signal. Reported per clip: Spearman correlation of
-each scorer and of the SFace similarity with EAR, and for `fqselect CLIP --top 5` (the default path)
-how many picks have an eye closed (EAR < 0.18) while open-eyed frames exist.
+each scorer, of the eye-openness network (`eyes`), of what the picks rank by under --eyes open (the
+quality times the openness: `QUALITY×eyes`) and of the SFace similarity with EAR, and for `fqselect
+CLIP --top 5` (the default path) how many picks have an eye closed (EAR < 0.18), with --eyes open (the
+default) and --eyes any.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from fqselect.align import detect_and_align  # noqa: E402
 from fqselect.decode import Sampling, open_input  # noqa: E402
+from fqselect.defaults import EYES_MODES  # noqa: E402
 from fqselect.detect import load_detector  # noqa: E402
 from fqselect.embed import SFaceRecognizer  # noqa: E402
 from fqselect.models import packaged_model  # noqa: E402
@@ -84,8 +87,8 @@ def measure_clip(path: Path, scorers: dict, detector, recognizer, eyes: EyeMeter
     return {k: np.array(v) for k, v in rows.items()}
 
 
-def picks_with_closed_eyes(path: Path, scorer: str, eyes: EyeMeter) -> tuple[int, int]:
-    result = process_input(str(path), Options(top=5, scorer=scorer))
+def picks_with_closed_eyes(path: Path, scorer: str, eyes: EyeMeter, mode: str) -> tuple[int, int]:
+    result = process_input(str(path), Options(top=5, scorer=scorer, eyes=mode))
     closed = sum(eyes.ear(p.image, p.bbox) < CLOSED_EAR for p in result.picks)
     return closed, len(result.picks)
 
@@ -93,7 +96,7 @@ def picks_with_closed_eyes(path: Path, scorer: str, eyes: EyeMeter) -> tuple[int
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", type=Path, default=Path(os.environ.get("FQ_SHARED", ROOT.parent / "shared")) / "videos")
-    parser.add_argument("--scorers", default="tinyfqnet,blur,pose,combined", help="comma-separated; the peers are added when present")
+    parser.add_argument("--scorers", default="tinyfqnet,eyes,blur,pose,combined", help="comma-separated; the peers are added when present")
     parser.add_argument("--picks", default="tinyfqnet", help="comma-separated scorers whose --top 5 picks are checked")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
@@ -104,23 +107,31 @@ def main() -> None:
     scorers.update({peer_name(p): NetworkScorer(p, PEER_SPEC, peer_name(p)) for p in default_peers()})
     detector, recognizer, eyes = load_detector("retinaface"), SFaceRecognizer(), EyeMeter()
     pick_scorers = args.picks.split(",")
-    header = ["clip", "faces", "closed share", "SFace sim", *scorers, *[f"{s} top-5 closed" for s in pick_scorers]]
+    # what the picks rank by under --eyes open: each network's quality times the openness
+    merits = [f"{name}×eyes" for name in pick_scorers if "eyes" in scorers and name in scorers]
+    columns = ["sface", *scorers, *merits]
+    header = ["clip", "faces", "closed share", "SFace sim", *scorers, *merits,
+              *[f"{s} top-5 closed, --eyes {mode}" for s in pick_scorers for mode in EYES_MODES]]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    totals = {name: [] for name in ["sface", *scorers]}
+    totals = {name: [] for name in columns}
     for clip in clips:
         rows = measure_clip(clip, scorers, detector, recognizer, eyes)
-        correlations = {name: spearman(rows["ear"], rows[name]) for name in ["sface", *scorers]}
+        for merit in merits:
+            rows[merit] = rows[merit.split("×")[0]] * rows["eyes"]
+        correlations = {name: spearman(rows["ear"], rows[name]) for name in columns}
         for name, value in correlations.items():
             totals[name].append(value)
         closed_share = float((rows["ear"] < CLOSED_EAR).mean())
         pick_cells = []
         for name in pick_scorers:
-            closed, picked = picks_with_closed_eyes(clip, name, eyes)
-            pick_cells.append(f"{closed}/{picked}")
-        line = [clip.stem, str(len(rows["ear"])), f"{closed_share:.2f}", *[f"{correlations[n]:+.2f}" for n in ["sface", *scorers]], *pick_cells]
+            for mode in EYES_MODES:
+                closed, picked = picks_with_closed_eyes(clip, name, eyes, mode)
+                pick_cells.append(f"{closed}/{picked}")
+        line = [clip.stem, str(len(rows["ear"])), f"{closed_share:.2f}", *[f"{correlations[n]:+.2f}" for n in columns], *pick_cells]
         lines.append("| " + " | ".join(line) + " |")
         print(lines[-1], flush=True)
-    lines.append("| **mean** | | | " + " | ".join(f"**{np.mean(totals[n]):+.2f}**" for n in ["sface", *scorers]) + " |" + " |" * len(pick_scorers))
+    lines.append("| **mean** | | | " + " | ".join(f"**{np.mean(totals[n]):+.2f}**" for n in columns) + " |"
+                 + " |" * (len(pick_scorers) * len(EYES_MODES)))
     text = ("Spearman correlation with eye openness (EAR of the more closed eye, dlib 68 points) over the largest "
             f"face of every {EVERY}nd frame; `closed` is EAR < {CLOSED_EAR}. `top-5 closed`: picks of "
             "`fqselect CLIP --top 5` with an eye closed.\n\n" + "\n".join(lines) + "\n")

@@ -11,6 +11,7 @@ from .align import ALIGNED_SIZE, detect_and_align
 from .decode import PREFETCH_BYTES, read_image
 from .detect import DEFAULT_MAX_SIDE, DEFAULT_THRESHOLD, load_detector
 from .errors import NO_FACE_REASON, InputError
+from .eyes import EyeOpenness, eye_model_installed
 from .faces import FaceBatch
 from .batch import run_batch, select_many  # noqa: F401 (the public API)
 from .pipeline import process_input
@@ -50,10 +51,13 @@ def score_images(
     min_face: int = 0,
     det_size: int = DEFAULT_MAX_SIDE,
     det_threshold: float = DEFAULT_THRESHOLD,
+    eyes: bool = True,
 ) -> Iterator[dict]:
-    """One record per face, in input order: {path, face, quality, scorer, [bbox, landmarks, det_score]};
-    an unreadable image or one with no face gives {path, error}. Faces are scored in large batches."""
+    """One record per face, in input order: {path, face, quality, [eyes_open], scorer, [bbox, landmarks,
+    det_score]}; an unreadable image or one with no face gives {path, error}. Faces are scored in large
+    batches; `eyes` adds the openness of each face's more closed eye (fqselect.eyes)."""
     scorer = load_scorer(scorer) if isinstance(scorer, str) else scorer
+    eye_model = EyeOpenness() if eyes and eye_model_installed() else None
     face_finder = None if aligned else load_detector(detector, model_pack, max_side=det_size, threshold=det_threshold)
     pending: list[tuple[str, FaceBatch | None, str | None]] = []
     pending_faces = 0
@@ -69,9 +73,9 @@ def score_images(
         pending.append((path, batch, error))
         pending_faces += len(batch) if batch is not None else 0
         if pending_faces >= SCORE_BATCH:
-            yield from _score_pending(pending, scorer, aligned)
+            yield from _score_pending(pending, scorer, eye_model, aligned)
             pending, pending_faces = [], 0
-    yield from _score_pending(pending, scorer, aligned)
+    yield from _score_pending(pending, scorer, eye_model, aligned)
 
 
 def _read_ahead(paths: Iterable[str]) -> Iterator[tuple[str, np.ndarray | None, str | None]]:
@@ -113,16 +117,20 @@ def _aligned_batch(path: str, image: np.ndarray) -> FaceBatch:
     return FaceBatch.from_crops(image[None])
 
 
-def _score_pending(pending, scorer: Scorer, aligned: bool) -> Iterator[dict]:
+def _score_pending(pending, scorer: Scorer, eye_model: EyeOpenness | None, aligned: bool) -> Iterator[dict]:
     batches = [b for _, b, _ in pending if b is not None]
     if batches:
-        qualities = iter(scorer.score(FaceBatch.concat(batches)).tolist())
+        faces = FaceBatch.concat(batches)
+        qualities = iter(scorer.score(faces).tolist())
+        openness = iter(eye_model.score(faces).tolist() if eye_model else [])
     for path, batch, error in pending:
         if batch is None:
             yield {"path": path, "error": error}
             continue
         for i in range(len(batch)):
             record = {"path": path, "face": i, "quality": round(next(qualities), 4), "scorer": scorer.name}
+            if eye_model:
+                record["eyes_open"] = round(next(openness), 4)
             if not aligned:
                 record["bbox"] = [round(float(v), 1) for v in batch.boxes[i]]
                 record["landmarks"] = [[round(float(x), 2), round(float(y), 2)] for x, y in batch.landmarks[i]]

@@ -16,8 +16,8 @@ import typer
 from typer.core import TyperGroup
 
 from . import __version__, research
-from .defaults import (DEFAULT_DETECTOR, DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, DEFAULT_MIN_GAP, DEFAULT_NETWORK, DEFAULT_PROVIDER,
-                       DEFAULT_SCORER, DEFAULT_TOP, DEFAULT_WINDOW, default_workers, usable_cores)
+from .defaults import (DEFAULT_DETECTOR, DEFAULT_EYES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, DEFAULT_MIN_GAP, DEFAULT_NETWORK,
+                       DEFAULT_PROVIDER, DEFAULT_SCORER, DEFAULT_TOP, DEFAULT_WINDOW, default_workers, usable_cores)
 from .errors import NO_FACE_REASON, ExitCode, FQError, UsageError
 from .guard import name_input
 from .runtime import keep_freed_memory, set_provider, silence_native_stderr
@@ -221,6 +221,7 @@ def select_command(
     report: bool = typer.Option(False, "--report", help="Also write report.html (opens from disk) and contact_sheet.png into --out.", rich_help_panel="Output"),
     sheet: bool = typer.Option(False, "--sheet", help="Also write contact_sheet.png (the picked crops, a row per input or person) into --out.", rich_help_panel="Output"),
     min_quality: float = typer.Option(0.0, "--min-quality", min=0.0, max=1.0, help="Never pick faces below this quality.", rich_help_panel="Selection"),
+    eyes: str = typer.Option(DEFAULT_EYES, "--eyes", help="any: rank faces by quality; open: by quality × eye openness (every pick's eyes_open), so closed, winking and downcast eyes come after open ones (gallery enrollment).", rich_help_panel="Selection"),
     min_gap: float = typer.Option(DEFAULT_MIN_GAP, "--min-gap", min=0.0, help="Seconds between picks from one video.", rich_help_panel="Selection"),
     min_face: int = typer.Option(0, "--min-face", min=0, help="Ignore faces whose box is smaller than this many pixels.", rich_help_panel="Selection"),
     every: int = typer.Option(1, "--every", min=1, help="Analyse every Nth video frame.", rich_help_panel="Sampling (videos)"),
@@ -280,7 +281,7 @@ def select_command(
 
     options = Options(top=top, min_quality=min_quality, min_gap=min_gap, min_face=min_face, every=every, fps=fps,
                       max_frames=max_frames, start=start, end=end, detector=detector, det_size=det_size, scorer=scorer,
-                      model_pack=model_pack, embeddings=embeddings, exhaustive=exhaustive, keyframes=keyframes,
+                      eyes=eyes, model_pack=model_pack, embeddings=embeddings, exhaustive=exhaustive, keyframes=keyframes,
                       window=window, per_person=per_person or gallery is not None, gallery=str(gallery) if gallery else None,
                       match_threshold=match_threshold)
     set_provider(provider)
@@ -348,7 +349,7 @@ def exit_code(results: list[InputResult]) -> ExitCode:
     return ExitCode.NO_FACE if any(r.status == "no_face" for r in results) else ExitCode.OK
 
 
-CSV_COLUMNS = ["source", "person", "identity", "similarity", "rank", "frame", "time", "quality", "det_score",
+CSV_COLUMNS = ["source", "person", "identity", "similarity", "rank", "frame", "time", "quality", "eyes_open", "det_score",
                "x1", "y1", "x2", "y2", "width", "height", "landmarks", "scorer", "scorer_version", "frame_file", "crop_file"]
 
 
@@ -387,14 +388,18 @@ def _report(result: InputResult, emit: Callable[[dict], None] | None = None) -> 
 
 def _print_table(results: list[InputResult]) -> None:
     with_persons = any(pick.person is not None for r in results for pick in r.picks)
+    with_eyes = any(pick.eyes_open is not None for r in results for pick in r.picks)
     rows = []
     for result in results:
         for pick in result.picks:
             person = "" if pick.person is None else f"{pick.person}" + (f" ({pick.identity})" if pick.identity else "")
             frame = Path(pick.source).name if result.kind == "folder" else str(pick.frame)  # a folder's photo by name
             rows.append([result.input, *([person] if with_persons else []), str(pick.rank), frame,
-                         f"{pick.time:.2f}", f"{pick.quality:.3f}", pick.scorer, pick.frame_file or ""])
-    header = ["input", *(["person"] if with_persons else []), "rank", "frame/image", "time", "quality", "scorer", "file"]
+                         f"{pick.time:.2f}", f"{pick.quality:.3f}",
+                         *([f"{pick.eyes_open:.2f}" if pick.eyes_open is not None else ""] if with_eyes else []),
+                         pick.scorer, pick.frame_file or ""])
+    header = ["input", *(["person"] if with_persons else []), "rank", "frame/image", "time", "quality",
+              *(["eyes"] if with_eyes else []), "scorer", "file"]
     print_table(header, rows)
 
 
@@ -477,7 +482,7 @@ def score_command(
     max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=1, help="Refuse images larger than this many pixels, checked from the header before decoding (default: four 8K frames)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar on stderr (warnings and errors still go there)."),
 ):
-    """Score every face in each image; one JSON object per face (path, quality, bbox, landmarks).
+    """Score every face in each image; one JSON object per face (path, quality, eyes_open, bbox, landmarks).
 
     Examples:
 
@@ -519,7 +524,7 @@ def score_command(
                 progress.advance(task)
                 last_path = record["path"]
             problems.add(_emit_score(record, as_json, rows))
-    print_table(["path", "face", "quality", "scorer"], rows)
+    print_table(["path", "face", "quality", "eyes", "scorer"], rows)
     raise typer.Exit(ExitCode.INPUT_FAILED if "failed" in problems else ExitCode.NO_FACE if "no_face" in problems else ExitCode.OK)
 
 
@@ -535,7 +540,9 @@ def _emit_score(record: dict, as_json: bool, rows: list[list[str]]) -> str | Non
     if as_json:
         sys.stdout.write(json.dumps(record) + "\n")
     else:
-        rows.append([record["path"], str(record["face"]), f"{record['quality']:.3f}", record["scorer"]])
+        eyes = record.get("eyes_open")
+        rows.append([record["path"], str(record["face"]), f"{record['quality']:.3f}", "" if eyes is None else f"{eyes:.2f}",
+                     record["scorer"]])
     return None
 
 
@@ -649,6 +656,26 @@ def train_command(
     recipe = Recipe(arch, size, width, loss, epochs, samples_per_epoch, seed, natural_share, ema, data_recipe)
     run_training(recipe, data, name, out, workers=workers, threads=threads,
                  command="fqselect train " + " ".join(sys.argv[2:]), log=note)
+
+
+@app.command("train-eyes", epilog="Needs the \\[train] extra (PyTorch) and ../shared/data; a few minutes on 2 cores "
+             "(the clean faces' alignment is the one `fqselect train` caches).")
+def train_eyes_command(
+    data: Optional[Path] = typer.Option(None, "--data", help="Folder with lfw/, celeba/, glint/, celeba-aligned/ (default: ../shared/data, or $FQ_SHARED/data)."),
+    epochs: int = typer.Option(research.EYES_EPOCHS, "--epochs", min=1),
+    seed: int = typer.Option(0, "--seed", help="Seeds the weights and the synthetic closed eyes."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder for eyenet.onnx and its .json card (default: the package's weights/eyes/)."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Processes for the one-off align-and-embed pass (cached)."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="PyTorch threads (default: all cores)."),
+):
+    """Train the eye-openness network behind eyes_open and --eyes open (fqselect/weights/eyes/).
+
+    It learns each eye's openness from clean faces whose eyes are made shut, squeezed or half shut.
+    """
+    from .research.eyes import run_eyes_training
+
+    run_eyes_training(data, out, epochs, seed, workers=workers, threads=threads,
+                      command="fqselect train-eyes " + " ".join(sys.argv[2:]), log=note)
 
 
 def main() -> None:

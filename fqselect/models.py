@@ -59,11 +59,13 @@ def import_skipping_init(package: str, module: str) -> types.ModuleType:
 
 
 def weights_dir() -> Path:
-    """This project's trained networks: $FQSELECT_WEIGHTS when set, else the package's own `weights/`
-    (package data: a wheel installs them with the code)."""
+    """This project's trained quality networks: $FQSELECT_WEIGHTS when set, else the package's own."""
     override = os.environ.get("FQSELECT_WEIGHTS")
-    if override:
-        return Path(override)
+    return Path(override) if override else package_weights()
+
+
+def package_weights() -> Path:
+    """The package's own `weights/` (package data: a wheel installs them with the code)."""
     return Path(str(importlib.resources.files(__package__) / "weights"))
 
 

@@ -17,7 +17,7 @@ from typing import Any, Callable
 from .errors import UsageError
 
 KINDS = ("detector", "recognizer", "scorer")
-MODEL_MODULES = ("fqselect.detect", "fqselect.embed", "fqselect.score")
+MODEL_MODULES = ("fqselect.detect", "fqselect.embed", "fqselect.score", "fqselect.eyes")
 
 
 @dataclass(frozen=True)

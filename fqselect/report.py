@@ -144,7 +144,8 @@ def _cards(entry: dict, faces: list[dict]) -> str:
         cards.append("<div class='card'><div class='row'>"
                      + (f"<img class='crop' src='{_e(crop)}' alt='crop'>" if crop else "")
                      + (f"<div class='frame'><img src='{_e(frame)}' alt='frame'>{box}</div>" if frame else "")
-                     + f"</div>#{face['rank']} quality <b>{face['quality']:.3f}</b> · {_e(where)}</div>")
+                     + f"</div>#{face['rank']} quality <b>{face['quality']:.3f}</b>"
+                     + (f" · eyes {face['eyes_open']:.2f}" if face.get("eyes_open") is not None else "") + f" · {_e(where)}</div>")
     return "<div class='row'>" + "".join(cards) + "</div>"
 
 

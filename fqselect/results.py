@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from .decode import Sampling
-from .defaults import (DEFAULT_DETECTOR, DEFAULT_MAX_SIDE, DEFAULT_MIN_GAP, DEFAULT_SCORER, DEFAULT_THRESHOLD,
-                       DEFAULT_TOP, DEFAULT_WINDOW)
+from .defaults import (DEFAULT_DETECTOR, DEFAULT_EYES, DEFAULT_MAX_SIDE, DEFAULT_MIN_GAP, DEFAULT_SCORER,
+                       DEFAULT_THRESHOLD, DEFAULT_TOP, DEFAULT_WINDOW)
 
 KEYFRAMES_PER_WINDOW = 2  # --keyframes decodes at most this many keyframes a --window (Options.sampling)
 
@@ -36,6 +36,7 @@ class Options:
     det_size: int = DEFAULT_MAX_SIDE
     det_threshold: float = DEFAULT_THRESHOLD
     scorer: str = DEFAULT_SCORER
+    eyes: str = DEFAULT_EYES  # "open": picks rank by quality × eye openness; "any": by quality
     model_pack: str | None = None
     embeddings: bool = False
     exhaustive: bool = False  # analyse every sampled frame instead of the sharpest of each window
@@ -80,6 +81,7 @@ class Pick:
     person: int | None = None  # --per-person: the person's id within its input
     identity: str | None = None  # --gallery: the matched name, or "unknown"
     similarity: float | None = None  # --gallery: cosine of the person's template to that name's
+    eyes_open: float | None = None  # --eyes open: openness of the face's more closed eye (fqselect.eyes)
     image: np.ndarray | None = field(default=None, repr=False)
     crop: np.ndarray | None = field(default=None, repr=False)
     embedding: np.ndarray | None = field(default=None, repr=False)
@@ -95,7 +97,8 @@ class Pick:
 
     def record(self) -> dict:
         record = {name: getattr(self, name) for name in self.RECORD_FIELDS}
-        record.update({name: getattr(self, name) for name in ("person", "identity", "similarity") if getattr(self, name) is not None})
+        record.update({name: getattr(self, name) for name in ("eyes_open", "person", "identity", "similarity")
+                       if getattr(self, name) is not None})
         return record
 
 

@@ -1,4 +1,5 @@
-"""Stage 5 — selection: the top-k faces of one input by quality, at least `min_gap` seconds apart.
+"""Stage 5 — selection: the top-k faces of one input by merit (their quality, times their eyes' openness
+under --eyes open), at least `min_gap` seconds apart, none below --min-quality.
 
 Streaming and exact: faces are offered one at a time and the picks are exactly the offline greedy's over
 all of them; the selector keeps only the faces that could still become picks, never the whole video.
@@ -14,13 +15,18 @@ from typing import Any
 
 @dataclass
 class Candidate:
-    quality: float
+    merit: float  # what ranks it
     time: float
     order: int  # arrival order; ties go to the earlier face, so results are deterministic
     payload: Any = field(default=None, compare=False)
+    quality: float | None = None  # what --min-quality bounds (None: the merit itself)
+
+    def __post_init__(self):
+        if self.quality is None:
+            self.quality = self.merit
 
     def sort_key(self) -> tuple[float, int]:
-        return (-self.quality, self.order)
+        return (-self.merit, self.order)
 
 
 def greedy_picks(candidates: list[Candidate], k: int, min_gap: float) -> list[Candidate]:
@@ -81,18 +87,16 @@ class TopKSelector:
         self._pruned = True
 
     def threshold(self) -> float:
-        """Quality a new face must exceed to change anything (lets callers skip work for hopeless faces)."""
+        """Merit a new face must exceed to change anything (lets callers skip work for hopeless faces)."""
         if not self._pruned:
             self._prune()
-        if not self.settled:
-            return self.min_quality
-        return max(self.min_quality, min(c.quality for c in self.pool))
+        return min(c.merit for c in self.pool) if self.settled else -math.inf
 
     def could_pick(self, candidate: Candidate, margin: float = 0.0) -> bool:
-        """Whether the candidate, were it `margin` better, would be one of the picks now."""
-        if candidate.quality + margin < self.threshold():
+        """Whether the candidate, were its merit and quality `margin` better, would be one of the picks now."""
+        if candidate.quality + margin < self.min_quality or candidate.merit + margin < self.threshold():
             return False
-        boosted = Candidate(candidate.quality + margin, candidate.time, candidate.order)
+        boosted = Candidate(candidate.merit + margin, candidate.time, candidate.order)
         return any(c is boosted for c in greedy_picks(self.pool + [boosted], self.k, self.min_gap))
 
     def offer(self, candidate: Candidate) -> None:

@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 
@@ -44,9 +46,23 @@ def test_min_quality_filters():
     assert [c.quality for c in selector.picks()] == [0.7, 0.65]
 
 
+def test_picks_rank_by_merit_and_min_quality_bounds_quality():
+    """Under --eyes open a face's merit is its quality times its eyes' openness: picks follow the merit,
+    while --min-quality keeps its meaning (the quality, a match probability) whatever the eyes."""
+    selector = TopKSelector(k=2, min_quality=0.6)
+    winking = Candidate(0.3, 0.0, order=0, quality=0.95)  # the best quality, one eye shut
+    open_eyed = Candidate(0.7, 1.0, order=1, quality=0.75)
+    blurred = Candidate(0.55, 2.0, order=2, quality=0.55)  # eyes open, below --min-quality
+    for candidate in (winking, open_eyed, blurred):
+        selector.offer(candidate)
+    assert selector.picks() == [open_eyed, winking]
+    assert not selector.could_pick(Candidate(0.9, 3.0, order=3, quality=0.5))  # merit is not what the bound reads
+    assert selector.could_pick(Candidate(0.4, 3.0, order=4, quality=0.9))  # beats the winking face's merit
+
+
 def test_threshold_lets_callers_skip_hopeless_faces():
     selector = TopKSelector(k=2)
-    assert selector.threshold() == 0.0
+    assert selector.threshold() == -math.inf  # nothing is hopeless before k picks are possible
     for c in candidates([0.3, 0.8, 0.6], [0, 1, 2]):
         selector.offer(c)
     assert selector.threshold() == pytest.approx(0.6)

@@ -16,6 +16,7 @@ TRAIN_LOSS = "l2"
 TRAIN_EPOCHS = 12
 TRAIN_SAMPLES_PER_EPOCH = 40_000
 TRAIN_DEGRADED = 2  # source-degraded copies of every training image
+EYES_EPOCHS = 8  # `fqselect train-eyes`
 
 
 @dataclass(frozen=True)

@@ -105,34 +105,67 @@ def crop_occlusion(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def shut_eyes(crop: np.ndarray, eyes: list[int], rng: np.random.Generator) -> np.ndarray:
+def shut_eyes(crop: np.ndarray, eyes: list[int], rng: np.random.Generator, closure: float = 1.0) -> np.ndarray:
     """A blink (both eyes) or a wink (one) on an ArcFace-aligned 112 crop made from the face's own lid:
     the band of upper-lid skin between brow and eye is stretched down over the opening to where the lids
     meet, with a dark lash line there. Closer to a real closed eye than `close_eyes`' flat skin patch
-    (the lid keeps its crease, texture and shading), which a network can learn to spot as paint."""
+    (the lid keeps its crease, texture and shading), which a network can learn to spot as paint.
+    `closure` < 1 lowers the lid only that share of the way down the opening (a half-shut eye)."""
     from ..faces import TEMPLATE
 
     out = crop.astype(np.float32)
-    height, width = crop.shape[:2]
-    scale = height / 112.0
-    rows, columns = np.mgrid[0:height, 0:width].astype(np.float32)
+    scale = crop.shape[0] / 112.0
+    rows, columns = np.mgrid[0 : crop.shape[0], 0 : crop.shape[1]].astype(np.float32)
     for k in eyes:
         x, y = TEMPLATE[k] * scale
         meet, opening_top, lid_top = y + rng.uniform(1.0, 3.0) * scale, y - 5.0 * scale, y - 7.5 * scale
+        if closure < 1.0:
+            meet = opening_top + closure * (meet - opening_top)
         # rows from lid_top down to meet read the lid band (lid_top to opening_top), stretched
         source_rows = lid_top + np.clip((rows - lid_top) / (meet - lid_top), 0, 1) * (opening_top - lid_top)
-        lid = cv2.remap(crop, columns, source_rows, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT).astype(np.float32)
-        mask = np.zeros((height, width), np.uint8)
-        cv2.ellipse(mask, (round(x), round((lid_top + meet) / 2 + scale)), (round(10 * scale), round((meet - lid_top) / 2)),
-                    0, 0, 360, 255, -1)
-        mask = cv2.GaussianBlur(mask, (0, 0), 1.5 * scale).astype(np.float32)[..., None] / 255
-        out = out * (1 - mask) + lid * mask
-        lash = np.zeros((height, width), np.uint8)
-        cv2.ellipse(lash, (round(x), round(meet - 2 * scale)), (round(9 * scale), round(2.5 * scale)), 0, 20, 160, 255,
-                    max(1, round(scale)))
-        lash = rng.uniform(0.5, 0.8) * cv2.GaussianBlur(lash, (0, 0), 0.6).astype(np.float32)[..., None] / 255
-        out = out * (1 - 0.7 * lash)
+        out = _cover(out, crop, columns, source_rows, (x, (lid_top + meet) / 2 + scale), (10 * scale, (meet - lid_top) / 2), scale)
+        out = _lash_line(out, x, meet, scale, max(1, round(scale)), rng.uniform(0.5, 0.8) * 0.7)
     return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def squeeze_eyes(crop: np.ndarray, eyes: list[int], rng: np.random.Generator) -> np.ndarray:
+    """A squeezed blink or wink: the skin between brow and lid stretched down and the cheek below the
+    eye pushed up until the opening is gone, the lashes a thick dark line where they meet (a hard wink;
+    `shut_eyes` closes gently, and its lid band carries what lashes or make-up lie above the opening)."""
+    from ..faces import TEMPLATE
+
+    out = crop.astype(np.float32)
+    scale = crop.shape[0] / 112.0
+    rows, columns = np.mgrid[0 : crop.shape[0], 0 : crop.shape[1]].astype(np.float32)
+    for k in eyes:
+        x, y = TEMPLATE[k] * scale
+        meet = y + rng.uniform(-1.0, 2.0) * scale
+        # skin from below the brow (brow_gap to skin_bottom) and above the cheek (skin_top to cheek) only
+        brow_gap, skin_bottom, skin_top, cheek = y - 10.5 * scale, y - 7.0 * scale, y + 5.0 * scale, y + 10.0 * scale
+        upper = brow_gap + np.clip((rows - brow_gap) / (meet - brow_gap), 0, 1) * (skin_bottom - brow_gap)
+        lower = cheek - np.clip((cheek - rows) / (cheek - meet), 0, 1) * (cheek - skin_top)
+        source_rows = np.where(rows < meet, upper, lower).astype(np.float32)
+        out = _cover(out, crop, columns, source_rows, (x, (brow_gap + cheek) / 2), (10 * scale, (cheek - brow_gap) / 2), scale)
+        out = _lash_line(out, x, meet, scale, max(1, round(rng.uniform(1.0, 2.5) * scale)), rng.uniform(0.6, 0.9))
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def _cover(out: np.ndarray, crop: np.ndarray, columns: np.ndarray, source_rows: np.ndarray, centre, axes,
+           scale: float) -> np.ndarray:
+    """`out` with the crop's rows re-read at `source_rows` inside a soft ellipse (centre, half axes)."""
+    moved = cv2.remap(crop, columns, source_rows, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT).astype(np.float32)
+    mask = np.zeros(crop.shape[:2], np.uint8)
+    cv2.ellipse(mask, (round(centre[0]), round(centre[1])), (round(axes[0]), round(axes[1])), 0, 0, 360, 255, -1)
+    mask = cv2.GaussianBlur(mask, (0, 0), 1.5 * scale).astype(np.float32)[..., None] / 255
+    return out * (1 - mask) + moved * mask
+
+
+def _lash_line(out: np.ndarray, x: float, meet: float, scale: float, thickness: int, darkness: float) -> np.ndarray:
+    """`out` darkened by `darkness` along a lash arc just above where the lids meet."""
+    lash = np.zeros(out.shape[:2], np.uint8)
+    cv2.ellipse(lash, (round(x), round(meet - 2 * scale)), (round(9 * scale), round(2.5 * scale)), 0, 20, 160, 255, thickness)
+    lash = cv2.GaussianBlur(lash, (0, 0), 0.6).astype(np.float32)[..., None] / 255
+    return out * (1 - darkness * lash)
 
 
 def close_eyes(crop: np.ndarray, eyes: list[int], rng: np.random.Generator) -> np.ndarray:

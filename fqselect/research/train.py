@@ -442,7 +442,7 @@ def train(samples: Samples, validation: Validation, recipe: Recipe, m: float, s:
     return judged, history
 
 
-def export_onnx(model, path: Path) -> None:
+def export_onnx(model, path: Path, output: str = "quality") -> None:
     """ONNX with a dynamic batch axis, checked against PyTorch through onnxruntime."""
     import torch
 
@@ -455,8 +455,8 @@ def export_onnx(model, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():  # the legacy exporter warns that it is legacy; it needs no onnxscript
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(model, example, str(path), input_names=names, output_names=["quality"],
-                          dynamic_axes={**{n: {0: "batch"} for n in names}, "quality": {0: "batch"}},
+        torch.onnx.export(model, example, str(path), input_names=names, output_names=[output],
+                          dynamic_axes={**{n: {0: "batch"} for n in names}, output: {0: "batch"}},
                           opset_version=17, dynamo=False)
     with torch.no_grad():
         expected = model(*example).numpy()
