@@ -9,7 +9,7 @@ the clip's centre (mean embedding of all its faces) is what the recogniser think
 is dlib's 68-point landmarks' eye aspect ratio (EAR) of the more closed eye, measured on the source
 frame: an evaluation tool only, never a training signal. Reported per clip: Spearman correlation of
 each scorer, of the eye-openness network (`eyes`), of what the picks rank by under --eyes open (the
-quality times the openness: `QUALITY×eyes`) and of the SFace similarity with EAR, and for `fqselect
+quality times `eyes.eye_factor` of the openness: `QUALITY×eyes`) and of the SFace similarity with EAR, and for `fqselect
 CLIP --top 5` (the default path) how many picks have an eye closed (EAR < 0.18), with --eyes open (the
 default) and --eyes any.
 """
@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 from fqselect.align import detect_and_align  # noqa: E402
 from fqselect.decode import Sampling, open_input  # noqa: E402
 from fqselect.defaults import EYES_MODES  # noqa: E402
+from fqselect.eyes import eye_factor  # noqa: E402
 from fqselect.detect import load_detector  # noqa: E402
 from fqselect.embed import SFaceRecognizer  # noqa: E402
 from fqselect.models import packaged_model  # noqa: E402
@@ -117,7 +118,7 @@ def main() -> None:
     for clip in clips:
         rows = measure_clip(clip, scorers, detector, recognizer, eyes)
         for merit in merits:
-            rows[merit] = rows[merit.split("×")[0]] * rows["eyes"]
+            rows[merit] = rows[merit.split("×")[0]] * eye_factor(rows["eyes"])
         correlations = {name: spearman(rows["ear"], rows[name]) for name in columns}
         for name, value in correlations.items():
             totals[name].append(value)

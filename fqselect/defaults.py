@@ -12,8 +12,9 @@ DEFAULT_THRESHOLD = 0.6  # detector confidence
 DEFAULT_SCORER = "auto"  # the trained network DEFAULT_NETWORK, else FALLBACK_SCORER
 DEFAULT_NETWORK = "tinyfqnet"
 FALLBACK_SCORER = "combined"
-# Picks rank by quality ("any") or by quality × eye openness ("open": enrollment wants open eyes, and the
-# recogniser barely minds a wink, so quality alone ranks winks and downcast eyes level with open ones).
+# Picks rank by quality ("any") or by quality × eye openness ("open", eyes.eye_factor): enrollment wants
+# open eyes, and the recogniser barely minds a wink, so quality alone ranks winks and downcast eyes level
+# with open ones.
 # Not "open" by default: where the eyes cannot be seen (heavy blur, blocks, a tiny face) the eye network
 # is unsure, so on a face whose eyes are downcast throughout, "open" prefers damaged frames to clean ones
 # (the bundled example: README, Eye openness).

@@ -22,7 +22,7 @@ from .defaults import DEFAULT_EYES, EYES_MODES
 from .detect import check_detector, load_detector
 from .embed import check_recognizer, load_recognizer, quality_weighted_mean
 from .errors import InputError, NoFaceError, UsageError
-from .eyes import EyeOpenness, check_eye_model, eye_model_installed
+from .eyes import EyeOpenness, check_eye_model, eye_factor, eye_model_installed
 from .faces import FaceBatch
 from .models import model_pack_dir
 from .persons import Gallery, PersonTracker
@@ -252,14 +252,14 @@ def _on_timeline(result: InputResult, frame: Frame, faces: list[Candidate]) -> N
 
 def analyse_frame(frame: Frame, models: Models, min_face: int = 0, regions: np.ndarray | None = None,
                   eyes: str = DEFAULT_EYES) -> list[Candidate]:
-    """The frame's faces (or those in `regions`) as candidates: merit = quality, times the eyes' openness
-    under --eyes open."""
+    """The frame's faces (or those in `regions`) as candidates: merit = quality, times `eye_factor` of the
+    eyes' openness under --eyes open."""
     faces = detect_and_align(frame.image, models.detector, min_face, regions)
     if not len(faces):
         return []
     qualities = models.scorer.score(faces)
     openness = models.eyes.score(faces) if eyes == "open" and models.eyes else None
-    merits = qualities if openness is None else qualities * openness
+    merits = qualities if openness is None else qualities * eye_factor(openness)
     return [
         Candidate(
             float(merits[i]),

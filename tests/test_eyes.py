@@ -9,7 +9,7 @@ import pytest
 from conftest import assert_clean_error, json_lines, run_cli
 from fqselect.align import detect_and_align, similarity_matrix
 from fqselect.detect import load_detector
-from fqselect.eyes import PATCH_HEIGHT, PATCH_WIDTH, EyeOpenness, eye_patches
+from fqselect.eyes import OPEN_EYES, PATCH_HEIGHT, PATCH_WIDTH, EyeOpenness, eye_factor, eye_patches
 from fqselect.faces import TEMPLATE, FaceBatch
 from fqselect.pipeline import process_input
 from fqselect.research.degrade import shut_eyes
@@ -51,6 +51,11 @@ def test_patches_take_both_eyes_and_mirror_the_right_one():
     patches = eye_patches(crops)
     assert patches.shape == (3, 2, PATCH_HEIGHT, PATCH_WIDTH) and patches.dtype == np.float32
     np.testing.assert_allclose(patches[:, 0], patches[:, 1], atol=0.2)  # the template's eyes are ~1 px off-mirror
+
+
+def test_eye_factor_scales_down_below_open_and_rewards_nothing_above():
+    """Wider-than-open eyes (surprise) must not outrank calm open ones under --eyes open."""
+    np.testing.assert_allclose(eye_factor(np.array([0.0, OPEN_EYES / 2, OPEN_EYES, 0.99])), [0.0, 0.5, 1.0, 1.0])
 
 
 def test_open_eyes_score_high_and_a_shut_or_winking_eye_low(face):
