@@ -18,7 +18,7 @@ import numpy as np
 
 from .align import detect_and_align
 from .decode import Frame, InputSource, open_input, read_ahead
-from .defaults import DEFAULT_EYES, EYES_MODES
+from .defaults import DEFAULT_EYES
 from .detect import check_detector, load_detector
 from .embed import check_recognizer, load_recognizer, quality_weighted_mean
 from .errors import InputError, NoFaceError, UsageError
@@ -86,8 +86,6 @@ def check_models(options: Options) -> str:
     can start decoding while they load; a --gallery is built here, so one with no usable face is a usage
     error before any input runs. The quality scorer's name."""
     check_detector(options.detector, options.model_pack)
-    if options.eyes not in EYES_MODES:
-        raise UsageError(f"--eyes {options.eyes}: not one of {', '.join(EYES_MODES)}")
     if options.eyes == "open":
         check_eye_model()
     if options.model_pack:

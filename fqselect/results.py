@@ -10,7 +10,8 @@ import numpy as np
 
 from .decode import Sampling
 from .defaults import (DEFAULT_DETECTOR, DEFAULT_EYES, DEFAULT_MAX_SIDE, DEFAULT_MIN_GAP, DEFAULT_SCORER,
-                       DEFAULT_THRESHOLD, DEFAULT_TOP, DEFAULT_WINDOW)
+                       DEFAULT_THRESHOLD, DEFAULT_TOP, DEFAULT_WINDOW, EYES_MODES)
+from .errors import UsageError
 
 KEYFRAMES_PER_WINDOW = 2  # --keyframes decodes at most this many keyframes a --window (Options.sampling)
 
@@ -45,6 +46,10 @@ class Options:
     per_person: bool = False
     gallery: str | None = None  # <name>/<images> folder; implies per_person
     match_threshold: float | None = None  # gallery names need this cosine; None: the recogniser's FMR 1e-3 point
+
+    def __post_init__(self):
+        if self.eyes not in EYES_MODES:  # a typo would otherwise rank by quality without a word
+            raise UsageError(f"--eyes {self.eyes}: not one of {', '.join(EYES_MODES)}")
 
     @property
     def sampling(self) -> Sampling:
