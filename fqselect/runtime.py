@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .defaults import DEFAULT_PROVIDER
+from .defaults import DEFAULT_PROVIDER, usable_cores
 from .errors import UsageError
 
 if TYPE_CHECKING:
@@ -145,8 +145,8 @@ def _env_count(name: str) -> int | None:
 
 
 def default_threads() -> int:
-    """Threads per session: FQSELECT_THREADS, else all cores but one (the decoder's), at least one."""
-    return _env_count("FQSELECT_THREADS") or max(1, (os.cpu_count() or 1) - 1)
+    """Threads per session: FQSELECT_THREADS, else all usable cores but one (the decoder's), at least one."""
+    return _env_count("FQSELECT_THREADS") or max(1, usable_cores() - 1)
 
 
 # From this frame size up (1080p is 2.07 M pixels), FFmpeg gets a second thread on two cores: decoding is
@@ -160,7 +160,7 @@ def decoder_threads(frame_pixels: int = 0, threading_from: int = FRAME_THREADING
     """FFmpeg threads for decoding frames of this many pixels: FQSELECT_DECODER_THREADS, else the cores
     onnxruntime sessions leave free, and two wherever there are two cores for frames of `threading_from`
     pixels or more."""
-    cores = os.cpu_count() or 1
+    cores = usable_cores()  # the process's CPU affinity (a container's or taskset's cores), not the machine's
     threads = max(1, cores - default_threads())
     if frame_pixels >= threading_from:
         threads = max(threads, min(2, cores))
