@@ -19,7 +19,7 @@ from .errors import UsageError
 from .faces import TEMPLATE, FaceBatch
 from .models import package_weights
 from .registry import register_model
-from .runtime import create_session
+from .runtime import load_session
 
 # The patch: PATCH_HEIGHT × PATCH_WIDTH pixels of the 112 crop, the eye centre PATCH_ABOVE rows from its
 # top (the brow and upper lid above it, where a closing lid shows, matter more than the cheek below).
@@ -83,8 +83,11 @@ class EyeOpenness:
         if path is None:
             check_eye_model()
         self.path = Path(path) if path else package_weights() / EYE_MODEL
-        self.version = str(json.loads(self.path.with_suffix(".json").read_text()).get("version", "1"))
-        self.session = create_session(self.path)
+        self.session = load_session(self.path, "an eye-openness network")
+        try:
+            self.version = str(json.loads(self.path.with_suffix(".json").read_text()).get("version", "1"))
+        except (OSError, ValueError, AttributeError) as error:
+            raise UsageError(f"{self.path.with_suffix('.json')}: not a usable model card ({error})") from None
         self.input_name = self.session.get_inputs()[0].name
 
     def score(self, faces: FaceBatch) -> np.ndarray:

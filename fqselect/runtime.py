@@ -167,6 +167,16 @@ def decoder_threads(frame_pixels: int = 0, threading_from: int = FRAME_THREADING
     return _env_count("FQSELECT_DECODER_THREADS") or threads
 
 
+def load_session(path: Path, what: str, threads: int | None = None) -> onnxruntime.InferenceSession:
+    """`create_session` for a model file a user or an install provides: a UsageError naming the file and
+    onnxruntime's reason when it cannot load (onnxruntime raises its own exception classes)."""
+    try:
+        return create_session(path, threads)
+    except Exception as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise UsageError(f"{path}: not {what} onnxruntime can load ({reason})") from None
+
+
 def create_session(model: str | Path | bytes, threads: int | None = None) -> onnxruntime.InferenceSession:
     """An InferenceSession from a path or serialized bytes, with the project's provider/thread policy."""
     ort = onnxruntime_module()

@@ -20,7 +20,7 @@ from .errors import UsageError
 from .faces import FaceBatch, eye_distance
 from .models import weights_dir
 from .registry import ModelInfo, check_model, create_model, register_discoverer, register_model
-from .runtime import create_session
+from .runtime import load_session
 
 # Template geometry the pose and size scorers compare against (from the one ArcFace template).
 _EYE_MID = TEMPLATE[:2].mean(axis=0)
@@ -222,11 +222,7 @@ class NetworkScorer:
         self.name = name or self.path.stem
         self.version = version
         self.calibration = calibration
-        try:
-            self.session = create_session(self.path, threads)
-        except Exception as error:  # onnxruntime raises its own classes for unreadable or invalid models
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise UsageError(f"{self.path}: not a network onnxruntime can load ({reason})") from None
+        self.session = load_session(self.path, "a network", threads)
         self.input_name = self.session.get_inputs()[0].name
         self.takes_scale = any(i.name == SCALE_INPUT for i in self.session.get_inputs())
 

@@ -9,6 +9,7 @@ import pytest
 from conftest import assert_clean_error, json_lines, run_cli
 from fqselect.align import detect_and_align, similarity_matrix
 from fqselect.detect import load_detector
+from fqselect.errors import UsageError
 from fqselect.eyes import OPEN_EYES, PATCH_HEIGHT, PATCH_WIDTH, EyeOpenness, eye_factor, eye_patches
 from fqselect.faces import TEMPLATE, FaceBatch
 from fqselect.pipeline import process_input
@@ -92,3 +93,10 @@ def test_cli_reports_eyes_open_and_refuses_an_unknown_mode(tmp_path, face_photo)
     proc = run_cli(face_photo, "--eyes", "shut")
     assert proc.returncode == 2
     assert_clean_error(proc, "--eyes shut", "any, open")
+
+
+def test_a_broken_eye_network_is_a_usage_error_naming_the_file(tmp_path):
+    (tmp_path / "eyenet.onnx").write_bytes(b"not a network")
+    (tmp_path / "eyenet.json").write_text("{}")
+    with pytest.raises(UsageError, match="eyenet.onnx"):
+        EyeOpenness(tmp_path / "eyenet.onnx")
