@@ -55,11 +55,13 @@ def eye_patches(crops: np.ndarray) -> np.ndarray:
     return ((out - mean) / (std + CONTRAST_FLOOR)).astype(np.float32)
 
 
-def check_eye_model(_pack: str | None = None) -> None:
-    """UsageError when the eye-openness network or its card is missing (a broken install)."""
+def check_eye_model(_pack: str | None = None) -> Path:
+    """The installed eye-openness network's path; UsageError when it or its card is missing (a broken
+    install)."""
     path = package_weights() / EYE_MODEL
     if not path.is_file() or not path.with_suffix(".json").is_file():
         raise UsageError(f"{path}: eye-openness network or its card is missing (reinstall fqselect)")
+    return path
 
 
 def eye_model_installed() -> bool:
@@ -80,9 +82,7 @@ class EyeOpenness:
     batch_size = 512
 
     def __init__(self, path: str | Path | None = None):
-        if path is None:
-            check_eye_model()
-        self.path = Path(path) if path else package_weights() / EYE_MODEL
+        self.path = Path(path) if path else check_eye_model()
         self.session = load_session(self.path, "an eye-openness network")
         try:
             self.version = str(json.loads(self.path.with_suffix(".json").read_text()).get("version", "1"))

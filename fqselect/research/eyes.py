@@ -16,18 +16,16 @@ aspect ratio of dlib's 68 landmarks on the talking clips.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from ..errors import UsageError
 from ..eyes import EYE_MODEL, PATCH_HEIGHT, PATCH_WIDTH, eye_patches
 from ..faces import TEMPLATE
 from ..models import package_weights
-from . import EYES_EPOCHS, shared_dir
+from . import EYES_EPOCHS
 from .dataset import DEFAULT_CACHE
 from .degrade import close_eyes, defocus, downscale, jpeg, low_light, noise, shut_eyes, squeeze_eyes
 
@@ -191,17 +189,10 @@ def run_eyes_training(data: Path | None = None, out: Path | None = None, epochs:
                       log=print) -> Path:
     """Train the eye-openness network and write it with its card to `out` (default: the package's
     weights/eyes/); the .onnx path."""
-    try:
-        import torch
-    except ImportError:
-        raise UsageError("fqselect train-eyes needs PyTorch: pip install 'fqselect[train]'") from None
-    from .train import export_onnx
+    from .train import export_onnx, training_data, use_torch
 
-    data = data or shared_dir() / "data"
-    for needed in ("lfw/images", "lfw/peopleDevTrain.txt", "celeba/images", "glint/images", "celeba-aligned/images"):
-        if not (data / needed).exists():
-            raise UsageError(f"{data / needed}: training data not found (see ../shared/README.md)")
-    torch.set_num_threads(max(1, threads or os.cpu_count() or 1))
+    use_torch("fqselect train-eyes", threads)
+    data = training_data(data)
     started = time.perf_counter()
     crops, validation = clean_faces(data, cache, workers, seed=0)  # the cached clean faces of fqselect train
     log(f"{int((~validation).sum())} training faces, {int(validation.sum())} validation")

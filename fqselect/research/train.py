@@ -598,16 +598,9 @@ def run_training(recipe: Recipe = Recipe(), data: Path | None = None, name: str 
     """Train one network by `recipe` on the four sets of `data` (default ../shared/data), export it with
     its model card (recipe and calibration included) to `out` (default: the package's weights/); the
     .onnx path."""
-    try:
-        import torch
-    except ImportError:
-        raise UsageError("fqselect train needs PyTorch: pip install 'fqselect[train]'") from None
+    use_torch("fqselect train", threads)
     check_recipe(recipe)
-    data, out = data or shared_dir() / "data", out or weights_dir()
-    for needed in ("lfw/images", "lfw/peopleDevTrain.txt", "celeba/images", "glint/images", "celeba-aligned/images"):
-        if not (data / needed).exists():
-            raise UsageError(f"{data / needed}: training data not found (see ../shared/README.md)")
-    torch.set_num_threads(max(1, threads or os.cpu_count() or 1))
+    data, out = training_data(data), out or weights_dir()
     started = time.perf_counter()
     train_set, val_set, counts = training_sets(data, recipe.data, cache, workers, log)
     clean = train_set.clean
@@ -625,6 +618,24 @@ def run_training(recipe: Recipe = Recipe(), data: Path | None = None, name: str 
     (out / f"{name}.json").write_text(json.dumps(card, indent=1) + "\n")
     log(f"wrote {out / name}.onnx and .json in {card['training_seconds']} s; calibration {card['calibration']}")
     return out / f"{name}.onnx"
+
+
+def use_torch(command: str, threads: int | None) -> None:
+    """PyTorch with `threads` threads (default: all cores); a usage error naming `command` without it."""
+    try:
+        import torch
+    except ImportError:
+        raise UsageError(f"{command} needs PyTorch: pip install 'fqselect[train]'") from None
+    torch.set_num_threads(max(1, threads or os.cpu_count() or 1))
+
+
+def training_data(data: Path | None) -> Path:
+    """The training sets' folder (default ../shared/data); a usage error naming what is missing."""
+    data = data or shared_dir() / "data"
+    for needed in ("lfw/images", "lfw/peopleDevTrain.txt", "celeba/images", "glint/images", "celeba-aligned/images"):
+        if not (data / needed).exists():
+            raise UsageError(f"{data / needed}: training data not found (see ../shared/README.md)")
+    return data
 
 
 def check_recipe(recipe: Recipe) -> None:
