@@ -113,8 +113,13 @@ class SFaceRecognizer:
         self.input_name = self.session.get_inputs()[0].name
 
     def embed(self, crops: np.ndarray) -> np.ndarray:
+        return _normalise(self.features(crops))
+
+    def features(self, crops: np.ndarray) -> np.ndarray:
+        """The features before normalisation: their length grows with how recognisable the face is
+        (the research harness learns quality from it)."""
         blob = crops[..., ::-1].transpose(0, 3, 1, 2).astype(np.float32)
-        return _normalise(_batched(self.session, self.input_name, blob, self.batch_size))
+        return _batched(self.session, self.input_name, blob, self.batch_size).astype(np.float32)
 
 
 @register_model("recognizer", "arcface", "model pack", source="insightface model pack on disk (non-commercial)",

@@ -69,3 +69,14 @@ def test_dlib_recogniser_tells_people_apart(face_photo):
     same = similarity.max(axis=1)
     others = np.sort(similarity, axis=1)[:, -2]
     assert a.shape == (6, 128) and np.all(same > others + 0.05)
+
+
+def test_sface_embedding_is_its_features_normalised_and_a_blurred_face_has_shorter_features(face_photo):
+    image = cv2.imread(str(face_photo))
+    crop = align_faces(image, RetinaFaceDetector().detect(image).landmarks[:1])
+    blurred = cv2.GaussianBlur(crop[0], (0, 0), 4)[None]
+    recognizer = SFaceRecognizer()
+    features = recognizer.features(np.concatenate([crop, blurred]))
+    lengths = np.linalg.norm(features, axis=1)
+    assert np.allclose(recognizer.embed(crop)[0], features[0] / lengths[0], atol=1e-6)
+    assert lengths[1] < lengths[0]

@@ -337,3 +337,40 @@ def test_eye_network_learns_synthetic_closures_and_exports_for_the_runtime(tmp_p
     opened, closed = EyeOpenness(tmp_path / "eyenet.onnx").score(FaceBatch.from_crops(np.stack([faces[0], shut])))
     assert opened > closed
     assert separation(np.array([0.9, 0.8, 0.1]), np.array([1.0, 1.0, 0.0])) == 1.0
+
+
+def test_norm_labels_map_the_feature_length_onto_the_cosine_and_keep_penalties():
+    from fqselect.research.train import norm_labels
+
+    rng = np.random.default_rng(0)
+    cosine = rng.uniform(0.2, 0.9, 200).astype(np.float32)
+    norm = (10 * cosine + 3).astype(np.float32)  # a length that follows the cosine exactly
+    penalty = np.where(np.arange(200) % 4 == 0, 0.15, 0.0).astype(np.float32)
+
+    def samples():
+        return Samples(np.zeros((200, 1, 1, 3), np.uint8), np.zeros((200, 4), np.float32), np.arange(200) // 4,
+                       np.arange(200), cosine - penalty, norm=norm, penalty=penalty)
+
+    for labels in ("norm", "centre+norm"):
+        relabelled = samples()
+        norm_labels(relabelled, labels)
+        assert np.allclose(relabelled.label, cosine - penalty, atol=1e-5)
+    noisy = samples()
+    noisy.norm = norm[::-1].copy()  # a length unrelated to the cosine: "norm" follows the length, not the cosine
+    norm_labels(noisy, "norm")
+    assert abs(np.corrcoef(noisy.label + penalty, norm[::-1])[0, 1]) > 0.999
+
+
+def test_face_sets_keep_feature_lengths_and_load_caches_written_without_them(tmp_path):
+    from fqselect.research.dataset import FaceSet
+
+    n = 3
+    faces = FaceSet(paths=np.array(["a.jpg", "b.jpg", "c.jpg"]), identities=np.array(["x", "x", "y"]),
+                    crops=np.zeros((n, 112, 112, 3), np.uint8), embeddings=np.eye(n, 8, dtype=np.float32),
+                    landmarks=np.zeros((n, 5, 2), np.float32), boxes=np.zeros((n, 4), np.float32),
+                    det_scores=np.ones(n, np.float32), norms=np.array([9.0, 11.0, 13.0], np.float32))
+    faces.save(tmp_path / "with.npz")
+    assert np.array_equal(FaceSet.load(tmp_path / "with.npz").subset(np.array([2, 0])).norms, [13.0, 9.0])
+    faces.norms = None
+    faces.save(tmp_path / "without.npz")
+    assert FaceSet.load(tmp_path / "without.npz").norms is None

@@ -33,19 +33,23 @@ class FaceSet:
     missed: int = 0  # images where no face was found (left out)
     # (N,) effective eye distance in source pixels (sources.face_resolution); not cached, set by the caller
     resolution: np.ndarray | None = None
+    # (N,) length of the recogniser's feature before it is normalised (sources: SFace's); caches written
+    # before it was kept have none until `sources` fills it in
+    norms: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def subset(self, keep: np.ndarray) -> "FaceSet":
         arrays = {k: getattr(self, k)[keep] for k in ARRAY_FIELDS}
-        resolution = None if self.resolution is None else self.resolution[keep]
-        return FaceSet(**arrays, recognizer=self.recognizer, missed=self.missed, resolution=resolution)
+        optional = {k: None if getattr(self, k) is None else getattr(self, k)[keep] for k in ("resolution", "norms")}
+        return FaceSet(**arrays, recognizer=self.recognizer, missed=self.missed, **optional)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, **{k: getattr(self, k) for k in ARRAY_FIELDS},
+        norms = {} if self.norms is None else {"norms": self.norms}
+        np.savez(tmp, **{k: getattr(self, k) for k in ARRAY_FIELDS}, **norms,
                  recognizer=self.recognizer, missed=self.missed)
         tmp.replace(path)
 
@@ -53,7 +57,8 @@ class FaceSet:
     def load(cls, path: Path) -> "FaceSet":
         with np.load(path, allow_pickle=False) as data:
             fields = {k: data[k] for k in ARRAY_FIELDS}
-            return cls(**fields, recognizer=str(data["recognizer"]), missed=int(data["missed"]))
+            norms = data["norms"] if "norms" in data.files else None
+            return cls(**fields, recognizer=str(data["recognizer"]), missed=int(data["missed"]), norms=norms)
 
 
 def read_people(path: str | Path | None) -> set[str] | None:
@@ -117,4 +122,5 @@ def _concat(parts: list[dict], recognizer: str, missed: int) -> FaceSet:
         det_scores=join("det_scores", np.zeros(0, np.float32)).astype(np.float32),
         recognizer=recognizer,
         missed=missed,
+        norms=join("norms", np.zeros(0, np.float32)).astype(np.float32) if all("norms" in p for p in parts) else None,
     )

@@ -66,7 +66,7 @@ def source_faces(source: Source, copy: int = 0, seed: int = 0, cache: Path = DEF
     key = _key(source, f"{copy}|{seed}")
     path = cache / f"source-{source.name}-c{copy}-{key}.npz"
     if path.is_file():
-        return FaceSet.load(path)
+        return _with_norms(FaceSet.load(path), path, workers)
     items = scan(source.root, set(source.people) if source.people else None)
     chunks = [(source, items[i : i + CHUNK], copy, seed) for i in range(0, len(items), CHUNK)]
     parts = []
@@ -148,16 +148,30 @@ def _crop_variant(source: Source, variant: str, change, seed: int, cache: Path, 
     key = _key(source, f"{variant}|{seed}")
     path = cache / f"source-{source.name}-{variant}-{key}.npz"
     if path.is_file():
-        return FaceSet.load(path)
+        return _with_norms(FaceSet.load(path), path, workers)
     rng = np.random.default_rng(seed)
-    crops = np.stack([change(c, rng) for c in clean.crops])
-    chunks = [crops[i : i + CHUNK] for i in range(0, len(crops), CHUNK)]
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(False,)) as pool:
-        embeddings = np.concatenate(list(pool.map(_embed_crops, chunks)))
     faces = clean.subset(np.arange(len(clean)))
-    faces.crops, faces.embeddings = crops, embeddings.astype(np.float32)
+    faces.crops = np.stack([change(c, rng) for c in clean.crops])
+    features = _sface_features(faces.crops, workers)
+    faces.norms = np.linalg.norm(features, axis=1).astype(np.float32)
+    faces.embeddings = (features / faces.norms[:, None]).astype(np.float32)
     faces.save(path)
     return faces
+
+
+def _with_norms(faces: FaceSet, path: Path, workers: int) -> FaceSet:
+    """The cached faces with their SFace feature lengths, measured once (and saved) for a cache written
+    before they were kept."""
+    if faces.norms is None and len(faces):
+        faces.norms = np.linalg.norm(_sface_features(faces.crops, workers), axis=1).astype(np.float32)
+        faces.save(path)
+    return faces
+
+
+def _sface_features(crops: np.ndarray, workers: int) -> np.ndarray:
+    chunks = [crops[i : i + CHUNK] for i in range(0, len(crops), CHUNK)]
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(False,)) as pool:
+        return np.concatenate(list(pool.map(_features_of_crops, chunks))).astype(np.float32)
 
 
 def _key(source: Source, variant: str) -> str:
@@ -172,6 +186,10 @@ _worker: dict = {}
 
 def _embed_crops(crops: np.ndarray) -> np.ndarray:
     return _worker["recognizer"].embed(crops)
+
+
+def _features_of_crops(crops: np.ndarray) -> np.ndarray:
+    return _worker["recognizer"].features(crops)
 
 
 def _init_worker(detect: bool = True, recognizer: str = "sface", model_pack: str | None = None) -> None:
@@ -215,6 +233,8 @@ def _faces_of_chunk(task: tuple[Source, list[tuple[str, str]], int, int]) -> dic
         rows["boxes"].append((detections.boxes[i] - np.tile(back, 2)) / source.upsample)
         rows["det_scores"].append(detections.det_scores[i])
     crops = np.stack(rows["crops"]) if rows["crops"] else np.zeros((0, 112, 112, 3), np.uint8)
-    rows["embeddings"] = _worker["recognizer"].embed(crops) if len(crops) else np.zeros((0, 128), np.float32)
+    features = _worker["recognizer"].features(crops) if len(crops) else np.zeros((0, 128), np.float32)
+    rows["norms"] = np.linalg.norm(features, axis=1).astype(np.float32)
+    rows["embeddings"] = features / np.maximum(rows["norms"][:, None], 1e-12)
     rows["crops"] = crops
     return rows

@@ -17,6 +17,8 @@ Labels (all from the default SFace recogniser):
   identification-quality loss BCE(min(q_i, q_j), t_ij) ("loser takes all").
 - `distill` — branch-based distillation: a teacher head on the recogniser's embedding is trained with IDQ,
   and the quality network learns IDQ plus λ·KL(teacher ‖ student).
+What the losses start from (`--labels`): the centre cosine above, `rho` (a rank-one fit of each
+identity's pairwise cosines), or SFace's own feature length (`norm`, `centre+norm`: `norm_labels`).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ CELEBA_HELDOUT_EVERY = 4  # every 4th CelebA identity (sorted) is a second held-
 LABEL_BINS = 100
 FMR = 1e-3
 LOSSES = ("l2", "soft", "match", "mix", "cr", "rank", "idq", "distill")
-LABELS = ("centre", "rho")  # the cosine the losses start from: build_samples
+LABELS = ("centre", "rho", "norm", "centre+norm")  # what the losses start from: build_samples, norm_labels
 REGRESSION_LOSSES = ("l2", "soft", "match", "mix", "cr", "rank")
 
 
@@ -71,6 +73,8 @@ class Samples:
     label: np.ndarray  # (N,) tinyFQnet label cos(f_x, u_y)
     clean: np.ndarray | None = None  # (N,) bool, an undegraded image (calibration's references)
     resolution: np.ndarray | None = None  # (N,) effective eye distance in source pixels (FaceSet.resolution)
+    norm: np.ndarray | None = None  # (N,) SFace's feature length (FaceSet.norms)
+    penalty: np.ndarray | None = None  # (N,) what `label` has had taken off beyond SFace's own drop
 
     def __len__(self) -> int:
         return len(self.identity)
@@ -89,6 +93,7 @@ def build_samples(clean: FaceSet, degraded: list[FaceSet], penalties: list[float
     index_of = {str(path): i for i, path in enumerate(clean.paths)}
     crops, embeddings, source = [clean.crops], [clean.embeddings], [np.arange(len(clean))]
     resolution = [_resolution(clean)]
+    norms = [clean.norms]
     penalty = [np.zeros(len(clean), np.float32)]
     for copy, taken_off in zip(degraded, penalties or [0.0] * len(degraded)):
         matched = np.array([str(path) in index_of for path in copy.paths], bool)
@@ -96,6 +101,7 @@ def build_samples(clean: FaceSet, degraded: list[FaceSet], penalties: list[float
         embeddings.append(copy.embeddings[matched])
         source.append(np.array([index_of[str(path)] for path in copy.paths[matched]], np.int64))
         resolution.append(_resolution(copy)[matched])
+        norms.append(None if copy.norms is None else copy.norms[matched])
         penalty.append(np.full(int(matched.sum()), taken_off, np.float32))
     embeddings = np.concatenate(embeddings).astype(np.float32)
     source = np.concatenate(source)
@@ -103,8 +109,10 @@ def build_samples(clean: FaceSet, degraded: list[FaceSet], penalties: list[float
         label = rho_labels(clean.embeddings, identity, embeddings, source)
     else:
         label = centre_labels(clean.embeddings, identity, embeddings, source, centre_share)
-    return Samples(np.concatenate(crops), embeddings, identity[source], source, label - np.concatenate(penalty),
-                   clean=np.arange(len(source)) < len(clean), resolution=np.concatenate(resolution))
+    penalty = np.concatenate(penalty)
+    return Samples(np.concatenate(crops), embeddings, identity[source], source, label - penalty,
+                   clean=np.arange(len(source)) < len(clean), resolution=np.concatenate(resolution),
+                   norm=None if any(n is None for n in norms) else np.concatenate(norms), penalty=penalty)
 
 
 def _resolution(faces: FaceSet) -> np.ndarray:
@@ -564,7 +572,22 @@ def training_sets(data: Path, recipe: DataRecipe, cache: Path, workers: int, log
                 part.append(build_samples(clean, degraded))
         counts[name] = {"train_samples": len(train_parts[-1]), "validation_samples": len(val_parts[-1])}
         log(f"{name}: {counts[name]['train_samples']} training, {counts[name]['validation_samples']} validation samples")
-    return concat_samples(train_parts), concat_samples(val_parts), counts
+    train_samples = concat_samples(train_parts)
+    if recipe.labels in ("norm", "centre+norm"):
+        norm_labels(train_samples, recipe.labels)
+    return train_samples, concat_samples(val_parts), counts
+
+
+def norm_labels(samples: Samples, labels: str) -> None:
+    """Relabel `samples` from SFace's feature length, which grows with how recognisable a face is (alone
+    it ranks the validation faces better than the centre cosine our networks learn: README), and which
+    needs no other image of the identity, so its labels carry no noise from an identity's few or poor
+    images. The length is mapped onto the centre cosine's scale by a least-squares line over all samples
+    ("norm"), or that averaged with the centre cosine ("centre+norm"); penalties are taken off again."""
+    cosine = samples.label + samples.penalty
+    slope, intercept = np.polyfit(samples.norm, cosine, 1)
+    mapped = slope * samples.norm + intercept
+    samples.label = ((mapped if labels == "norm" else 0.5 * (mapped + cosine)) - samples.penalty).astype(np.float32)
 
 
 def _first_per_identity(identities: np.ndarray, cap: int) -> np.ndarray:
@@ -662,5 +685,7 @@ def concat_samples(parts: list[Samples]) -> Samples:
         label=np.concatenate([p.label for p in parts]),
         clean=np.concatenate([p.clean if p.clean is not None else np.ones(len(p), bool) for p in parts]),
         resolution=None if any(p.resolution is None for p in parts) else np.concatenate([p.resolution for p in parts]),
+        norm=None if any(p.norm is None for p in parts) else np.concatenate([p.norm for p in parts]),
+        penalty=None if any(p.penalty is None for p in parts) else np.concatenate([p.penalty for p in parts]),
     )
 
