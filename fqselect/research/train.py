@@ -501,8 +501,10 @@ def model_card(name: str, recipe: Recipe, model, history: list[dict], m: float, 
                   "rank": "tinyFQnet label cos(embedding, leave-one-out centre of the identity's clean images): L2 regression plus RankNet pairwise ranking loss over each batch, smooth re-sampling",
                   "idq": f"LightQNet: pairwise soft labels sigmoid(s(cos - m)), m={m:.4f}, s={s:.2f}, IDQ loss (min of pair)",
                   "distill": f"LightQNet IDQ (m={m:.4f}, s={s:.2f}) + branch distillation (KL, lambda=10) from a head on the SFace embedding"}[loss]
-                 + ("; in place of the leave-one-out centre cosine: rho, the cosine to the identity's true centre from a rank-one fit of its pairwise cosines"
-                    if data.labels == "rho" else ""),
+                 + {"rho": "; in place of the leave-one-out centre cosine: rho, the cosine to the identity's true centre from a rank-one fit of its pairwise cosines",
+                    "norm": "; in place of the leave-one-out centre cosine: SFace's feature length (its embedding's norm before normalising), mapped onto the cosine's scale by a least-squares line over the training samples (train.norm_labels)",
+                    "centre+norm": "; in place of the leave-one-out centre cosine: the mean of it and SFace's feature length mapped onto its scale (train.norm_labels)",
+                    }.get(data.labels, ""),
         "recognizer": "SFace 2021dec int8 (OpenCV Zoo); threshold at FMR 1e-3 on training impostor pairs: " + f"{m:.4f}",
         "training_data": {
             "lfw": "people in peopleDevTrain.txt, minus every 10th identity (validation)",
