@@ -374,3 +374,23 @@ def test_face_sets_keep_feature_lengths_and_load_caches_written_without_them(tmp
     faces.norms = None
     faces.save(tmp_path / "without.npz")
     assert FaceSet.load(tmp_path / "without.npz").norms is None
+
+
+def test_a_cache_written_without_feature_lengths_gains_them_once(face_photo, tmp_path):
+    from fqselect.align import align_faces
+    from fqselect.detect import RetinaFaceDetector
+    from fqselect.embed import SFaceRecognizer
+    from fqselect.research.dataset import FaceSet
+    from fqselect.research.sources import _with_norms
+
+    image = cv2.imread(str(face_photo))
+    crops = align_faces(image, RetinaFaceDetector().detect(image).landmarks[:2])
+    faces = FaceSet(paths=np.array(["a.jpg", "b.jpg"]), identities=np.array(["x", "y"]), crops=crops,
+                    embeddings=SFaceRecognizer().embed(crops), landmarks=np.zeros((2, 5, 2), np.float32),
+                    boxes=np.zeros((2, 4), np.float32), det_scores=np.ones(2, np.float32))
+    path = tmp_path / "faces.npz"
+    faces.save(path)
+    filled = _with_norms(FaceSet.load(path), path, workers=1)
+    expected = np.linalg.norm(SFaceRecognizer().features(crops), axis=1)
+    assert np.allclose(filled.norms, expected, rtol=1e-5)
+    assert np.allclose(FaceSet.load(path).norms, expected, rtol=1e-5)  # saved: measured once
