@@ -381,7 +381,7 @@ def test_a_cache_written_without_feature_lengths_gains_them_once(face_photo, tmp
     from fqselect.detect import RetinaFaceDetector
     from fqselect.embed import SFaceRecognizer
     from fqselect.research.dataset import FaceSet
-    from fqselect.research.sources import _with_norms
+    from fqselect.research.sources import with_norms
 
     image = cv2.imread(str(face_photo))
     crops = align_faces(image, RetinaFaceDetector().detect(image).landmarks[:2])
@@ -390,7 +390,11 @@ def test_a_cache_written_without_feature_lengths_gains_them_once(face_photo, tmp
                     boxes=np.zeros((2, 4), np.float32), det_scores=np.ones(2, np.float32))
     path = tmp_path / "faces.npz"
     faces.save(path)
-    filled = _with_norms(FaceSet.load(path), path, workers=1)
+    logged = []
+    filled = with_norms(FaceSet.load(path), workers=1, log=logged.append)
+    assert len(logged) == 1 and "faces.npz" in logged[0]
     expected = np.linalg.norm(SFaceRecognizer().features(crops), axis=1)
     assert np.allclose(filled.norms, expected, rtol=1e-5)
-    assert np.allclose(FaceSet.load(path).norms, expected, rtol=1e-5)  # saved: measured once
+    again = []
+    assert np.allclose(with_norms(FaceSet.load(path), workers=1, log=again.append).norms, expected, rtol=1e-5)
+    assert not again  # saved: measured once

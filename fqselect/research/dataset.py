@@ -34,8 +34,9 @@ class FaceSet:
     # (N,) effective eye distance in source pixels (sources.face_resolution); not cached, set by the caller
     resolution: np.ndarray | None = None
     # (N,) length of the recogniser's feature before it is normalised (sources: SFace's); caches written
-    # before it was kept have none until `sources` fills it in
+    # before it was kept have none until `sources.with_norms` fills it in
     norms: np.ndarray | None = None
+    path: Path | None = None  # the cache file it was loaded from (sources.with_norms saves there)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -58,7 +59,7 @@ class FaceSet:
         with np.load(path, allow_pickle=False) as data:
             fields = {k: data[k] for k in ARRAY_FIELDS}
             norms = data["norms"] if "norms" in data.files else None
-            return cls(**fields, recognizer=str(data["recognizer"]), missed=int(data["missed"]), norms=norms)
+            return cls(**fields, recognizer=str(data["recognizer"]), missed=int(data["missed"]), norms=norms, path=path)
 
 
 def read_people(path: str | Path | None) -> set[str] | None:

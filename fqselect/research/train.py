@@ -45,7 +45,8 @@ CELEBA_HELDOUT_EVERY = 4  # every 4th CelebA identity (sorted) is a second held-
 LABEL_BINS = 100
 FMR = 1e-3
 LOSSES = ("l2", "soft", "match", "mix", "cr", "rank", "idq", "distill")
-LABELS = ("centre", "rho", "norm", "centre+norm")  # what the losses start from: build_samples, norm_labels
+NORM_LABELS = ("norm", "centre+norm")  # from SFace's feature length: norm_labels
+LABELS = ("centre", "rho", *NORM_LABELS)  # what the losses start from: build_samples, norm_labels
 REGRESSION_LOSSES = ("l2", "soft", "match", "mix", "cr", "rank")
 
 
@@ -538,7 +539,7 @@ def training_sets(data: Path, recipe: DataRecipe, cache: Path, workers: int, log
     """Training and validation samples from the four sets of `data` (clean faces, `recipe.degraded`
     source degradations of each, a closed-eye copy and a heavy-JPEG copy), and their counts.
     CelebA's held-out identities and LFW's peopleDevTest.txt are never read."""
-    from .sources import blocky_faces, closed_eye_faces, face_resolution, source_faces, standard_sources
+    from .sources import blocky_faces, closed_eye_faces, face_resolution, source_faces, standard_sources, with_norms
 
     sources = standard_sources(data, read_people(data / "lfw" / "peopleDevTrain.txt"))
     heldout = set(celeba_heldout_people(sources["celeba"].root))
@@ -556,6 +557,8 @@ def training_sets(data: Path, recipe: DataRecipe, cache: Path, workers: int, log
             penalties.append(recipe.closed_eye_penalty)
         faces.append(blocky_faces(source, recipe.seed, cache, workers))
         penalties.append(recipe.jpeg_penalty)
+        if recipe.labels in NORM_LABELS:
+            faces = [with_norms(f, workers, log) for f in faces]
         if name == "celeba":  # its held-out identities are dropped before the validation split is taken
             faces = [f.subset(~np.isin(f.identities, list(heldout))) for f in faces]
         is_val = split_every(faces[0].identities, VALIDATION_SPLITS[name])
@@ -575,7 +578,7 @@ def training_sets(data: Path, recipe: DataRecipe, cache: Path, workers: int, log
         counts[name] = {"train_samples": len(train_parts[-1]), "validation_samples": len(val_parts[-1])}
         log(f"{name}: {counts[name]['train_samples']} training, {counts[name]['validation_samples']} validation samples")
     train_samples = concat_samples(train_parts)
-    if recipe.labels in ("norm", "centre+norm"):
+    if recipe.labels in NORM_LABELS:
         norm_labels(train_samples, recipe.labels)
     return train_samples, concat_samples(val_parts), counts
 
