@@ -398,3 +398,20 @@ def test_a_cache_written_without_feature_lengths_gains_them_once(face_photo, tmp
     again = []
     assert np.allclose(with_norms(FaceSet.load(path), workers=1, log=again.append).norms, expected, rtol=1e-5)
     assert not again  # saved: measured once
+
+
+def test_a_degraded_copy_finds_its_clean_face_however_the_data_folder_was_spelt():
+    from fqselect.research.dataset import FaceSet
+    from fqselect.research.train import build_samples
+
+    def faces(root):
+        n = 4
+        embeddings = np.eye(n, 8, dtype=np.float32)
+        return FaceSet(paths=np.array([f"{root}/lfw/images/{p}/{p}_000{i}.jpg" for p, i in (("a", 1), ("a", 2), ("b", 1), ("b", 2))]),
+                       identities=np.array(["a", "a", "b", "b"]), crops=np.zeros((n, 112, 112, 3), np.uint8),
+                       embeddings=embeddings, landmarks=np.zeros((n, 5, 2), np.float32), boxes=np.zeros((n, 4), np.float32),
+                       det_scores=np.ones(n, np.float32))
+
+    samples = build_samples(faces("../shared/data"), [faces("../shared/data"), faces("/work/shared/data")])
+    assert len(samples) == 12  # the copy cached under the absolute path is not dropped
+    assert np.array_equal(samples.source[8:], np.arange(4))

@@ -91,16 +91,16 @@ def build_samples(clean: FaceSet, degraded: list[FaceSet], penalties: list[float
     names, counts = np.unique(clean.identities, return_counts=True)
     clean = clean.subset(np.isin(clean.identities, names[counts >= 2]))
     _, identity = np.unique(clean.identities, return_inverse=True)
-    index_of = {str(path): i for i, path in enumerate(clean.paths)}
+    index_of = {_image_key(path): i for i, path in enumerate(clean.paths)}
     crops, embeddings, source = [clean.crops], [clean.embeddings], [np.arange(len(clean))]
     resolution = [_resolution(clean)]
     norms = [clean.norms]
     penalty = [np.zeros(len(clean), np.float32)]
     for copy, taken_off in zip(degraded, penalties or [0.0] * len(degraded)):
-        matched = np.array([str(path) in index_of for path in copy.paths], bool)
+        matched = np.array([_image_key(path) in index_of for path in copy.paths], bool)
         crops.append(copy.crops[matched])
         embeddings.append(copy.embeddings[matched])
-        source.append(np.array([index_of[str(path)] for path in copy.paths[matched]], np.int64))
+        source.append(np.array([index_of[_image_key(path)] for path in copy.paths[matched]], np.int64))
         resolution.append(_resolution(copy)[matched])
         norms.append(None if copy.norms is None else copy.norms[matched])
         penalty.append(np.full(int(matched.sum()), taken_off, np.float32))
@@ -114,6 +114,12 @@ def build_samples(clean: FaceSet, degraded: list[FaceSet], penalties: list[float
     return Samples(np.concatenate(crops), embeddings, identity[source], source, label - penalty,
                    clean=np.arange(len(source)) < len(clean), resolution=np.concatenate(resolution),
                    norm=None if any(n is None for n in norms) else np.concatenate(norms), penalty=penalty)
+
+
+def _image_key(path) -> tuple[str, str]:
+    """An image as `<identity>/<file>`: caches made with the data folder spelt differently (relative or
+    absolute) store different paths for one image, and a copy must still find its clean face."""
+    return tuple(str(path).replace("\\", "/").rsplit("/", 2)[-2:])
 
 
 def _resolution(faces: FaceSet) -> np.ndarray:
@@ -564,9 +570,9 @@ def training_sets(data: Path, recipe: DataRecipe, cache: Path, workers: int, log
         is_val = split_every(faces[0].identities, VALIDATION_SPLITS[name])
         val_people = set(faces[0].identities[is_val])
         val_clean = faces[0].subset(is_val & _first_per_identity(faces[0].identities, VALIDATION_CAP))
-        val_paths = set(val_clean.paths.tolist())
+        val_images = {_image_key(path) for path in val_clean.paths}
         for part, keep_clean, keep in ((train_parts, ~is_val, lambda f: ~np.isin(f.identities, list(val_people))),
-                                       (val_parts, None, lambda f: np.isin(f.paths, list(val_paths)))):
+                                       (val_parts, None, lambda f: np.array([_image_key(p) in val_images for p in f.paths], bool))):
             clean = faces[0].subset(keep_clean) if keep_clean is not None else val_clean
             degraded = [f.subset(keep(f)) for f in faces[1:]]
             for f in (clean, *degraded):
