@@ -123,5 +123,5 @@ def _concat(parts: list[dict], recognizer: str, missed: int) -> FaceSet:
         det_scores=join("det_scores", np.zeros(0, np.float32)).astype(np.float32),
         recognizer=recognizer,
         missed=missed,
-        norms=join("norms", np.zeros(0, np.float32)).astype(np.float32) if all("norms" in p for p in parts) else None,
+        norms=join("norms", np.zeros(0, np.float32)).astype(np.float32),
     )

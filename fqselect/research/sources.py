@@ -112,9 +112,7 @@ def load_face_set(root: str | Path, people: set[str] | None = None, model_pack: 
     path = cache_path(root, people, tag, cache)
     if path.is_file():
         return FaceSet.load(path)
-    chunks = [faces.crops[i : i + CHUNK] for i in range(0, len(faces), CHUNK)]
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(False, recognizer, model_pack)) as pool:
-        faces.embeddings = np.concatenate(list(pool.map(_embed_crops, chunks))).astype(np.float32)
+    faces.embeddings = _map_crops(_embed_crops, faces.crops, workers, recognizer, model_pack)
     faces.recognizer = tag
     faces.save(path)
     return faces
@@ -152,9 +150,7 @@ def _crop_variant(source: Source, variant: str, change, seed: int, cache: Path, 
     rng = np.random.default_rng(seed)
     faces = clean.subset(np.arange(len(clean)))
     faces.crops = np.stack([change(c, rng) for c in clean.crops])
-    features = _sface_features(faces.crops, workers)
-    faces.norms = np.linalg.norm(features, axis=1).astype(np.float32)
-    faces.embeddings = (features / faces.norms[:, None]).astype(np.float32)
+    faces.embeddings, faces.norms = _embeddings_and_norms(_map_crops(_features_of_crops, faces.crops, workers))
     faces.save(path)
     return faces
 
@@ -165,15 +161,23 @@ def with_norms(faces: FaceSet, workers: int = 2, log=None) -> FaceSet:
     if faces.norms is None and len(faces):
         if log:
             log(f"{faces.path.name}: measuring SFace feature lengths of {len(faces)} cached faces (once)")
-        faces.norms = np.linalg.norm(_sface_features(faces.crops, workers), axis=1).astype(np.float32)
+        faces.norms = _embeddings_and_norms(_map_crops(_features_of_crops, faces.crops, workers))[1]
         faces.save(faces.path)
     return faces
 
 
-def _sface_features(crops: np.ndarray, workers: int) -> np.ndarray:
+def _map_crops(task, crops: np.ndarray, workers: int, recognizer: str = "sface", model_pack: str | None = None) -> np.ndarray:
+    """`task` (_embed_crops, _features_of_crops) over the crops in chunks, in worker processes that hold
+    the recogniser (no detector)."""
     chunks = [crops[i : i + CHUNK] for i in range(0, len(crops), CHUNK)]
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(False,)) as pool:
-        return np.concatenate(list(pool.map(_features_of_crops, chunks))).astype(np.float32)
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(False, recognizer, model_pack)) as pool:
+        return np.concatenate(list(pool.map(task, chunks))).astype(np.float32)
+
+
+def _embeddings_and_norms(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """SFace's features as unit embeddings and their lengths (FaceSet.embeddings, FaceSet.norms)."""
+    norms = np.linalg.norm(features, axis=1).astype(np.float32)
+    return (features / np.maximum(norms[:, None], 1e-12)).astype(np.float32), norms
 
 
 def _key(source: Source, variant: str) -> str:
@@ -236,7 +240,6 @@ def _faces_of_chunk(task: tuple[Source, list[tuple[str, str]], int, int]) -> dic
         rows["det_scores"].append(detections.det_scores[i])
     crops = np.stack(rows["crops"]) if rows["crops"] else np.zeros((0, 112, 112, 3), np.uint8)
     features = _worker["recognizer"].features(crops) if len(crops) else np.zeros((0, 128), np.float32)
-    rows["norms"] = np.linalg.norm(features, axis=1).astype(np.float32)
-    rows["embeddings"] = features / np.maximum(rows["norms"][:, None], 1e-12)
+    rows["embeddings"], rows["norms"] = _embeddings_and_norms(features)
     rows["crops"] = crops
     return rows
