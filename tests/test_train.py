@@ -14,7 +14,8 @@ from fqselect.research.metrics import PairSet  # noqa: E402
 from fqselect.score import NetworkScorer  # noqa: E402
 from fqselect.faces import FaceBatch  # noqa: E402
 from fqselect.research.train import (  # noqa: E402
-    Samples, Validation, centre_labels, export_onnx, rho_labels, idq_loss, predict, network_inputs, smooth_weights, train,
+    Samples, Validation, centre_labels, export_onnx, rho_labels, idq_loss, predict, network_inputs, smooth_weights,
+    to_tensor, train,
 )
 
 
@@ -132,6 +133,15 @@ def test_export_scores_like_pytorch_at_run_time(tmp_path):
     runtime = NetworkScorer.from_weights(path).score(FaceBatch.from_crops(crops))
     expected = predict(model, network_inputs(crops, 64))
     assert np.allclose(runtime, expected, atol=1e-5)
+
+
+def test_training_batches_are_nchw_in_shape_and_channels_last_in_memory():
+    crops = synthetic_samples(n_people=2).crops[:4]
+    flip = np.array([False, True, False, True])
+    x = to_tensor(crops, flip=flip)
+    assert x.shape == (4, 3, 112, 112) and x.is_contiguous(memory_format=torch.channels_last)
+    expected = (np.where(flip[:, None, None, None], crops[:, :, ::-1], crops).astype(np.float32) - 127.5) / 128.0
+    assert np.array_equal(x.numpy(), expected.transpose(0, 3, 1, 2))
 
 
 def test_validation_pairs_use_every_same_identity_pair():
@@ -415,3 +425,14 @@ def test_a_degraded_copy_finds_its_clean_face_however_the_data_folder_was_spelt(
     samples = build_samples(faces("../shared/data"), [faces("../shared/data"), faces("/work/shared/data")])
     assert len(samples) == 12  # the copy cached under the absolute path is not dropped
     assert np.array_equal(samples.source[8:], np.arange(4))
+
+
+def test_a_retrained_network_is_one_version_on_from_the_one_it_replaces(tmp_path):
+    from fqselect.research.train import next_version
+
+    card = tmp_path / "net.json"
+    assert next_version(card) == "1"  # nothing to replace
+    card.write_text(json.dumps({"version": "3"}))
+    assert next_version(card) == "4"
+    card.write_text("{not json")
+    assert next_version(card) == "1"

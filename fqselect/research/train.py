@@ -229,7 +229,9 @@ def to_tensor(batch: np.ndarray, flip: np.ndarray | None = None):
     if flip is not None:
         batch = np.where(flip[:, None, None, None], batch[:, :, ::-1], batch)
     x = (batch.astype(np.float32) - INPUT_MEAN) / INPUT_STD
-    return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    # NCHW in shape, NHWC (channels_last) in memory, as the crops come: PyTorch's CPU convolutions run
+    # the tiny networks' depthwise layers twice as fast that way (train: the model is channels_last too)
+    return torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2)
 
 
 def scale_tensor(resolution: np.ndarray | None, count: int):
@@ -398,6 +400,7 @@ def train(samples: Samples, validation: Validation, recipe: Recipe, m: float, s:
     torch.manual_seed(recipe.seed)
     rng = np.random.default_rng(recipe.seed)
     model = ARCHITECTURES[recipe.arch](input_size=recipe.size, **({"width": recipe.width} if recipe.width != 1.0 else {}))
+    model = model.to(memory_format=torch.channels_last)  # see to_tensor
     inputs = network_inputs(samples.crops, model.input_size)
     steps = max(1, recipe.samples_per_epoch // batch_size)
     people = max(2, batch_size // 16)  # LightQNet's 8 identities × 16 images at batch 128
@@ -480,7 +483,16 @@ def export_onnx(model, path: Path, output: str = "quality") -> None:
         raise RuntimeError(f"{path}: ONNX export differs from PyTorch by {np.abs(expected - got).max():.2e}")
 
 
-def model_card(name: str, recipe: Recipe, model, history: list[dict], m: float, s: float, counts: dict) -> dict:
+def next_version(card_path: Path) -> str:
+    """One more than the version of the network a training run replaces (its card at `card_path`), else "1"."""
+    try:
+        return str(int(json.loads(card_path.read_text())["version"]) + 1)
+    except (OSError, ValueError, KeyError, TypeError):
+        return "1"
+
+
+def model_card(name: str, recipe: Recipe, model, history: list[dict], m: float, s: float, counts: dict,
+               version: str = "1") -> dict:
     from .nets import count_macs, count_params
 
     arch, loss, data = recipe.arch, recipe.loss, recipe.data
@@ -489,7 +501,7 @@ def model_card(name: str, recipe: Recipe, model, history: list[dict], m: float, 
     resize = "none (the crop itself)" if model.input_size == 112 else "INTER_AREA"
     return {
         "name": name,
-        "version": "2",
+        "version": version,
         "architecture": arch,
         "params": count_params(model),
         "mmacs": round(count_macs(model) / 1e6, 3),
@@ -643,9 +655,10 @@ def run_training(recipe: Recipe = Recipe(), data: Path | None = None, name: str 
     validation = Validation(val_set, recipe.size)
     model, history = train(train_set, validation, recipe, m, s, log=log)
     name = name or recipe.arch
+    version = next_version(out / f"{name}.json")
     export_onnx(model, out / f"{name}.onnx")
     totals = {"train_samples": len(train_set), "validation_samples": len(val_set), "per_set": counts}
-    card = model_card(name, recipe, model, history, m, s, totals)
+    card = model_card(name, recipe, model, history, m, s, totals, version)
     card["calibration"] = fit_calibration(model, validation, m)
     card["training_seconds"] = round(time.perf_counter() - started)
     card["training_command"] = command
