@@ -408,6 +408,11 @@ def test_a_cache_written_without_feature_lengths_gains_them_once(face_photo, tmp
     again = []
     assert np.allclose(with_norms(FaceSet.load(path), workers=1, log=again.append).norms, expected, rtol=1e-5)
     assert not again  # saved: measured once
+    mirrored = with_norms(FaceSet.load(path), workers=1, log=again.append, mirrored=True)
+    assert len(again) == 1 and "mirror_norms" in again[0]  # only the mirrored lengths were missing
+    assert np.allclose(mirrored.mirror_norms, np.linalg.norm(SFaceRecognizer().features(crops[:, :, ::-1].copy()), axis=1), rtol=1e-5)
+    assert not np.allclose(mirrored.mirror_norms, expected, rtol=1e-3)
+    assert np.allclose(FaceSet.load(path).mirror_norms, mirrored.mirror_norms)
 
 
 def test_a_degraded_copy_finds_its_clean_face_however_the_data_folder_was_spelt():

@@ -16,6 +16,7 @@ from ..models import cache_dir
 
 DEFAULT_CACHE = cache_dir()
 ARRAY_FIELDS = ("paths", "identities", "crops", "embeddings", "landmarks", "boxes", "det_scores")
+OPTIONAL_CACHED = ("norms", "mirror_norms")  # per-face arrays that older caches lack
 
 
 @dataclass
@@ -36,6 +37,7 @@ class FaceSet:
     # (N,) length of the recogniser's feature before it is normalised (sources: SFace's); caches written
     # before it was kept have none until `sources.with_norms` fills it in
     norms: np.ndarray | None = None
+    mirror_norms: np.ndarray | None = None  # (N,) the same for the mirrored crop (`sources.with_norms`)
     path: Path | None = None  # the cache file it was loaded from (sources.with_norms saves there)
 
     def __len__(self) -> int:
@@ -43,14 +45,14 @@ class FaceSet:
 
     def subset(self, keep: np.ndarray) -> "FaceSet":
         arrays = {k: getattr(self, k)[keep] for k in ARRAY_FIELDS}
-        optional = {k: None if getattr(self, k) is None else getattr(self, k)[keep] for k in ("resolution", "norms")}
+        optional = {k: None if getattr(self, k) is None else getattr(self, k)[keep] for k in ("resolution", *OPTIONAL_CACHED)}
         return FaceSet(**arrays, recognizer=self.recognizer, missed=self.missed, **optional)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp.npz")
-        norms = {} if self.norms is None else {"norms": self.norms}
-        np.savez(tmp, **{k: getattr(self, k) for k in ARRAY_FIELDS}, **norms,
+        optional = {k: getattr(self, k) for k in OPTIONAL_CACHED if getattr(self, k) is not None}
+        np.savez(tmp, **{k: getattr(self, k) for k in ARRAY_FIELDS}, **optional,
                  recognizer=self.recognizer, missed=self.missed)
         tmp.replace(path)
 
@@ -58,8 +60,8 @@ class FaceSet:
     def load(cls, path: Path) -> "FaceSet":
         with np.load(path, allow_pickle=False) as data:
             fields = {k: data[k] for k in ARRAY_FIELDS}
-            norms = data["norms"] if "norms" in data.files else None
-            return cls(**fields, recognizer=str(data["recognizer"]), missed=int(data["missed"]), norms=norms, path=path)
+            optional = {k: data[k] if k in data.files else None for k in OPTIONAL_CACHED}
+            return cls(**fields, recognizer=str(data["recognizer"]), missed=int(data["missed"]), **optional, path=path)
 
 
 def read_people(path: str | Path | None) -> set[str] | None:

@@ -27,7 +27,7 @@ import json
 import os
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -45,7 +45,7 @@ CELEBA_HELDOUT_EVERY = 4  # every 4th CelebA identity (sorted) is a second held-
 LABEL_BINS = 100
 FMR = 1e-3
 LOSSES = ("l2", "soft", "match", "mix", "cr", "rank", "idq", "distill")
-NORM_LABELS = ("norm", "centre+norm")  # from SFace's feature length: norm_labels
+NORM_LABELS = ("norm", "norm+mirror", "centre+norm")  # from SFace's feature length: norm_labels
 LABELS = ("centre", "rho", *NORM_LABELS)  # what the losses start from: build_samples, norm_labels
 REGRESSION_LOSSES = ("l2", "soft", "match", "mix", "cr", "rank")
 
@@ -522,6 +522,7 @@ def model_card(name: str, recipe: Recipe, model, history: list[dict], m: float, 
                   "distill": f"LightQNet IDQ (m={m:.4f}, s={s:.2f}) + branch distillation (KL, lambda=10) from a head on the SFace embedding"}[loss]
                  + {"rho": "; in place of the leave-one-out centre cosine: rho, the cosine to the identity's true centre from a rank-one fit of its pairwise cosines",
                     "norm": "; in place of the leave-one-out centre cosine: SFace's feature length (its embedding's norm before normalising), mapped onto the cosine's scale by a least-squares line over the training samples (train.norm_labels)",
+                    "norm+mirror": "; in place of the leave-one-out centre cosine: the mean of SFace's feature lengths of the crop and of its mirror image, mapped onto the cosine's scale by a least-squares line over the training samples (train.norm_labels)",
                     "centre+norm": "; in place of the leave-one-out centre cosine: the mean of it and SFace's feature length mapped onto its scale (train.norm_labels)",
                     }.get(data.labels, ""),
         "recognizer": "SFace 2021dec int8 (OpenCV Zoo); threshold at FMR 1e-3 on training impostor pairs: " + f"{m:.4f}",
@@ -576,7 +577,10 @@ def training_sets(data: Path, recipe: DataRecipe, cache: Path, workers: int, log
         faces.append(blocky_faces(source, recipe.seed, cache, workers))
         penalties.append(recipe.jpeg_penalty)
         if recipe.labels in NORM_LABELS:
-            faces = [with_norms(f, workers, log) for f in faces]
+            mirrored = recipe.labels == "norm+mirror"
+            faces = [with_norms(f, workers, log, mirrored) for f in faces]
+            if mirrored:  # the length of the crop and of its mirror image, averaged: a steadier teacher (README)
+                faces = [replace(f, norms=(f.norms + f.mirror_norms) / 2) for f in faces]
         if name == "celeba":  # its held-out identities are dropped before the validation split is taken
             faces = [f.subset(~np.isin(f.identities, list(heldout))) for f in faces]
         is_val = split_every(faces[0].identities, VALIDATION_SPLITS[name])
@@ -606,11 +610,12 @@ def norm_labels(samples: Samples, labels: str) -> None:
     it ranks the validation faces better than the centre cosine our networks learn: README), and which
     needs no other image of the identity, so its labels carry no noise from an identity's few or poor
     images. The length is mapped onto the centre cosine's scale by a least-squares line over all samples
-    ("norm"), or that averaged with the centre cosine ("centre+norm"); penalties are taken off again."""
+    ("norm"; "norm+mirror": `samples.norm` is then the mean over the crop and its mirror image), or that
+    averaged with the centre cosine ("centre+norm"); penalties are taken off again."""
     cosine = samples.label + samples.penalty
     slope, intercept = np.polyfit(samples.norm, cosine, 1)
     mapped = slope * samples.norm + intercept
-    samples.label = ((mapped if labels == "norm" else 0.5 * (mapped + cosine)) - samples.penalty).astype(np.float32)
+    samples.label = ((0.5 * (mapped + cosine) if labels == "centre+norm" else mapped) - samples.penalty).astype(np.float32)
 
 
 def _first_per_identity(identities: np.ndarray, cap: int) -> np.ndarray:
