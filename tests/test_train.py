@@ -400,6 +400,7 @@ def test_a_cache_written_without_feature_lengths_gains_them_once(face_photo, tmp
                     boxes=np.zeros((2, 4), np.float32), det_scores=np.ones(2, np.float32))
     path = tmp_path / "faces.npz"
     faces.save(path)
+    assert faces.path == path  # a set just made and cached (no cache before) can gain lengths too
     logged = []
     filled = with_norms(FaceSet.load(path), workers=1, log=logged.append)
     assert len(logged) == 1 and "faces.npz" in logged[0]
@@ -413,6 +414,9 @@ def test_a_cache_written_without_feature_lengths_gains_them_once(face_photo, tmp
     assert np.allclose(mirrored.mirror_norms, np.linalg.norm(SFaceRecognizer().features(crops[:, :, ::-1].copy()), axis=1), rtol=1e-5)
     assert not np.allclose(mirrored.mirror_norms, expected, rtol=1e-3)
     assert np.allclose(FaceSet.load(path).mirror_norms, mirrored.mirror_norms)
+    fresh = []
+    assert np.allclose(with_norms(faces, workers=1, log=fresh.append, mirrored=True).mirror_norms, mirrored.mirror_norms)
+    assert len(fresh) == 2 and all("faces.npz" in line for line in fresh)  # the set as saved, never loaded
 
 
 def test_a_degraded_copy_finds_its_clean_face_however_the_data_folder_was_spelt():

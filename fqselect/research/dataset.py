@@ -38,7 +38,7 @@ class FaceSet:
     # before it was kept have none until `sources.with_norms` fills it in
     norms: np.ndarray | None = None
     mirror_norms: np.ndarray | None = None  # (N,) the same for the mirrored crop (`sources.with_norms`)
-    path: Path | None = None  # the cache file it was loaded from (sources.with_norms saves there)
+    path: Path | None = None  # the cache file it was loaded from or saved to (sources.with_norms saves there)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -55,6 +55,7 @@ class FaceSet:
         np.savez(tmp, **{k: getattr(self, k) for k in ARRAY_FIELDS}, **optional,
                  recognizer=self.recognizer, missed=self.missed)
         tmp.replace(path)
+        self.path = path
 
     @classmethod
     def load(cls, path: Path) -> "FaceSet":
