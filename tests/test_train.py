@@ -369,6 +369,32 @@ def test_norm_labels_map_the_feature_length_onto_the_cosine_and_keep_penalties()
     noisy.norm = norm[::-1].copy()  # a length unrelated to the cosine: "norm" follows the length, not the cosine
     norm_labels(noisy, "norm")
     assert abs(np.corrcoef(noisy.label + penalty, norm[::-1])[0, 1]) > 0.999
+    # natural images average the two teachers; degraded copies keep the cosine (which sees blur)
+    for labels in ("centre+norm", "centre+norm-natural"):
+        mixed = samples()
+        mixed.norm = norm[::-1].copy()
+        mixed.clean = np.arange(200) < 100
+        norm_labels(mixed, labels)
+        kept = np.isclose(mixed.label, cosine - penalty, atol=1e-5)
+        assert kept[100:].all() == (labels == "centre+norm-natural") and not kept[:100].all()
+
+
+def test_blur_penalty_follows_the_detail_a_copy_lost_against_its_own_clean_face():
+    import cv2
+
+    from fqselect.research.train import SOFTNESS_FULL, penalise_blur, softness
+
+    faces = np.random.default_rng(0).integers(0, 256, (2, 112, 112, 3), dtype=np.uint8)
+    blurred = np.stack([cv2.GaussianBlur(face, (0, 0), 3) for face in faces])
+    brighter = np.clip(faces.astype(int) + 40, 0, 255).astype(np.uint8)  # a change that is not blur
+    crops = np.concatenate([faces, blurred, brighter])
+    samples = Samples(crops, np.zeros((6, 4), np.float32), np.array([0, 1] * 3), np.array([0, 1] * 3),
+                      np.full(6, 0.8, np.float32), clean=np.arange(6) < 2, penalty=np.full(6, 0.05, np.float32))
+    lost = softness(samples)
+    assert np.allclose(lost[:2], 0) and (lost[2:4] > SOFTNESS_FULL).all() and (lost[4:] < 1).all()
+    penalise_blur(samples, 0.2)
+    assert np.allclose(samples.label[2:4], 0.6) and np.allclose(samples.penalty[2:4], 0.25)
+    assert np.allclose(samples.label[:2], 0.8) and (samples.label[4:] > 0.7).all()
 
 
 def test_face_sets_keep_feature_lengths_and_load_caches_written_without_them(tmp_path):

@@ -31,6 +31,7 @@ class DataRecipe:
     centre_share: float = 1.0  # label centres from each identity's best share of clean images
     labels: str = "centre"  # train.LABELS
     seed: int = 0  # the degradations' and closed eyes' seed (a new one re-embeds every copy)
+    blur_penalty: float = 0.0  # taken off the blurred copies' labels, in proportion to their loss of detail
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,8 @@ CELEBA_HELDOUT_EVERY = 4  # every 4th CelebA identity (sorted) is a second held-
 LABEL_BINS = 100
 FMR = 1e-3
 LOSSES = ("l2", "soft", "match", "mix", "cr", "rank", "idq", "distill")
-NORM_LABELS = ("norm", "norm+mirror", "centre+norm")  # from SFace's feature length: norm_labels
+SOFTNESS_FULL = 4.0  # log2 loss of detail at which --blur-penalty is taken off in full (train.softness)
+NORM_LABELS = ("norm", "norm+mirror", "centre+norm", "centre+norm-natural")  # from SFace's feature length: norm_labels
 LABELS = ("centre", "rho", *NORM_LABELS)  # what the losses start from: build_samples, norm_labels
 REGRESSION_LOSSES = ("l2", "soft", "match", "mix", "cr", "rank")
 
@@ -491,6 +492,18 @@ def next_version(card_path: Path) -> str:
         return "1"
 
 
+def _label_source_text(labels: str) -> str:
+    """The model card's words for what replaced the leave-one-out centre cosine (nothing for `centre`)."""
+    length = "SFace's feature length (its embedding's norm before normalising)"
+    mapped = "mapped onto the cosine's scale by a least-squares line over the training samples (train.norm_labels)"
+    source = {"rho": "rho, the cosine to the identity's true centre from a rank-one fit of its pairwise cosines",
+              "norm": f"{length}, {mapped}",
+              "norm+mirror": f"the mean of {length} over the crop and its mirror image, {mapped}",
+              "centre+norm": f"the mean of it and {length}, {mapped}",
+              "centre+norm-natural": f"on the natural images, the mean of it and {length}, {mapped}"}.get(labels)
+    return f"; in place of the leave-one-out centre cosine: {source}" if source else ""
+
+
 def model_card(name: str, recipe: Recipe, model, history: list[dict], m: float, s: float, counts: dict,
                version: str = "1") -> dict:
     from .nets import count_macs, count_params
@@ -520,11 +533,7 @@ def model_card(name: str, recipe: Recipe, model, history: list[dict], m: float, 
                   "rank": "tinyFQnet label cos(embedding, leave-one-out centre of the identity's clean images): L2 regression plus RankNet pairwise ranking loss over each batch, smooth re-sampling",
                   "idq": f"LightQNet: pairwise soft labels sigmoid(s(cos - m)), m={m:.4f}, s={s:.2f}, IDQ loss (min of pair)",
                   "distill": f"LightQNet IDQ (m={m:.4f}, s={s:.2f}) + branch distillation (KL, lambda=10) from a head on the SFace embedding"}[loss]
-                 + {"rho": "; in place of the leave-one-out centre cosine: rho, the cosine to the identity's true centre from a rank-one fit of its pairwise cosines",
-                    "norm": "; in place of the leave-one-out centre cosine: SFace's feature length (its embedding's norm before normalising), mapped onto the cosine's scale by a least-squares line over the training samples (train.norm_labels)",
-                    "norm+mirror": "; in place of the leave-one-out centre cosine: the mean of SFace's feature lengths of the crop and of its mirror image, mapped onto the cosine's scale by a least-squares line over the training samples (train.norm_labels)",
-                    "centre+norm": "; in place of the leave-one-out centre cosine: the mean of it and SFace's feature length mapped onto its scale (train.norm_labels)",
-                    }.get(data.labels, ""),
+                 + _label_source_text(data.labels),
         "recognizer": "SFace 2021dec int8 (OpenCV Zoo); threshold at FMR 1e-3 on training impostor pairs: " + f"{m:.4f}",
         "training_data": {
             "lfw": "people in peopleDevTrain.txt, minus every 10th identity (validation)",
@@ -600,9 +609,32 @@ def training_sets(data: Path, recipe: DataRecipe, cache: Path, workers: int, log
         counts[name] = {"train_samples": len(train_parts[-1]), "validation_samples": len(val_parts[-1])}
         log(f"{name}: {counts[name]['train_samples']} training, {counts[name]['validation_samples']} validation samples")
     train_samples = concat_samples(train_parts)
+    if recipe.blur_penalty:
+        penalise_blur(train_samples, recipe.blur_penalty)
     if recipe.labels in NORM_LABELS:
         norm_labels(train_samples, recipe.labels)
     return train_samples, concat_samples(val_parts), counts
+
+
+def softness(samples: Samples) -> np.ndarray:
+    """How much detail each sample has lost against its own undegraded face: log2 of the ratio of their
+    sharpness (variance of the Laplacian over the crop's central 80×80, the face without background);
+    0 for the undegraded faces, negative where noise or JPEG blocks add edges. The bundled example's
+    defocused second reads 3.0–3.5, its motion blur 2.3–2.6, its downscaled second 2.3–2.9."""
+    sharpness = np.array([cv2.Laplacian(cv2.cvtColor(crop[16:96, 16:96], cv2.COLOR_BGR2GRAY), cv2.CV_32F).var()
+                          for crop in samples.crops])
+    own_clean = np.full(samples.source.max() + 1, -1)
+    own_clean[samples.source[samples.clean]] = np.flatnonzero(samples.clean)
+    return np.log2((sharpness[own_clean[samples.source]] + 1) / (sharpness + 1))
+
+
+def penalise_blur(samples: Samples, penalty: float) -> None:
+    """Take `penalty` off the labels of samples that lost 16 times their detail or more (SOFTNESS_FULL),
+    in proportion below that: a blurred face that SFace (and its feature length above all) still
+    recognises is not a face a person would pick."""
+    taken_off = (penalty * np.clip(softness(samples) / SOFTNESS_FULL, 0.0, 1.0)).astype(np.float32)
+    samples.label = samples.label - taken_off
+    samples.penalty = samples.penalty + taken_off
 
 
 def norm_labels(samples: Samples, labels: str) -> None:
@@ -611,11 +643,16 @@ def norm_labels(samples: Samples, labels: str) -> None:
     needs no other image of the identity, so its labels carry no noise from an identity's few or poor
     images. The length is mapped onto the centre cosine's scale by a least-squares line over all samples
     ("norm"; "norm+mirror": `samples.norm` is then the mean over the crop and its mirror image), or that
-    averaged with the centre cosine ("centre+norm"); penalties are taken off again."""
+    averaged with the centre cosine ("centre+norm"; "centre+norm-natural": on the natural images only,
+    the degraded copies keep the cosine, which sees the blur the length misses); penalties are taken off
+    again."""
     cosine = samples.label + samples.penalty
     slope, intercept = np.polyfit(samples.norm, cosine, 1)
     mapped = slope * samples.norm + intercept
-    samples.label = ((0.5 * (mapped + cosine) if labels == "centre+norm" else mapped) - samples.penalty).astype(np.float32)
+    if labels.startswith("centre+norm"):
+        averaged = 0.5 * (mapped + cosine)
+        mapped = np.where(samples.clean, averaged, cosine) if labels == "centre+norm-natural" else averaged
+    samples.label = (mapped - samples.penalty).astype(np.float32)
 
 
 def _first_per_identity(identities: np.ndarray, cap: int) -> np.ndarray:
