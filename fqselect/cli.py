@@ -628,11 +628,11 @@ def train_command(
     data_seed: Optional[int] = typer.Option(None, "--data-seed", help="Seeds the degraded and closed-eye copies (default: --seed). A new one re-detects and re-embeds every copy (hours); a new --seed with --data-seed 0 reuses the cache."),
     degraded: int = typer.Option(research.TRAIN_DEGRADED, "--degraded", min=0, help="Source-degraded copies of every training image."),
     closed_eyes: bool = typer.Option(True, "--closed-eyes/--no-closed-eyes", help="A copy of every image with a blink or wink on it (made as --eye-style says)."),
-    labels: str = typer.Option("centre", "--labels", help="centre (cosine to the leave-one-out centre of the identity's clean images), rho (each face's cosine to the identity's true centre, from a rank-one fit of its pairwise cosines: no penalty for belonging to an identity with few images), norm (SFace's feature length, mapped onto the cosine's scale: needs no other image of the identity), norm+mirror (the mean of the crop's and its mirror image's lengths, so mapped), centre+norm (centre and norm averaged) or centre+norm-natural (averaged on the natural images; degraded copies keep the centre cosine, which sees blur the length misses)."),
+    labels: str = typer.Option(research.TRAIN_LABELS, "--labels", help="centre (cosine to the leave-one-out centre of the identity's clean images), rho (each face's cosine to the identity's true centre, from a rank-one fit of its pairwise cosines: no penalty for belonging to an identity with few images), norm (SFace's feature length, mapped onto the cosine's scale: needs no other image of the identity), norm+mirror (the mean of the crop's and its mirror image's lengths, so mapped), centre+norm (centre and norm averaged) or centre+norm-natural (averaged on the natural images; degraded copies keep the centre cosine, which sees blur the length misses)."),
     centre_share: float = typer.Option(1.0, "--centre-share", min=0.1, max=1.0, help="Identity centres (the labels' reference) from this best share of each identity's clean images (1: all of them; --labels centre only)."),
     eye_style: str = typer.Option("paint", "--eye-style", help="How the closed-eye copies are made: paint (cheek-coloured skin over the eye) or lids (the face's own upper lid stretched down over it)."),
     jpeg_penalty: float = typer.Option(0.0, "--jpeg-penalty", min=0.0, max=1.0, help="Taken off the training labels of the heavy-JPEG copies, beyond what SFace takes off (people judge picks by eye)."),
-    blur_penalty: float = typer.Option(0.0, "--blur-penalty", min=0.0, max=1.0, help="Taken off the training labels of the degraded copies as blurred as the defocus of the bundled example's last second (16 times less detail than their own undegraded face: train.softness), in proportion below that, beyond what SFace takes off (people judge picks by eye; SFace's feature length barely minds blur)."),
+    blur_penalty: float = typer.Option(research.TRAIN_BLUR_PENALTY, "--blur-penalty", min=0.0, max=1.0, help="Taken off the training labels of the degraded copies as blurred as the defocus of the bundled example's last second (16 times less detail than their own undegraded face: train.softness), in proportion below that, beyond what SFace takes off (people judge picks by eye; SFace's feature length barely minds blur)."),
     closed_eye_penalty: float = typer.Option(0.0, "--closed-eye-penalty", min=0.0, max=1.0, help="Taken off the training labels of the closed-eye copies, beyond what SFace takes off (enrollment wants open eyes; SFace barely minds a wink)."),
     name: Optional[str] = typer.Option(None, "--name", help="Weights file name (default: the architecture)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Where the .onnx and its .json card go (default: the package's weights/)."),
@@ -643,7 +643,7 @@ def train_command(
 
     Examples:
 
-      fqselect train --name tinyfqnet     (the shipped default: tinyfqnet-wide, l2 labels)
+      fqselect train --name tinyfqnet     (the shipped default: tinyfqnet-scale, centre+norm labels, blur penalty)
 
       fqselect train --loss idq --epochs 4 --out /tmp/nets --name trial
     """

@@ -504,6 +504,12 @@ def _label_source_text(labels: str) -> str:
     return f"; in place of the leave-one-out centre cosine: {source}" if source else ""
 
 
+
+def _blur_penalty_text(penalty: float) -> str:
+    return (f"; minus up to {penalty:g} for copies that lost detail against their own clean face, in full at "
+            f"{SOFTNESS_FULL:g} octaves of Laplacian variance (train.penalise_blur)") if penalty else ""
+
+
 def model_card(name: str, recipe: Recipe, model, history: list[dict], m: float, s: float, counts: dict,
                version: str = "1") -> dict:
     from .nets import count_macs, count_params
@@ -533,7 +539,7 @@ def model_card(name: str, recipe: Recipe, model, history: list[dict], m: float, 
                   "rank": "tinyFQnet label cos(embedding, leave-one-out centre of the identity's clean images): L2 regression plus RankNet pairwise ranking loss over each batch, smooth re-sampling",
                   "idq": f"LightQNet: pairwise soft labels sigmoid(s(cos - m)), m={m:.4f}, s={s:.2f}, IDQ loss (min of pair)",
                   "distill": f"LightQNet IDQ (m={m:.4f}, s={s:.2f}) + branch distillation (KL, lambda=10) from a head on the SFace embedding"}[loss]
-                 + _label_source_text(data.labels),
+                 + _label_source_text(data.labels) + _blur_penalty_text(data.blur_penalty),
         "recognizer": "SFace 2021dec int8 (OpenCV Zoo); threshold at FMR 1e-3 on training impostor pairs: " + f"{m:.4f}",
         "training_data": {
             "lfw": "people in peopleDevTrain.txt, minus every 10th identity (validation)",
