@@ -268,6 +268,10 @@ def test_scale_aware_network_trains_exports_and_gets_the_scale_from_landmarks(tm
     runtime = NetworkScorer.from_weights(path).score(faces)
     assert np.allclose(runtime, quality[:8], atol=1e-5)
     assert isinstance(model, ScaleAwareTinyFQNet)
+    from fqselect.research.evaluate import onnx_cost
+
+    scorer = NetworkScorer.from_weights(path)
+    assert onnx_cost(scorer.path, scorer.spec)[1] > 8.5  # the whole graph counted (8.79 M), not the part before the scale
 
 
 def test_build_samples_takes_a_copys_penalty_off_its_labels_only():

@@ -82,10 +82,14 @@ def onnx_cost(path: Path, spec: InputSpec) -> tuple[int, float]:
     model = onnx.load(str(path))
     params = int(sum(np.prod(numpy_helper.to_array(t).shape) for t in model.graph.initializer))
     shape = [1, 3, spec.size, spec.size] if spec.layout == "NCHW" else [1, spec.size, spec.size, 3]
-    graph_input = model.graph.input[0]
-    for dim, value in zip(graph_input.type.tensor_type.shape.dim, shape):
+    for dim, value in zip(model.graph.input[0].type.tensor_type.shape.dim, shape):
         dim.ClearField("dim_param")
         dim.dim_value = value
+    for extra in model.graph.input[1:]:  # a second input (the scale): batch of one, so no size stays unknown
+        for dim in extra.type.tensor_type.shape.dim:
+            if dim.HasField("dim_param"):
+                dim.ClearField("dim_param")
+                dim.dim_value = 1
     inferred = shape_inference.infer_shapes(model)
     shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
               for v in list(inferred.graph.value_info) + list(inferred.graph.output) + list(inferred.graph.input)}

@@ -636,8 +636,8 @@ def softness(samples: Samples) -> np.ndarray:
 
 def penalise_blur(samples: Samples, penalty: float) -> None:
     """Take `penalty` off the labels of samples that lost 16 times their detail or more (SOFTNESS_FULL),
-    in proportion below that: a blurred face that SFace (and its feature length above all) still
-    recognises is not a face a person would pick."""
+    in proportion below that: a blurred face that SFace still recognises is not a face a person would
+    pick, and the networks taught without it ranked the bundled example's defocused frames first."""
     taken_off = (penalty * np.clip(softness(samples) / SOFTNESS_FULL, 0.0, 1.0)).astype(np.float32)
     samples.label = samples.label - taken_off
     samples.penalty = samples.penalty + taken_off
