@@ -504,7 +504,6 @@ def _label_source_text(labels: str) -> str:
     return f"; in place of the leave-one-out centre cosine: {source}" if source else ""
 
 
-
 def _blur_penalty_text(penalty: float) -> str:
     return (f"; minus up to {penalty:g} for copies that lost detail against their own clean face, in full at "
             f"{SOFTNESS_FULL:g} octaves of Laplacian variance (train.penalise_blur)") if penalty else ""
@@ -650,8 +649,7 @@ def norm_labels(samples: Samples, labels: str) -> None:
     images. The length is mapped onto the centre cosine's scale by a least-squares line over all samples
     ("norm"; "norm+mirror": `samples.norm` is then the mean over the crop and its mirror image), or that
     averaged with the centre cosine ("centre+norm"; "centre+norm-natural": on the natural images only,
-    the degraded copies keep the cosine, which sees the blur the length misses); penalties are taken off
-    again."""
+    the degraded copies keep the cosine); penalties are taken off again."""
     cosine = samples.label + samples.penalty
     slope, intercept = np.polyfit(samples.norm, cosine, 1)
     mapped = slope * samples.norm + intercept
