@@ -612,7 +612,7 @@ def eval_command(
     note(f"wrote {out}/results.md, results.json and plots")
 
 
-@app.command("train", epilog="Needs the \\[train] extra (PyTorch) and ../shared/data; about 20 minutes a network on 2 cores "
+@app.command("train", epilog="Needs the \\[train] extra (PyTorch) and ../shared/data; about 30 minutes a network on 2 cores "
                                  "after a one-off embedding pass. Exit codes: 0 done; 2 usage error.")
 def train_command(
     data: Optional[Path] = typer.Option(None, "--data", help="Folder with lfw/, celeba/, glint/, celeba-aligned/ (default: ../shared/data, or $FQ_SHARED/data)."),
