@@ -265,12 +265,11 @@ def test_scale_aware_network_trains_exports_and_gets_the_scale_from_landmarks(tm
     path.with_suffix(".json").write_text(json.dumps(card))
     faces = FaceBatch.from_crops(samples.crops[:8])
     faces.landmarks = faces.landmarks * (samples.resolution[:8] / TEMPLATE_EYE_DISTANCE)[:, None, None]
-    runtime = NetworkScorer.from_weights(path).score(faces)
-    assert np.allclose(runtime, quality[:8], atol=1e-5)
+    scorer = NetworkScorer.from_weights(path)
+    assert np.allclose(scorer.score(faces), quality[:8], atol=1e-5)
     assert isinstance(model, ScaleAwareTinyFQNet)
     from fqselect.research.evaluate import onnx_cost
 
-    scorer = NetworkScorer.from_weights(path)
     assert onnx_cost(scorer.path, scorer.spec)[1] > 8.5  # the whole graph counted (8.79 M), not the part before the scale
 
 
@@ -373,7 +372,7 @@ def test_norm_labels_map_the_feature_length_onto_the_cosine_and_keep_penalties()
     noisy.norm = norm[::-1].copy()  # a length unrelated to the cosine: "norm" follows the length, not the cosine
     norm_labels(noisy, "norm")
     assert abs(np.corrcoef(noisy.label + penalty, norm[::-1])[0, 1]) > 0.999
-    # natural images average the two teachers; degraded copies keep the cosine (which sees blur)
+    # natural images average the two teachers; with centre+norm-natural the degraded copies keep the cosine
     for labels in ("centre+norm", "centre+norm-natural"):
         mixed = samples()
         mixed.norm = norm[::-1].copy()
