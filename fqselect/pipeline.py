@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Callable, Iterable
@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .align import detect_and_align
-from .decode import Frame, InputSource, open_input, read_ahead
+from .decode import FRAME_TIME_SLACK, Frame, InputSource, open_input, read_ahead
 from .defaults import DEFAULT_EYES
 from .detect import check_detector, load_detector
 from .embed import check_recognizer, load_recognizer, quality_weighted_mean
@@ -29,7 +29,7 @@ from .persons import Gallery, PersonTracker
 from .results import InputResult, Options, Pick, Progress
 from .prescreen import Window, every_frame, sharpest_per_window
 from .score import Scorer, load_scorer, scorer_name
-from .selection import Candidate, TopKSelector
+from .selection import Candidate, TopKSelector, unblocked_stretches
 
 # A face of a window's sharpest frame this close to becoming a pick sends the window's next-sharpest
 # frame to the detector too (REFINE_FRAMES more per pick the window can hold). The sharpest frame can
@@ -148,9 +148,14 @@ def _analyse(source: InputSource, options: Options, result: InputResult, progres
             analyse = partial(_track_in_window, models=models, options=options, tracker=tracker, result=result)
         else:
             selector = TopKSelector(options.top, min_gap, options.min_quality)
-            analyse = partial(_select_in_window, models=models, options=options, selector=selector, result=result)
+            pickable = PickableWindows()
+            analyse = partial(_select_in_window, models=models, options=options, selector=selector, result=result,
+                              pickable=pickable)
         seen = _analyse_windows(windows, analyse, source.planned_frames(), progress)
     result.frames_decoded = getattr(source, "decoded", seen)  # videos: the grabbed-only frames count too
+    if source.kind == "video" and options.prescreen and not options.per_person:
+        _fill_gaps(source.path, options, selector, pickable, analyse, budget)
+        result.timeline.sort(key=lambda entry: entry[0])  # the report draws it as a line
     result.warnings.extend(source.warnings)
     if result.faces_seen == 0:
         raise NoFaceError(source.path)
@@ -190,17 +195,55 @@ def _finish_persons(tracker: PersonTracker, options: Options, models: Models, re
     result.faces_embedded = tracker.embedded
 
 
-def _select_in_window(window: Window, models: Models, options: Options, selector: TopKSelector, result: InputResult) -> None:
+@dataclass
+class PickableWindows:
+    """The windows whose analysed frames held a face good enough to be picked (--min-quality), and every
+    frame analysed: what `_fill_gaps` needs."""
+
+    spans: list[tuple[float, float]] = field(default_factory=list)
+    analysed: set[int] = field(default_factory=set)
+
+    def note(self, window: Window, frame: Frame, faces: list[Candidate], min_quality: float) -> None:
+        self.analysed.add(frame.index)
+        if any(c.quality >= min_quality for c in faces) and (window.start, window.end) not in self.spans[-1:]:
+            self.spans.append((window.start, window.end))
+
+
+def _select_in_window(window: Window, models: Models, options: Options, selector: TopKSelector, result: InputResult,
+                      pickable: PickableWindows) -> None:
     """The window's sharpest frame goes through the detector whole. While the last frame analysed holds a
     face that could become a pick, the next-sharpest is searched too, near that frame's faces only (the
     window holds the budget's worth): a face's quality also moves with small changes of pose and
     landmark placement between frames, which sharpness does not see."""
     faces = _analyse_whole(window.frames[0], models, options, result)
+    pickable.note(window, window.frames[0], faces, options.min_quality)
     for frame in window.frames[1:]:
         if not _offer(faces, selector, result):
             return
         faces = _analyse_near(frame, faces, models, options, result)
+        pickable.note(window, frame, faces, options.min_quality)
     _offer(faces, selector, result)
+
+
+def _fill_gaps(path: str, options: Options, selector: TopKSelector, pickable: PickableWindows,
+               analyse: Callable[[Window], None], budget: int) -> None:
+    """Fewer picks than --top although pickable faces were seen: the min-gap around the picks blocked them.
+    A window's analysed frames can all lie within --min-gap of a pick while other frames of that window
+    do not (a 3-s clip whose windows' sharpest frames fall mid-second: a pick at 1.1 s blocks both
+    neighbours, and `--exhaustive` finds three picks where the windows gave two). Those stretches are
+    decoded again and analysed as windows of their own. A file that fails now keeps the picks it gave."""
+    taken = [c.time for c in selector.picks()]
+    if len(taken) >= options.top:
+        return
+    for start, end in unblocked_stretches(pickable.spans, taken, options.min_gap):
+        sampling = replace(options.sampling, start=max(0.0, start - FRAME_TIME_SLACK), end=end + FRAME_TIME_SLACK)
+        try:
+            with open_input(path, sampling) as source:
+                frames = (f for f in source.frames() if f.index not in pickable.analysed)
+                for window in sharpest_per_window(frames, math.inf, budget):
+                    analyse(window)
+        except (InputError, OSError):
+            return
 
 
 def _offer(faces: list[Candidate], selector: TopKSelector, result: InputResult) -> bool:

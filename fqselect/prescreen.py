@@ -34,31 +34,34 @@ def frame_sharpness(luma: np.ndarray) -> float:
 
 @dataclass
 class Window:
-    """The frames of one stretch of video worth the detector, sharpest first, and how many were looked at."""
+    """The frames of one stretch of video worth the detector, sharpest first, how many were looked at, and
+    the times of the first and last of them."""
 
     frames: list[Frame]
     looked_at: int
+    start: float = 0.0
+    end: float = 0.0
 
 
 def sharpest_per_window(frames: Iterable[Frame], window: float, keep: int | None) -> Iterator[Window]:
     """Consecutive frames grouped into `window`-second stretches, each reduced to its `keep` sharpest (all
     when None). Memory: `keep` frames, as the others are dropped as soon as they cannot be among them."""
     best: list[tuple[float, int, Frame]] = []  # (-sharpness, arrival, frame): the sharpest, then the earliest
-    looked_at, start = 0, 0.0
+    looked_at, start, last = 0, 0.0, 0.0
     for frame in frames:
         if looked_at and frame.time >= start + window:
-            yield Window([f for *_, f in sorted(best)], looked_at)
+            yield Window([f for *_, f in sorted(best)], looked_at, start, last)
             best, looked_at = [], 0
         if not looked_at:
             start = frame.time
-        looked_at += 1
+        looked_at, last = looked_at + 1, frame.time
         best.append((-frame_sharpness(frame.luma), looked_at, frame))
         if keep is not None and len(best) > keep:
             best.remove(max(best))
     if looked_at:
-        yield Window([f for *_, f in sorted(best)], looked_at)
+        yield Window([f for *_, f in sorted(best)], looked_at, start, last)
 
 
 def every_frame(frames: Iterable[Frame]) -> Iterator[Window]:
     """No pre-screening (--exhaustive, explicit sampling, images): every frame is its own window."""
-    return (Window([frame], 1) for frame in frames)
+    return (Window([frame], 1, frame.time, frame.time) for frame in frames)

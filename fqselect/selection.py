@@ -40,6 +40,18 @@ def greedy_picks(candidates: list[Candidate], k: int, min_gap: float) -> list[Ca
     return picks
 
 
+def unblocked_stretches(spans: list[tuple[float, float]], taken: list[float], min_gap: float) -> list[tuple[float, float]]:
+    """The parts of the time spans [start, end] at least min_gap from every taken time."""
+    stretches = []
+    for start, end in spans:
+        pieces = [(start, end)]
+        for t in taken:
+            pieces = [(lo, hi) for a, b in pieces for lo, hi in ((a, min(b, t - min_gap)), (max(a, t + min_gap), b))
+                      if lo <= hi]
+        stretches.extend(pieces)
+    return stretches
+
+
 def separated_count(times: list[float], separation: float) -> int:
     """The most of these times that can be chosen pairwise at least `separation` apart (earliest first
     is optimal on a line)."""

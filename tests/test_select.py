@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from fqselect.selection import Candidate, TopKSelector, greedy_picks
+from fqselect.selection import Candidate, TopKSelector, greedy_picks, unblocked_stretches
 
 
 def candidates(qualities, times):
@@ -119,3 +119,11 @@ def test_time_ordered_streams_keep_a_bounded_pool():
     for c in candidates(rng.random(20000), np.arange(20000) / 6.0):  # ~55 minutes at 6 faces a second
         selector.offer(c)
         assert len(selector.pool) <= 200
+
+
+def test_unblocked_stretches_are_the_spans_at_least_min_gap_from_every_pick():
+    spans = [(0.0, 0.96), (1.0, 1.96), (2.0, 2.56)]
+    free = unblocked_stretches(spans, [1.4], 1.0)
+    assert np.allclose(free, [(0.0, 0.4), (2.4, 2.56)])
+    assert unblocked_stretches(spans, [0.5, 2.0], 1.0) == []  # every span blocked
+    assert unblocked_stretches([(0.0, 3.0)], [1.0, 2.0], 0.5) == [(0.0, 0.5), (1.5, 1.5), (2.5, 3.0)]

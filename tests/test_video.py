@@ -168,3 +168,26 @@ def test_asking_for_one_pick_still_finds_the_best_frame():
     three = process_input(str(example / "example.mp4"), Options(top=3)).picks
     assert clean["first_frame"] <= one[0].frame <= clean["last_frame"]
     assert one[0].quality == three[0].quality
+
+
+def test_a_short_clip_gets_as_many_picks_as_exhaustive(tmp_path, make_example):
+    """A 2.6-s clip whose only sharp frame (1.4 s) is its best face and whose slightly soft frames lie
+    mid-window (0.6 s, 2.2 s): the pick at 1.4 s blocks both windows' sharpest frames, yet frames of
+    those windows lie a whole --min-gap away from it. The default path once returned two picks where
+    `--exhaustive` found three; the stretches left free are now searched."""
+    import cv2
+
+    scene = make_example.face_scene(make_example.sample_photo())
+    soft, softer = cv2.GaussianBlur(scene, (0, 0), 1.0), cv2.GaussianBlur(scene, (0, 0), 2.5)
+    path = tmp_path / "short.mp4"
+    writer = make_example.EncodedWriter(path, "h264-camera", 25, make_example.FRAME_SIZE)
+    for index in range(65):
+        writer.write({35: scene, 15: soft, 55: soft}.get(index, softer))
+    writer.release()
+    default = process_input(str(path), Options(top=3))
+    exhaustive = process_input(str(path), Options(top=3, exhaustive=True))
+    assert len(exhaustive.picks) == 3
+    assert len(default.picks) == 3
+    times = sorted(p.time for p in default.picks)
+    assert all(later - earlier >= 1.0 for earlier, later in zip(times, times[1:]))
+    assert default.frames_analysed < exhaustive.frames_analysed / 4
