@@ -633,6 +633,7 @@ def train_command(
     eye_style: str = typer.Option("paint", "--eye-style", help="How the closed-eye copies are made: paint (cheek-coloured skin over the eye) or lids (the face's own upper lid stretched down over it)."),
     jpeg_penalty: float = typer.Option(0.0, "--jpeg-penalty", min=0.0, max=1.0, help="Taken off the training labels of the heavy-JPEG copies, beyond what SFace takes off (people judge picks by eye)."),
     blur_penalty: float = typer.Option(research.TRAIN_BLUR_PENALTY, "--blur-penalty", min=0.0, max=1.0, help="Taken off the training labels of copies that lost 16 times their detail or more against their own undegraded face (train.softness; the bundled example's defocused second lost 8-11 times), in proportion below that, beyond what SFace takes off (people judge picks by eye)."),
+    blur_onset: float = typer.Option(0.0, "--blur-onset", min=0.0, max=3.5, help="Octaves of lost detail (train.softness) below which --blur-penalty takes nothing off; it then grows to its full value at 4 octaves."),
     closed_eye_penalty: float = typer.Option(0.0, "--closed-eye-penalty", min=0.0, max=1.0, help="Taken off the training labels of the closed-eye copies, beyond what SFace takes off (enrollment wants open eyes; SFace barely minds a wink)."),
     name: Optional[str] = typer.Option(None, "--name", help="Weights file name (default: the architecture)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Where the .onnx and its .json card go (default: the package's weights/)."),
@@ -653,7 +654,7 @@ def train_command(
     # The data's seed defaults to the training seed, as in every card so far; apart, a new training
     # seed reuses the cached embeddings and repeats in minutes.
     data_recipe = DataRecipe(degraded, closed_eyes, eye_style, closed_eye_penalty, jpeg_penalty, centre_share, labels,
-                             seed if data_seed is None else data_seed, blur_penalty=blur_penalty)
+                             seed if data_seed is None else data_seed, blur_penalty=blur_penalty, blur_onset=blur_onset)
     recipe = Recipe(arch, size, width, loss, epochs, samples_per_epoch, seed, natural_share, ema, data_recipe)
     run_training(recipe, data, name, out, workers=workers, threads=threads,
                  command="fqselect train " + " ".join(sys.argv[2:]), log=note)

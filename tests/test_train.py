@@ -398,6 +398,9 @@ def test_blur_penalty_follows_the_detail_a_copy_lost_against_its_own_clean_face(
     penalise_blur(samples, 0.2)
     assert np.allclose(samples.label[2:4], 0.6) and np.allclose(samples.penalty[2:4], 0.25)
     assert np.allclose(samples.label[:2], 0.8) and (samples.label[4:] > 0.7).all()
+    samples.label[:] = 0.8
+    penalise_blur(samples, 0.2, onset=SOFTNESS_FULL - 0.01)  # from just below the full loss: all or nothing
+    assert np.allclose(samples.label[2:4], 0.6) and np.allclose(samples.label[4:], 0.8)
 
 
 def test_face_sets_keep_feature_lengths_and_load_caches_written_without_them(tmp_path):

@@ -34,6 +34,7 @@ class DataRecipe:
     labels: str = TRAIN_LABELS
     seed: int = 0  # the degradations' and closed eyes' seed (a new one re-embeds every copy)
     blur_penalty: float = TRAIN_BLUR_PENALTY  # taken off blurred copies' labels, in proportion to their loss of detail
+    blur_onset: float = 0.0  # octaves of lost detail below which the blur penalty takes nothing off
 
 
 @dataclass(frozen=True)

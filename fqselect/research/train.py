@@ -504,8 +504,9 @@ def _label_source_text(labels: str) -> str:
     return f"; in place of the leave-one-out centre cosine: {source}" if source else ""
 
 
-def _blur_penalty_text(penalty: float) -> str:
-    return (f"; minus up to {penalty:g} for copies that lost detail against their own clean face, in full at "
+def _blur_penalty_text(penalty: float, onset: float) -> str:
+    start = f"from {onset:g} octaves, " if onset else ""
+    return (f"; minus up to {penalty:g} for copies that lost detail against their own clean face, {start}in full at "
             f"{SOFTNESS_FULL:g} octaves of Laplacian variance (train.penalise_blur)") if penalty else ""
 
 
@@ -538,7 +539,7 @@ def model_card(name: str, recipe: Recipe, model, history: list[dict], m: float, 
                   "rank": "tinyFQnet label cos(embedding, leave-one-out centre of the identity's clean images): L2 regression plus RankNet pairwise ranking loss over each batch, smooth re-sampling",
                   "idq": f"LightQNet: pairwise soft labels sigmoid(s(cos - m)), m={m:.4f}, s={s:.2f}, IDQ loss (min of pair)",
                   "distill": f"LightQNet IDQ (m={m:.4f}, s={s:.2f}) + branch distillation (KL, lambda=10) from a head on the SFace embedding"}[loss]
-                 + _label_source_text(data.labels) + _blur_penalty_text(data.blur_penalty),
+                 + _label_source_text(data.labels) + _blur_penalty_text(data.blur_penalty, data.blur_onset),
         "recognizer": "SFace 2021dec int8 (OpenCV Zoo); threshold at FMR 1e-3 on training impostor pairs: " + f"{m:.4f}",
         "training_data": {
             "lfw": "people in peopleDevTrain.txt, minus every 10th identity (validation)",
@@ -615,7 +616,7 @@ def training_sets(data: Path, recipe: DataRecipe, cache: Path, workers: int, log
         log(f"{name}: {counts[name]['train_samples']} training, {counts[name]['validation_samples']} validation samples")
     train_samples = concat_samples(train_parts)
     if recipe.blur_penalty:
-        penalise_blur(train_samples, recipe.blur_penalty)
+        penalise_blur(train_samples, recipe.blur_penalty, recipe.blur_onset)
     if recipe.labels in NORM_LABELS:
         norm_labels(train_samples, recipe.labels)
     return train_samples, concat_samples(val_parts), counts
@@ -633,11 +634,13 @@ def softness(samples: Samples) -> np.ndarray:
     return np.log2((sharpness[own_clean[samples.source]] + 1) / (sharpness + 1))
 
 
-def penalise_blur(samples: Samples, penalty: float) -> None:
+def penalise_blur(samples: Samples, penalty: float, onset: float = 0.0) -> None:
     """Take `penalty` off the labels of samples that lost 16 times their detail or more (SOFTNESS_FULL),
-    in proportion below that: a blurred face that SFace still recognises is not a face a person would
-    pick, and the networks taught without it ranked the bundled example's defocused frames first."""
-    taken_off = (penalty * np.clip(softness(samples) / SOFTNESS_FULL, 0.0, 1.0)).astype(np.float32)
+    in proportion below that down to `onset` octaves: a blurred face that SFace still recognises is not
+    a face a person would pick, and the networks taught without it ranked the bundled example's
+    defocused frames first."""
+    ramp = (softness(samples) - onset) / (SOFTNESS_FULL - onset)
+    taken_off = (penalty * np.clip(ramp, 0.0, 1.0)).astype(np.float32)
     samples.label = samples.label - taken_off
     samples.penalty = samples.penalty + taken_off
 
