@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -143,18 +143,22 @@ def _analyse(source: InputSource, options: Options, result: InputResult, progres
         else:
             windows = every_frame(decoded)
         models = models_for(options)
+        pickable = PickableWindows()
         if options.per_person:
             tracker = PersonTracker(options.top, min_gap, options.min_quality, models.recognizer)
-            analyse = partial(_track_in_window, models=models, options=options, tracker=tracker, result=result)
+            analyse = partial(_track_in_window, models=models, options=options, tracker=tracker, result=result,
+                              pickable=pickable)
         else:
             selector = TopKSelector(options.top, min_gap, options.min_quality)
-            pickable = PickableWindows()
             analyse = partial(_select_in_window, models=models, options=options, selector=selector, result=result,
                               pickable=pickable)
         seen = _analyse_windows(windows, analyse, source.planned_frames(), progress)
     result.frames_decoded = getattr(source, "decoded", seen)  # videos: the grabbed-only frames count too
-    if source.kind == "video" and options.prescreen and not options.per_person:
-        _fill_gaps(source.path, options, selector, pickable, analyse, budget)
+    if source.kind == "video" and options.prescreen:
+        if options.per_person:
+            _fill_person_gaps(source.path, options, tracker, pickable, models, result)
+        else:
+            _fill_gaps(source.path, options, selector, pickable, analyse, budget)
         result.timeline.sort(key=lambda entry: entry[0])  # the report draws it as a line
     result.warnings.extend(source.warnings)
     if result.faces_seen == 0:
@@ -231,17 +235,43 @@ def _fill_gaps(path: str, options: Options, selector: TopKSelector, pickable: Pi
     A window's analysed frames can all lie within --min-gap of a pick while other frames of that window
     do not (a 3-s clip whose windows' sharpest frames fall mid-second: a pick at 1.1 s blocks both
     neighbours, and `--exhaustive` finds three picks where the windows gave two). Those stretches are
-    decoded again and analysed as windows of their own. A file that fails now keeps the picks it gave."""
+    decoded again and analysed as windows of their own."""
     taken = [c.time for c in selector.picks()]
-    if len(taken) >= options.top:
-        return
-    for start, end in unblocked_stretches(pickable.spans, taken, options.min_gap):
+    if len(taken) < options.top:
+        stretches = unblocked_stretches(pickable.spans, taken, options.min_gap)
+        for window in _stretch_windows(path, options, stretches, pickable.analysed, budget):
+            analyse(window)
+
+
+def _fill_person_gaps(path: str, options: Options, tracker: PersonTracker, pickable: PickableWindows,
+                      models: Models, result: InputResult) -> None:
+    """`_fill_gaps` for each track with fewer picks than --top: the sharpest frame of each stretch of its
+    windows left free by its picks is searched near its face closest in time, and what is found there
+    joins the track."""
+    for track in tracker.finished + tracker.active:
+        faces = track.selector.pool  # all of its faces while it has fewer than k picks (nothing is pruned)
+        taken = [c.time for c in track.selector.picks()]
+        if len(taken) >= options.top or not faces:
+            continue
+        spans = [span for span in pickable.spans if any(span[0] <= c.time <= span[1] for c in faces)]
+        stretches = unblocked_stretches(spans, taken, options.min_gap)
+        for window in _stretch_windows(path, options, stretches, pickable.analysed, 1):
+            anchor = min(faces, key=lambda c: abs(c.time - window.frames[0].time))
+            found = _analyse_near(window.frames[0], [anchor], models, options, result)
+            result.faces_seen += len(found)
+            tracker.refine(found, [anchor], [track])
+
+
+def _stretch_windows(path: str, options: Options, stretches: list[tuple[float, float]], analysed: set[int],
+                     keep: int) -> Iterator[Window]:
+    """Each stretch of the video decoded again as one window of its `keep` sharpest frames not analysed
+    yet. A file that fails now only ends them: the picks it gave stand."""
+    for start, end in stretches:
         sampling = replace(options.sampling, start=max(0.0, start - FRAME_TIME_SLACK), end=end + FRAME_TIME_SLACK)
         try:
             with open_input(path, sampling) as source:
-                frames = (f for f in source.frames() if f.index not in pickable.analysed)
-                for window in sharpest_per_window(frames, math.inf, budget):
-                    analyse(window)
+                frames = (f for f in source.frames() if f.index not in analysed)
+                yield from sharpest_per_window(frames, math.inf, keep)
         except (InputError, OSError):
             return
 
@@ -255,17 +285,20 @@ def _offer(faces: list[Candidate], selector: TopKSelector, result: InputResult) 
     return promising
 
 
-def _track_in_window(window: Window, models: Models, options: Options, tracker: PersonTracker, result: InputResult) -> None:
+def _track_in_window(window: Window, models: Models, options: Options, tracker: PersonTracker, result: InputResult,
+                     pickable: PickableWindows) -> None:
     """--per-person: the window's sharpest frame goes through the detector whole and its faces are linked
     to tracks; while one of them could still become one of its person's picks, the next-sharpest frames
     are searched near them (as `_select_in_window` does), each face found joining its region's track."""
     faces = _analyse_whole(window.frames[0], models, options, result)
+    pickable.note(window, window.frames[0], faces, options.min_quality)
     result.faces_seen += len(faces)
     tracks = tracker.update(faces)
     for frame in window.frames[1:]:
         if not any(t.selector.could_pick(c, refine_margin(c.merit)) for c, t in zip(faces, tracks)):
             return
         found = _analyse_near(frame, faces, models, options, result)
+        pickable.note(window, frame, found, options.min_quality)
         result.faces_seen += len(found)
         faces, tracks = tracker.refine(found, faces, tracks)
 

@@ -174,7 +174,7 @@ def test_a_short_clip_gets_as_many_picks_as_exhaustive(tmp_path, make_example):
     """A 2.6-s clip whose only sharp frame (1.4 s) is its best face and whose slightly soft frames lie
     mid-window (0.6 s, 2.2 s): the pick at 1.4 s blocks both windows' sharpest frames, yet frames of
     those windows lie a whole --min-gap away from it. The default path once returned two picks where
-    `--exhaustive` found three; the stretches left free are now searched."""
+    `--exhaustive` found three (and so did --per-person); the stretches left free are now searched."""
     import cv2
 
     scene = make_example.face_scene(make_example.sample_photo())
@@ -191,3 +191,5 @@ def test_a_short_clip_gets_as_many_picks_as_exhaustive(tmp_path, make_example):
     times = sorted(p.time for p in default.picks)
     assert all(later - earlier >= 1.0 for earlier, later in zip(times, times[1:]))
     assert default.frames_analysed < exhaustive.frames_analysed / 4
+    per_person = process_input(str(path), Options(top=3, per_person=True))
+    assert [len(p.picks) for p in per_person.persons] == [3]
