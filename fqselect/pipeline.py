@@ -202,15 +202,22 @@ def _finish_persons(tracker: PersonTracker, options: Options, models: Models, re
 @dataclass
 class PickableWindows:
     """The windows whose analysed frames held a face good enough to be picked (--min-quality), and every
-    frame analysed: what `_fill_gaps` needs."""
+    frame analysed: what `_fill_gaps` needs. Once no pick can be lost (`forget`), nothing is kept, so a
+    long video's memory stays flat."""
 
     spans: list[tuple[float, float]] = field(default_factory=list)
     analysed: set[int] = field(default_factory=set)
+    needed: bool = True
 
     def note(self, window: Window, frame: Frame, faces: list[Candidate], min_quality: float) -> None:
+        if not self.needed:
+            return
         self.analysed.add(frame.index)
         if any(c.quality >= min_quality for c in faces) and (window.start, window.end) not in self.spans[-1:]:
             self.spans.append((window.start, window.end))
+
+    def forget(self) -> None:
+        self.needed, self.spans, self.analysed = False, [], set()
 
 
 def _select_in_window(window: Window, models: Models, options: Options, selector: TopKSelector, result: InputResult,
@@ -219,6 +226,8 @@ def _select_in_window(window: Window, models: Models, options: Options, selector
     face that could become a pick, the next-sharpest is searched too, near that frame's faces only (the
     window holds the budget's worth): a face's quality also moves with small changes of pose and
     landmark placement between frames, which sharpness does not see."""
+    if selector.settled:  # it holds k faces 2·min_gap apart: it will give k picks, none lost to the gap
+        pickable.forget()
     faces = _analyse_whole(window.frames[0], models, options, result)
     pickable.note(window, window.frames[0], faces, options.min_quality)
     for frame in window.frames[1:]:
