@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 import os
 import time
@@ -219,6 +220,16 @@ class PickableWindows:
     def forget(self) -> None:
         self.needed, self.spans, self.analysed = False, [], set()
 
+    def holding(self, times: list[float]) -> list[tuple[float, float]]:
+        """The spans that hold one of these times (spans come in time order: a bisection each)."""
+        starts = [start for start, _ in self.spans]
+        held = set()
+        for t in times:
+            i = bisect.bisect_right(starts, t) - 1
+            if i >= 0 and self.spans[i][1] >= t:
+                held.add(i)
+        return [self.spans[i] for i in sorted(held)]
+
 
 def _select_in_window(window: Window, models: Models, options: Options, selector: TopKSelector, result: InputResult,
                       pickable: PickableWindows) -> None:
@@ -262,8 +273,7 @@ def _fill_person_gaps(path: str, options: Options, tracker: PersonTracker, picka
         taken = [c.time for c in track.selector.picks()]
         if len(taken) >= options.top or not faces:
             continue
-        spans = [span for span in pickable.spans if any(span[0] <= c.time <= span[1] for c in faces)]
-        stretches = unblocked_stretches(spans, taken, options.min_gap)
+        stretches = unblocked_stretches(pickable.holding([c.time for c in faces]), taken, options.min_gap)
         for window in _stretch_windows(path, options, stretches, pickable.analysed, 1):
             anchor = min(faces, key=lambda c: abs(c.time - window.frames[0].time))
             found = _analyse_near(window.frames[0], [anchor], models, options, result)
