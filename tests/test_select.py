@@ -127,3 +127,22 @@ def test_unblocked_stretches_are_the_spans_at_least_min_gap_from_every_pick():
     assert np.allclose(free, [(0.0, 0.4), (2.4, 2.56)])
     assert unblocked_stretches(spans, [0.5, 2.0], 1.0) == []  # every span blocked
     assert unblocked_stretches([(0.0, 3.0)], [1.0, 2.0], 0.5) == [(0.0, 0.5), (1.5, 1.5), (2.5, 3.0)]
+
+
+def test_pickable_windows_find_the_windows_that_hold_given_times_and_forget_when_told():
+    from fqselect.decode import Frame
+    from fqselect.pipeline import PickableWindows
+    from fqselect.prescreen import Window
+
+    pickable = PickableWindows()
+    face = candidates([0.9], [0.0])
+    for start in (0.0, 1.0, 2.0, 5.0):
+        frame = Frame(int(start * 25), start, np.zeros((4, 4, 3), np.uint8), "clip")
+        pickable.note(Window([frame], 25, start, start + 0.96), frame, face, min_quality=0.5)
+    empty = Frame(75, 3.0, np.zeros((4, 4, 3), np.uint8), "clip")
+    pickable.note(Window([empty], 25, 3.0, 3.96), empty, [], min_quality=0.5)  # no face: not a pickable window
+    assert pickable.holding([0.5, 2.2, 3.5, 4.99, 5.0]) == [(0.0, 0.96), (2.0, 2.96), (5.0, 5.96)]
+    assert pickable.analysed == {0, 25, 50, 75, 125}
+    pickable.forget()
+    pickable.note(Window([empty], 25, 6.0, 6.96), empty, face, min_quality=0.5)
+    assert pickable.spans == [] and pickable.analysed == set()
