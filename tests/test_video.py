@@ -178,7 +178,7 @@ def test_a_short_clip_gets_as_many_picks_as_exhaustive(tmp_path, make_example):
     import cv2
 
     scene = make_example.face_scene(make_example.sample_photo())
-    soft, softer = cv2.GaussianBlur(scene, (0, 0), 1.0), cv2.GaussianBlur(scene, (0, 0), 2.5)
+    soft, softer = cv2.GaussianBlur(scene, (0, 0), 1.6), cv2.GaussianBlur(scene, (0, 0), 3.0)
     path = tmp_path / "short.mp4"
     writer = make_example.EncodedWriter(path, "h264-camera", 25, make_example.FRAME_SIZE)
     for index in range(65):

@@ -17,7 +17,7 @@ TRAIN_EPOCHS = 12
 TRAIN_SAMPLES_PER_EPOCH = 120_000  # 40,000 left the networks under-fitted (README)
 TRAIN_DEGRADED = 4  # source-degraded copies of every training image
 TRAIN_LABELS = "centre+norm"  # train.LABELS
-TRAIN_BLUR_PENALTY = 0.15  # train.penalise_blur: without it the network ranked a defocused frame first (README)
+TRAIN_BLUR_PENALTY = 0.08  # train.penalise_blur: without it the network ranked a defocused frame first (README)
 EYES_EPOCHS = 8  # `fqselect train-eyes`
 
 
