@@ -144,7 +144,9 @@ def _analyse(source: InputSource, options: Options, result: InputResult, progres
         else:
             windows = every_frame(decoded)
         models = models_for(options)
-        pickable = PickableWindows()
+        # only the pre-screened video path can lose a pick to the gap (every other path analyses every frame)
+        fills_gaps = source.kind == "video" and options.prescreen
+        pickable = PickableWindows(needed=fills_gaps)
         if options.per_person:
             tracker = PersonTracker(options.top, min_gap, options.min_quality, models.recognizer)
             analyse = partial(_track_in_window, models=models, options=options, tracker=tracker, result=result,
@@ -155,7 +157,7 @@ def _analyse(source: InputSource, options: Options, result: InputResult, progres
                               pickable=pickable)
         seen = _analyse_windows(windows, analyse, source.planned_frames(), progress)
     result.frames_decoded = getattr(source, "decoded", seen)  # videos: the grabbed-only frames count too
-    if source.kind == "video" and options.prescreen:
+    if fills_gaps:
         if options.per_person:
             _fill_person_gaps(source.path, options, tracker, pickable, models, result)
         else:
@@ -203,8 +205,8 @@ def _finish_persons(tracker: PersonTracker, options: Options, models: Models, re
 @dataclass
 class PickableWindows:
     """The windows whose analysed frames held a face good enough to be picked (--min-quality), and every
-    frame analysed: what `_fill_gaps` needs. Once no pick can be lost (`forget`), nothing is kept, so a
-    long video's memory stays flat."""
+    frame analysed: what `_fill_gaps` and `_fill_person_gaps` need. Where no pick can be lost (`needed`
+    False, or `forget` once the picks are sure), nothing is kept, so a long video's memory stays flat."""
 
     spans: list[tuple[float, float]] = field(default_factory=list)
     analysed: set[int] = field(default_factory=set)

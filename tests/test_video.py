@@ -173,8 +173,8 @@ def test_asking_for_one_pick_still_finds_the_best_frame():
 def test_a_short_clip_gets_as_many_picks_as_exhaustive(tmp_path, make_example):
     """A 2.6-s clip whose only sharp frame (1.4 s) is its best face and whose slightly soft frames lie
     mid-window (0.6 s, 2.2 s): the pick at 1.4 s blocks both windows' sharpest frames, yet frames of
-    those windows lie a whole --min-gap away from it. The default path once returned two picks where
-    `--exhaustive` found three (and so did --per-person); the stretches left free are now searched."""
+    those windows lie a whole --min-gap away from it. The default path and --per-person once returned one
+    pick where `--exhaustive` found three; the stretches left free are now searched."""
     import cv2
 
     scene = make_example.face_scene(make_example.sample_photo())
