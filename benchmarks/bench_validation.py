@@ -6,8 +6,11 @@ Scores the validation split of `fqselect train` (held-back identities of the fou
 the held-out sets) through the runtime scorer, as a user's run would: the baselines that read pixels
 or face size, the shipped networks, the peers, and every NAME=PATH given. Per network: EDC pAUC at FMR
 1e-3 at 20% / 30% discard on the natural faces (what training logs per epoch) and the Spearman
-correlation of score and label over the degraded copies (the README's second tie-break). Loads the
-training sets (~8 GB): not beside a training run.
+correlation of score and label over the degraded copies (the README's second tie-break), and the
+failing-pair-weighted mean rank of the natural faces (0: every face of a failing pair ranked lowest)
+and the share of failing pairs among the 20% of genuine pairs of lowest pair quality.
+Then how concentrated the failing genuine pairs are: the identities that hold the most of them (a
+handful decide every pAUC above). Loads the training sets (~8 GB): not beside a training run.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from fqselect.faces import FaceBatch  # noqa: E402
 from fqselect.research import DataRecipe, shared_dir  # noqa: E402
 from fqselect.research.dataset import DEFAULT_CACHE  # noqa: E402
 from fqselect.research.evaluate import build_scorers, default_peers  # noqa: E402
-from fqselect.research.metrics import PairSet, edc, pauc  # noqa: E402
+from fqselect.research.metrics import PairSet, edc, pauc, threshold_at_fmr  # noqa: E402
 from fqselect.research.train import FMR, training_sets  # noqa: E402
 from fqselect.score import TEMPLATE_EYE_DISTANCE, NetworkScorer, available_networks  # noqa: E402
 
@@ -52,12 +55,31 @@ def main() -> None:
     faces.landmarks = faces.landmarks * (validation.resolution / TEMPLATE_EYE_DISTANCE)[:, None, None]
     natural, degraded = np.flatnonzero(validation.clean), ~validation.clean
     pairs = PairSet.from_embeddings(validation.embeddings[natural], validation.identity[natural])
-    print("| network | pAUC 20% / 30% (natural faces) | Spearman with the label (degraded copies) |\n| --- | --- | --- |")
+    fails = pairs.genuine <= threshold_at_fmr(pairs.impostor, FMR)
+    failing = pairs.genuine_pairs[fails]
+    failing_pairs_of = np.bincount(failing.ravel(), minlength=len(natural))  # per natural face
+    print("| network | pAUC 20% / 30% (natural faces) | Spearman with the label (degraded copies) | "
+          "failing-pair-weighted rank | failing pairs in the lowest 20% |\n| --- | --- | --- | --- | --- |")
     for name, scorer in scorers.items():
         quality = scorer.score(faces)
         curve = edc(pairs, quality[natural], FMR)
+        rank = quality[natural].argsort().argsort() / len(natural)
+        pair_quality = quality[natural][pairs.genuine_pairs].min(axis=1)
+        caught = (pair_quality[fails] <= np.quantile(pair_quality, 0.2)).mean()
         print(f"| {name} | {pauc(curve, 0.2):.4f} / {pauc(curve, 0.3):.4f} | "
-              f"{spearman(quality[degraded], validation.label[degraded]):.3f} |", flush=True)
+              f"{spearman(quality[degraded], validation.label[degraded]):.3f} | "
+              f"{(rank * failing_pairs_of).sum() / failing_pairs_of.sum():.3f} | {caught:.0%} |", flush=True)
+    print_concentration(validation.identity[natural], failing)
+
+
+def print_concentration(identities: np.ndarray, failing: np.ndarray, shown: int = 5) -> None:
+    """The identities holding the most failing genuine pairs (FMR 1e-3), and their share of all of them."""
+    names, per_face = np.unique(identities, return_inverse=True)
+    held = np.bincount(per_face[failing[:, 0]], minlength=len(names))
+    order = np.argsort(-held)[:shown]
+    print(f"\n{len(failing)} failing genuine pairs over {len(names)} identities; the {shown} holding most of them: "
+          + ", ".join(f"{held[i]} ({held[i] / len(failing):.0%}, {np.sum(per_face == i)} faces)" for i in order)
+          + f"; together {held[order].sum() / len(failing):.0%}")
 
 
 if __name__ == "__main__":
