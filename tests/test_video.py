@@ -101,7 +101,6 @@ def test_each_window_keeps_its_sharpest_frames_sharpest_first(group_clip):
     assert all(len(w.frames) == w.looked_at for w in sharpest_per_window(frames, 1.0, keep=None))
 
 
-
 @pytest.mark.parametrize("width", [480, 1280])
 def test_frame_sharpness_is_the_variance_of_the_thumbnails_laplacian(width):
     import cv2
@@ -111,6 +110,7 @@ def test_frame_sharpness_is_the_variance_of_the_thumbnails_laplacian(width):
     laplacian = cv2.Laplacian(luma[::step, ::step].copy(), cv2.CV_64F)
     assert frame_sharpness(luma) == pytest.approx(laplacian.var(), rel=1e-9)
     assert frame_sharpness(cv2.GaussianBlur(luma, (0, 0), 3.0)) < frame_sharpness(luma)
+
 
 def test_exhaustive_and_explicit_sampling_convert_every_asked_frame(group_clip):
     assert len(list(open_input(str(group_clip), Options(exhaustive=True).sampling).frames())) == 100
