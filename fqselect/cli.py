@@ -629,6 +629,7 @@ def train_command(
     degraded: int = typer.Option(research.TRAIN_DEGRADED, "--degraded", min=0, help="Source-degraded copies of every training image."),
     closed_eyes: bool = typer.Option(True, "--closed-eyes/--no-closed-eyes", help="A copy of every image with a blink or wink on it (made as --eye-style says)."),
     labels: str = typer.Option(research.TRAIN_LABELS, "--labels", help="centre (cosine to the leave-one-out centre of the identity's clean images), rho (each face's cosine to the identity's true centre, from a rank-one fit of its pairwise cosines: no penalty for belonging to an identity with few images), norm (SFace's feature length, mapped onto the cosine's scale: needs no other image of the identity), norm+mirror (the mean of the crop's and its mirror image's lengths, so mapped), centre+norm (centre and norm averaged) or centre+norm-natural (averaged on the natural images; the degraded copies keep the centre cosine)."),
+    norm_share: float = typer.Option(research.TRAIN_NORM_SHARE, "--norm-share", min=0.0, max=1.0, help="The feature length's share of a centre+norm label; the centre cosine takes the rest."),
     centre_share: float = typer.Option(1.0, "--centre-share", min=0.1, max=1.0, help="Identity centres (the labels' reference) from this best share of each identity's clean images (1: all of them; --labels centre only)."),
     eye_style: str = typer.Option("paint", "--eye-style", help="How the closed-eye copies are made: paint (cheek-coloured skin over the eye) or lids (the face's own upper lid stretched down over it)."),
     jpeg_penalty: float = typer.Option(0.0, "--jpeg-penalty", min=0.0, max=1.0, help="Taken off the training labels of the heavy-JPEG copies, beyond what SFace takes off (people judge picks by eye)."),
@@ -654,7 +655,7 @@ def train_command(
     # The data's seed defaults to the training seed, as in every card so far; apart, a new training
     # seed reuses the cached embeddings and repeats in minutes.
     data_recipe = DataRecipe(degraded, closed_eyes, eye_style, closed_eye_penalty, jpeg_penalty, centre_share, labels,
-                             seed if data_seed is None else data_seed, blur_penalty=blur_penalty, blur_onset=blur_onset)
+                             seed if data_seed is None else data_seed, blur_penalty=blur_penalty, blur_onset=blur_onset, norm_share=norm_share)
     recipe = Recipe(arch, size, width, loss, epochs, samples_per_epoch, seed, natural_share, ema, data_recipe)
     run_training(recipe, data, name, out, workers=workers, threads=threads,
                  command="fqselect train " + " ".join(sys.argv[2:]), log=note)

@@ -380,6 +380,16 @@ def test_norm_labels_map_the_feature_length_onto_the_cosine_and_keep_penalties()
         norm_labels(mixed, labels)
         kept = np.isclose(mixed.label, cosine - penalty, atol=1e-5)
         assert kept[100:].all() == (labels == "centre+norm-natural") and not kept[:100].all()
+    # --norm-share weighs the two teachers: none of the length leaves the cosine, all of it the "norm" label
+    by_share = {}
+    for share in (0.0, 0.3, 1.0):
+        weighted = samples()
+        weighted.norm = norm[::-1].copy()
+        norm_labels(weighted, "centre+norm", share)
+        by_share[share] = weighted.label
+    assert np.allclose(by_share[0.0], cosine - penalty, atol=1e-5)
+    assert np.allclose(by_share[1.0], noisy.label, atol=1e-5)
+    assert np.allclose(by_share[0.3], 0.7 * by_share[0.0] + 0.3 * by_share[1.0], atol=1e-5)
 
 
 def test_blur_penalty_follows_the_detail_a_copy_lost_against_its_own_clean_face():

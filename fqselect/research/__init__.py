@@ -17,6 +17,7 @@ TRAIN_EPOCHS = 12
 TRAIN_SAMPLES_PER_EPOCH = 120_000  # 40,000 left the networks under-fitted (README)
 TRAIN_DEGRADED = 4  # source-degraded copies of every training image
 TRAIN_LABELS = "centre+norm"  # train.LABELS
+TRAIN_NORM_SHARE = 0.5  # the feature length's share of a centre+norm label (train.norm_labels)
 TRAIN_BLUR_PENALTY = 0.08  # train.penalise_blur: without it the network ranked a defocused frame first (README)
 EYES_EPOCHS = 8  # `fqselect train-eyes`
 
@@ -35,6 +36,7 @@ class DataRecipe:
     seed: int = 0  # the degradations' and closed eyes' seed (a new one re-embeds every copy)
     blur_penalty: float = TRAIN_BLUR_PENALTY  # taken off blurred copies' labels, in proportion to their loss of detail
     blur_onset: float = 0.0  # octaves of lost detail below which the blur penalty takes nothing off
+    norm_share: float = TRAIN_NORM_SHARE  # the feature length's share of a centre+norm label, the centre cosine's the rest
 
 
 @dataclass(frozen=True)

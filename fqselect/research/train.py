@@ -33,7 +33,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import DataRecipe, Recipe, shared_dir
+from . import TRAIN_NORM_SHARE, DataRecipe, Recipe, shared_dir
 from ..errors import UsageError
 from .dataset import DEFAULT_CACHE, FaceSet, read_people
 from ..models import weights_dir
@@ -492,15 +492,16 @@ def next_version(card_path: Path) -> str:
         return "1"
 
 
-def _label_source_text(labels: str) -> str:
+def _label_source_text(labels: str, norm_share: float = TRAIN_NORM_SHARE) -> str:
     """The model card's words for what replaced the leave-one-out centre cosine (nothing for `centre`)."""
     length = "SFace's feature length (its embedding's norm before normalising)"
     mapped = "mapped onto the cosine's scale by a least-squares line over the training samples (train.norm_labels)"
+    mean = "the mean of" if norm_share == 0.5 else f"the weighted mean ({1 - norm_share:g} / {norm_share:g}) of"
     source = {"rho": "rho, the cosine to the identity's true centre from a rank-one fit of its pairwise cosines",
               "norm": f"{length}, {mapped}",
               "norm+mirror": f"the mean of {length} over the crop and its mirror image, {mapped}",
-              "centre+norm": f"the mean of it and {length}, {mapped}",
-              "centre+norm-natural": f"on the natural images, the mean of it and {length}, {mapped}"}.get(labels)
+              "centre+norm": f"{mean} it and {length}, {mapped}",
+              "centre+norm-natural": f"on the natural images, {mean} it and {length}, {mapped}"}.get(labels)
     return f"; in place of the leave-one-out centre cosine: {source}" if source else ""
 
 
@@ -539,7 +540,7 @@ def model_card(name: str, recipe: Recipe, model, history: list[dict], m: float, 
                   "rank": "tinyFQnet label cos(embedding, leave-one-out centre of the identity's clean images): L2 regression plus RankNet pairwise ranking loss over each batch, smooth re-sampling",
                   "idq": f"LightQNet: pairwise soft labels sigmoid(s(cos - m)), m={m:.4f}, s={s:.2f}, IDQ loss (min of pair)",
                   "distill": f"LightQNet IDQ (m={m:.4f}, s={s:.2f}) + branch distillation (KL, lambda=10) from a head on the SFace embedding"}[loss]
-                 + _label_source_text(data.labels) + _blur_penalty_text(data.blur_penalty, data.blur_onset),
+                 + _label_source_text(data.labels, data.norm_share) + _blur_penalty_text(data.blur_penalty, data.blur_onset),
         "recognizer": "SFace 2021dec int8 (OpenCV Zoo); threshold at FMR 1e-3 on training impostor pairs: " + f"{m:.4f}",
         "training_data": {
             "lfw": "people in peopleDevTrain.txt, minus every 10th identity (validation)",
@@ -618,7 +619,7 @@ def training_sets(data: Path, recipe: DataRecipe, cache: Path, workers: int, log
     if recipe.blur_penalty:
         penalise_blur(train_samples, recipe.blur_penalty, recipe.blur_onset)
     if recipe.labels in NORM_LABELS:
-        norm_labels(train_samples, recipe.labels)
+        norm_labels(train_samples, recipe.labels, recipe.norm_share)
     return train_samples, concat_samples(val_parts), counts
 
 
@@ -645,19 +646,19 @@ def penalise_blur(samples: Samples, penalty: float, onset: float = 0.0) -> None:
     samples.penalty = samples.penalty + taken_off
 
 
-def norm_labels(samples: Samples, labels: str) -> None:
+def norm_labels(samples: Samples, labels: str, norm_share: float = TRAIN_NORM_SHARE) -> None:
     """Relabel `samples` from SFace's feature length, which grows with how recognisable a face is (alone
     it ranks the validation faces better than the centre cosine our networks learn: README), and which
     needs no other image of the identity, so its labels carry no noise from an identity's few or poor
     images. The length is mapped onto the centre cosine's scale by a least-squares line over all samples
     ("norm"; "norm+mirror": `samples.norm` is then the mean over the crop and its mirror image), or that
-    averaged with the centre cosine ("centre+norm"; "centre+norm-natural": on the natural images only,
-    the degraded copies keep the cosine); penalties are taken off again."""
+    averaged with the centre cosine, `norm_share` of it ("centre+norm"; "centre+norm-natural": on the
+    natural images only, the degraded copies keep the cosine); penalties are taken off again."""
     cosine = samples.label + samples.penalty
     slope, intercept = np.polyfit(samples.norm, cosine, 1)
     mapped = slope * samples.norm + intercept
     if labels.startswith("centre+norm"):
-        averaged = 0.5 * (mapped + cosine)
+        averaged = norm_share * mapped + (1.0 - norm_share) * cosine
         mapped = np.where(samples.clean, averaged, cosine) if labels == "centre+norm-natural" else averaged
     samples.label = (mapped - samples.penalty).astype(np.float32)
 
