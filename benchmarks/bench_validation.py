@@ -62,9 +62,10 @@ def main() -> None:
           "failing-pair-weighted rank | failing pairs in the lowest 20% |\n| --- | --- | --- | --- | --- |")
     for name, scorer in scorers.items():
         quality = scorer.score(faces)
-        curve = edc(pairs, quality[natural], FMR)
-        rank = quality[natural].argsort().argsort() / len(natural)
-        pair_quality = quality[natural][pairs.genuine_pairs].min(axis=1)
+        natural_quality = quality[natural]
+        curve = edc(pairs, natural_quality, FMR)
+        rank = natural_quality.argsort().argsort() / len(natural)
+        pair_quality = natural_quality[pairs.genuine_pairs].min(axis=1)
         caught = (pair_quality[fails] <= np.quantile(pair_quality, 0.2)).mean()
         print(f"| {name} | {pauc(curve, 0.2):.4f} / {pauc(curve, 0.3):.4f} | "
               f"{spearman(quality[degraded], validation.label[degraded]):.3f} | "
