@@ -244,9 +244,10 @@ def _select_in_window(window: Window, models: Models, options: Options, selector
     faces = _analyse_whole(window.frames[0], models, options, result)
     pickable.note(window, window.frames[0], faces, options.min_quality)
     for frame in window.frames[1:]:
-        if not _offer(faces, selector, result):
+        promising = _offer(faces, selector, result)
+        if not promising:
             return
-        faces = _analyse_near(frame, faces, models, options, result)
+        faces = _analyse_near(frame, promising, models, options, result)
         pickable.note(window, frame, faces, options.min_quality)
     _offer(faces, selector, result)
 
@@ -297,13 +298,15 @@ def _stretch_windows(path: str, options: Options, stretches: list[tuple[float, f
             return
 
 
-def _offer(faces: list[Candidate], selector: TopKSelector, result: InputResult) -> bool:
-    """Offer one frame's faces; whether one of them could still become a pick (worth looking again)."""
+def _offer(faces: list[Candidate], selector: TopKSelector, result: InputResult) -> list[Candidate]:
+    """Offer one frame's faces; those that could still become a pick (worth looking for again in the next
+    frame). Each is judged against the others of its frame too, offered first: of six people in one
+    moment only the best can be that moment's pick, so the others' regions are not searched again (where
+    all six were, their regions merged into nearly the whole frame at a whole frame's cost)."""
     result.faces_seen += len(faces)
-    promising = any(selector.could_pick(c, refine_margin(c.merit)) for c in faces)
     for candidate in faces:
         selector.offer(candidate)
-    return promising
+    return [c for c in faces if selector.could_pick(c, refine_margin(c.merit))]
 
 
 def _track_in_window(window: Window, models: Models, options: Options, tracker: PersonTracker, result: InputResult,

@@ -204,3 +204,18 @@ def test_a_short_clip_gets_as_many_picks_as_exhaustive(tmp_path, make_example):
     assert default.frames_analysed < exhaustive.frames_analysed / 4
     per_person = process_input(str(path), Options(top=3, per_person=True))
     assert [len(p.picks) for p in per_person.persons] == [3]
+
+
+def test_only_faces_that_could_still_be_picks_are_searched_again():
+    """Of several people in one moment only the best can be that moment's pick (--min-gap), so the next
+    frame is searched near it alone, unless another is within the refinement margin of it."""
+    from fqselect.pipeline import _offer
+    from fqselect.results import InputResult
+    from fqselect.selection import Candidate, TopKSelector
+
+    def moment(*qualities):
+        return [Candidate(q, 5.0, order=i) for i, q in enumerate(qualities)]
+
+    best, close, far = moment(0.95, 0.949, 0.6)
+    assert _offer([best, close, far], TopKSelector(3, 1.0), InputResult("clip")) == [best, close]
+    assert _offer(moment(0.95, 0.6), TopKSelector(3, 0.0), InputResult("clip"))[1].quality == 0.6  # no gap: both
