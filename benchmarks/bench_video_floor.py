@@ -1,0 +1,136 @@
+"""How fast the default video path could be at best: the ceilings of bench_video.py's ratios.
+
+    python benchmarks/bench_video_floor.py [--seconds 30] [--rounds 5] [--out benchmarks/results/video_floor.md]
+
+On the generated clips of bench_video.py (the six-face group scene, 25 fps, x264 with B-frames, an IP
+camera's H.264, x265; 720p and 1080p), in one run, medians of `--rounds` back-to-back rounds:
+- baseline: the plain OpenCV `read()` loop over the file as a whole process (bench_video's baseline);
+- decode floor: a whole process that does only what every default run must do before any detection —
+  start Python, import the command's decoding stack, and decode with fqselect's own reader exactly the
+  frames the default path decodes (non-reference frames skipped where the stream has them, every frame
+  of an IP camera's stream, where every frame is a reference), converting none: no pre-screen, no model;
+- the whole command `fqselect CLIP --top 3 --jsonl -q`;
+- in-process, the same decoding with the interpreter and imports already paid, against the OpenCV loop
+  in-process: the ceiling of bench_video's in-process ratio;
+- CPU seconds (user + system, from `os.times` of a child) of that decoding with one FFmpeg thread, and of
+  the analysis thread of an in-process default run (`time.thread_time`, models loaded): on two cores the
+  default path cannot take less wall time than half their sum.
+The ceiling columns are baseline ÷ floor: no detector, however cheap, brings the command above them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_pipeline import compile_bytecode, decode_only_fps, examples_module, write_report  # noqa: E402
+from bench_video import COMMAND, DECODE_COMMAND, SIZES, launch  # noqa: E402
+from fqselect.decode import open_input  # noqa: E402
+from fqselect.pipeline import models_for, process_input  # noqa: E402
+from fqselect.results import Options  # noqa: E402
+from fqselect.runtime import keep_freed_memory  # noqa: E402
+
+# The default path's decoding alone, as a whole process: the command's imports (its CLI, which imports
+# the pipeline's reader), then every frame the default sampling hands on, none converted.
+FLOOR_COMMAND = (
+    "import sys\n"
+    "import fqselect.cli, fqselect.pipeline\n"
+    "from fqselect.decode import open_input\n"
+    "from fqselect.results import Options\n"
+    "with open_input(sys.argv[1], Options().sampling) as source:\n"
+    "    for _ in source.frames():\n"
+    "        pass\n"
+)
+# The same decoding with one FFmpeg thread, printing its CPU seconds.
+CPU_COMMAND = (
+    "import os, sys\n"
+    "os.environ['FQSELECT_DECODER_THREADS'] = '1'\n"
+    "from fqselect.decode import open_input\n"
+    "from fqselect.results import Options\n"
+    "start = os.times()\n"
+    "with open_input(sys.argv[1], Options().sampling) as source:\n"
+    "    count = sum(1 for _ in source.frames())\n"
+    "end = os.times()\n"
+    "print(end.user - start.user + end.system - start.system, count)\n"
+)
+
+
+def decode_floor_in_process(path: Path) -> tuple[float, int]:
+    """Seconds to decode the default path's frames in this process (imports paid), and their count."""
+    start = time.perf_counter()
+    with open_input(str(path), Options().sampling) as source:
+        count = sum(1 for _ in source.frames())
+    return time.perf_counter() - start, count
+
+
+def analysis_cpu(path: Path) -> float:
+    """CPU seconds of the analysis thread of one default in-process run (models loaded)."""
+    options = Options(top=3)
+    models_for(options)
+    process_input(str(path), options)  # warm: the first run of a session pays for its allocations
+    start = time.thread_time()  # process_input analyses on the calling thread; the decoder has its own
+    process_input(str(path), options)
+    return time.thread_time() - start
+
+
+def measure(name: str, path: Path, rounds: int) -> str:
+    baseline, floor, command, ratios, in_process = [], [], [], [], []
+    for _ in range(rounds):
+        decode_s, _ = launch(sys.executable, "-c", DECODE_COMMAND, str(path))
+        floor_s, _ = launch(sys.executable, "-c", FLOOR_COMMAND, str(path))
+        command_s, _ = launch(sys.executable, "-m", "fqselect", str(path), *COMMAND)
+        baseline.append(decode_s), floor.append(floor_s), command.append(command_s)
+        ratios.append((decode_s / floor_s, decode_s / command_s))
+        opencv_fps, frames = decode_only_fps(path)
+        seconds, decoded = decode_floor_in_process(path)
+        in_process.append(frames / seconds / opencv_fps)
+    cpu = subprocess.run([sys.executable, "-c", CPU_COMMAND, str(path)], capture_output=True, text=True,
+                         cwd=ROOT, check=True).stdout.split()
+    decode_cpu, analysis = float(cpu[0]), analysis_cpu(path)
+    median = statistics.median
+    opencv_in_process = frames / decode_only_fps(path)[0]
+    return (f"| {name} | {frames} / {decoded} | {median(baseline):.2f} | {median(floor):.2f} | {median(command):.2f} | "
+            f"**{median(r for r, _ in ratios):.2f}** | {median(c for _, c in ratios):.2f} | "
+            f"**{median(in_process):.2f}** | {decode_cpu:.2f} + {analysis:.2f} | "
+            f"{opencv_in_process / ((decode_cpu + analysis) / 2):.2f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=30, help="length of the generated clips")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--encodings", nargs="+", default=["h264", "h264-camera", "hevc"])
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "video_floor.md")
+    args = parser.parse_args()
+    compile_bytecode()
+    keep_freed_memory()
+    make = examples_module()
+    work = Path(tempfile.mkdtemp(prefix="fqfloor-"))
+    lines = [
+        "| clip | frames: in file / the default path decodes | OpenCV loop, s (command) | decode floor, s (command) | "
+        "`--top 3`, s (command) | **command ceiling** | command ratio | **in-process ceiling** | "
+        "CPU s: decoding (1 thread) + analysis thread | two-core CPU ceiling (in-process) |",
+        "| --- " * 10 + "|",
+    ]
+    for encoding in args.encodings:
+        for width, height in SIZES:
+            clip = work / f"{encoding}_{height}p.mp4"
+            make.make_group_clip(clip, (width, height), args.seconds * 25, encoding=encoding)
+            lines.append(measure(f"{encoding} {width}×{height}", clip, args.rounds))
+            print(lines[-1], flush=True)
+    write_report(lines, args.out)
+
+
+if __name__ == "__main__":
+    os.chdir(ROOT)
+    main()
