@@ -1,6 +1,6 @@
 """Candidate networks side by side on the validation split — the numbers the default is chosen by.
 
-    python benchmarks/bench_validation.py [NAME=PATH.onnx ...] [--data ../shared/data]
+    python benchmarks/bench_validation.py [NAME=PATH.onnx ...] [--average NAME,NAME ...] [--data ../shared/data]
 
 Scores the validation split of `fqselect train` (held-back identities of the four training sets; never
 the held-out sets) through the runtime scorer, as a user's run would: the baselines that read pixels
@@ -32,7 +32,7 @@ from fqselect.research.dataset import DEFAULT_CACHE  # noqa: E402
 from fqselect.research.evaluate import build_scorers, default_peers  # noqa: E402
 from fqselect.research.metrics import PairSet, edc, pauc, threshold_at_fmr  # noqa: E402
 from fqselect.research.train import FMR, training_sets  # noqa: E402
-from fqselect.score import TEMPLATE_EYE_DISTANCE, NetworkScorer, available_networks  # noqa: E402
+from fqselect.score import TEMPLATE_EYE_DISTANCE, NetworkScorer, available_networks, logit  # noqa: E402
 
 PIXEL_BASELINES = ("random", "blur", "jpeg", "size")
 # The degraded copies the Spearman column reads: two, as for every figure in the README's validation table
@@ -43,6 +43,8 @@ VALIDATION_COPIES = 2
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("networks", nargs="*", help="NAME=PATH.onnx of a network to compare")
+    parser.add_argument("--average", nargs="*", default=[], metavar="NAME,NAME",
+                        help="also score the mean in log-odds of these networks (a teacher an ensemble would make)")
     parser.add_argument("--data", type=Path, default=None, help="default: ../shared/data")
     args = parser.parse_args()
     # the validation faces are crops, with no detector score or detected landmarks: the pose, detector
@@ -60,8 +62,10 @@ def main() -> None:
     failing_pairs_of = np.bincount(failing.ravel(), minlength=len(natural))  # per natural face
     print("| network | pAUC 20% / 30% (natural faces) | Spearman with the label (degraded copies) | "
           "failing-pair-weighted rank | failing pairs in the lowest 20% |\n| --- | --- | --- | --- | --- |")
-    for name, scorer in scorers.items():
-        quality = scorer.score(faces)
+    qualities = {name: scorer.score(faces) for name, scorer in scorers.items()}
+    for names in args.average:
+        qualities["mean of " + names.replace(",", ", ")] = average_in_log_odds([qualities[n] for n in names.split(",")])
+    for name, quality in qualities.items():
         natural_quality = quality[natural]
         curve = edc(pairs, natural_quality, FMR)
         rank = natural_quality.argsort().argsort() / len(natural)
@@ -71,6 +75,11 @@ def main() -> None:
               f"{spearman(quality[degraded], validation.label[degraded]):.3f} | "
               f"{(rank * failing_pairs_of).sum() / failing_pairs_of.sum():.3f} | {caught:.0%} |", flush=True)
     print_concentration(validation.identity[natural], failing)
+
+
+def average_in_log_odds(qualities: list[np.ndarray]) -> np.ndarray:
+    """The networks' mean logit, as a probability (qualities near 0 and 1 keep their order)."""
+    return 1 / (1 + np.exp(-np.mean([logit(q) for q in qualities], axis=0)))
 
 
 def print_concentration(identities: np.ndarray, failing: np.ndarray, shown: int = 5) -> None:
