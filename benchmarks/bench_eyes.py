@@ -10,8 +10,8 @@ is dlib's 68-point landmarks' eye aspect ratio (EAR) of the more closed eye, mea
 frame: an evaluation tool only, never a training signal. Reported per clip: Spearman correlation of
 each scorer, of the eye-openness network (`eyes`), of what the picks rank by under --eyes open (the
 quality times `eyes.eye_factor` of the openness: `QUALITY×eyes`) and of the SFace similarity with EAR, and for `fqselect
-CLIP --top 5` (the default path) how many picks have an eye closed (EAR < 0.18), with --eyes any (the
-default) and --eyes open.
+CLIP --top 5` (the default path) how many picks have an eye closed (EAR < 0.18) in each --eyes mode
+(any: quality alone; prefer, the default: open eyes break near-ties; open).
 """
 
 from __future__ import annotations

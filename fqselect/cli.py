@@ -221,7 +221,7 @@ def select_command(
     report: bool = typer.Option(False, "--report", help="Also write report.html (opens from disk) and contact_sheet.png into --out.", rich_help_panel="Output"),
     sheet: bool = typer.Option(False, "--sheet", help="Also write contact_sheet.png (the picked crops, a row per input or person) into --out.", rich_help_panel="Output"),
     min_quality: float = typer.Option(0.0, "--min-quality", min=0.0, max=1.0, help="Never pick faces below this quality.", rich_help_panel="Selection"),
-    eyes: str = typer.Option(DEFAULT_EYES, "--eyes", help="any: rank faces by quality; open: by quality × eye openness (every pick's eyes_open), so closed, winking and downcast eyes come after open ones (gallery enrollment).", rich_help_panel="Selection"),
+    eyes: str = typer.Option(DEFAULT_EYES, "--eyes", help="prefer: rank faces by quality, open eyes first among faces within about 0.01 of each other; any: by quality alone; open: by quality × eye openness (every pick's eyes_open), so closed, winking and downcast eyes come after open ones of similar quality (gallery enrollment).", rich_help_panel="Selection"),
     min_gap: float = typer.Option(DEFAULT_MIN_GAP, "--min-gap", min=0.0, help="Seconds between picks from one video.", rich_help_panel="Selection"),
     min_face: int = typer.Option(0, "--min-face", min=0, help="Ignore faces whose box is smaller than this many pixels.", rich_help_panel="Selection"),
     every: int = typer.Option(1, "--every", min=1, help="Analyse every Nth video frame.", rich_help_panel="Sampling (videos)"),

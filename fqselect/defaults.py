@@ -12,14 +12,15 @@ DEFAULT_THRESHOLD = 0.6  # detector confidence
 DEFAULT_SCORER = "auto"  # the trained network DEFAULT_NETWORK, else FALLBACK_SCORER
 DEFAULT_NETWORK = "tinyfqnet"
 FALLBACK_SCORER = "combined"
-# Picks rank by quality ("any") or by quality × eye openness ("open", eyes.eye_factor): enrollment wants
-# open eyes, and the recogniser barely minds a wink, so quality alone ranks winks and downcast eyes level
-# with open ones.
-# Not "open" by default: where the eyes cannot be seen (heavy blur, blocks, a tiny face) the eye network
-# is unsure, so on a face whose eyes are downcast throughout, "open" prefers damaged frames to clean ones
-# (the bundled example: README, Eye openness).
-DEFAULT_EYES = "any"
-EYES_MODES = ("any", "open")
+# Picks rank by quality ("any"), by quality with open eyes breaking near-ties ("prefer", eyes.eye_merit),
+# or by quality × eye openness ("open", eyes.eye_factor): enrollment wants open eyes, and the recogniser
+# barely minds a wink, so quality alone ranks winks and downcast eyes level with open ones.
+# "prefer" by default, not "open": where the eyes cannot be seen (heavy blur, blocks, a tiny face) the eye
+# network is unsure, so on a face whose eyes are downcast throughout, "open" prefers damaged frames to
+# clean ones (the bundled example: README, Eye openness), while "prefer" only reorders faces of about one
+# quality.
+DEFAULT_EYES = "prefer"
+EYES_MODES = ("any", "prefer", "open")
 DEFAULT_PROVIDER = "auto"
 DEFAULT_MAX_PIXELS = 1 << 27  # images above this (134 M pixels: four 8K frames) are refused from their header
 

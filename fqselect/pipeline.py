@@ -23,7 +23,7 @@ from .defaults import DEFAULT_EYES
 from .detect import check_detector, load_detector
 from .embed import check_recognizer, load_recognizer, quality_weighted_mean
 from .errors import InputError, NoFaceError, UsageError
-from .eyes import EyeOpenness, check_eye_model, eye_factor, eye_model_installed
+from .eyes import EyeOpenness, check_eye_model, eye_merit, eye_model_installed
 from .faces import FaceBatch
 from .models import model_pack_dir
 from .persons import Gallery, PersonTracker
@@ -54,7 +54,7 @@ class Models:
     detector: object
     scorer: Scorer
     model_pack: str | None
-    eyes: EyeOpenness | None = None  # every pick's eyes_open, the merit under --eyes open (None: not installed)
+    eyes: EyeOpenness | None = None  # every pick's eyes_open, part of the merit unless --eyes any (None: not installed)
     _recognizer: object = None
     _galleries: dict = field(default_factory=dict)
 
@@ -87,7 +87,7 @@ def check_models(options: Options) -> str:
     can start decoding while they load; a --gallery is built here, so one with no usable face is a usage
     error before any input runs. The quality scorer's name."""
     check_detector(options.detector, options.model_pack)
-    if options.eyes == "open":
+    if options.eyes == "open":  # "prefer" ranks by quality alone where the eye network is not installed
         check_eye_model()
     if options.model_pack:
         model_pack_dir(options.model_pack)
@@ -350,14 +350,14 @@ def _on_timeline(result: InputResult, frame: Frame, faces: list[Candidate]) -> N
 
 def analyse_frame(frame: Frame, models: Models, min_face: int = 0, regions: np.ndarray | None = None,
                   eyes: str = DEFAULT_EYES) -> list[Candidate]:
-    """The frame's faces (or those in `regions`) as candidates: merit = quality, times `eye_factor` of the
-    eyes' openness under --eyes open."""
+    """The frame's faces (or those in `regions`) as candidates: merit = quality, or `eye_merit` of the quality
+    and the eyes' openness unless --eyes any."""
     faces = detect_and_align(frame.image, models.detector, min_face, regions)
     if not len(faces):
         return []
     qualities = models.scorer.score(faces)
-    openness = models.eyes.score(faces) if eyes == "open" and models.eyes else None
-    merits = qualities if openness is None else qualities * eye_factor(openness)
+    openness = models.eyes.score(faces) if eyes != "any" and models.eyes else None
+    merits = qualities if openness is None else eye_merit(qualities, openness, eyes)
     return [
         Candidate(
             float(merits[i]),
@@ -384,7 +384,7 @@ def analyse_frame(frame: Frame, models: Models, min_face: int = 0, regions: np.n
 
 def _finish_picks(candidates: list[Candidate], models: Models) -> list[Pick]:
     """The picks, ranked and named, each with its eyes' openness (measured here under --eyes any, where
-    only the picks need it: every face of a six-face 720p clip cost 5% of the run)."""
+    only the picks need it; the other modes measured every face, 3% of a six-face 720p clip's analysis)."""
     picks = []
     for rank, candidate in enumerate(candidates, start=1):
         pick = candidate.payload

@@ -10,7 +10,7 @@ from conftest import assert_clean_error, json_lines, run_cli
 from fqselect.align import detect_and_align, similarity_matrix
 from fqselect.detect import load_detector
 from fqselect.errors import UsageError
-from fqselect.eyes import OPEN_EYES, PATCH_HEIGHT, PATCH_WIDTH, EyeOpenness, eye_factor, eye_patches
+from fqselect.eyes import EYE_TIEBREAK, OPEN_EYES, PATCH_HEIGHT, PATCH_WIDTH, EyeOpenness, eye_factor, eye_merit, eye_patches
 from fqselect.faces import TEMPLATE, FaceBatch
 from fqselect.pipeline import process_input
 from fqselect.research.degrade import shut_eyes
@@ -71,9 +71,9 @@ def test_open_eyes_score_high_and_a_shut_or_winking_eye_low(face):
 
 def test_with_eyes_open_the_same_face_with_an_eye_shut_is_picked_second(tmp_path, photo, face):
     """A folder of the photo with a wink (first by name) and the photo itself: --eyes open ranks the open
-    eyes first; by default (--eyes any) the order is the quality's, and every pick still has eyes_open.
-    The open-eyed photo is a little soft, so that the quality alone prefers the sharp wink: the case
-    --eyes open is for."""
+    eyes first; by default (--eyes prefer) and with --eyes any the order is the quality's, as the wink is
+    clearly the better face (more than EYE_TIEBREAK), and every pick still has eyes_open. The open-eyed
+    photo is a little soft, so that the quality alone prefers the sharp wink: the case --eyes open is for."""
     cv2.imwrite(str(tmp_path / "a_wink.png"), with_eyes_shut(photo, face.landmarks[0], [1]))
     cv2.imwrite(str(tmp_path / "b_open.png"), cv2.GaussianBlur(photo, (0, 0), 1.2))
     opened = process_input(str(tmp_path), Options(top=2, eyes="open"))
@@ -81,10 +81,24 @@ def test_with_eyes_open_the_same_face_with_an_eye_shut_is_picked_second(tmp_path
     wink, open_eyed = sorted(opened.picks, key=lambda p: p.source)
     assert open_eyed.eyes_open > 0.8 and wink.eyes_open < 0.4
     assert opened.picks[0] is open_eyed
-    plain = process_input(str(tmp_path), Options(top=2))
-    assert [p.quality for p in plain.picks] == sorted((p.quality for p in plain.picks), reverse=True)
-    assert all(p.eyes_open is not None for p in plain.picks)
-    assert plain.picks[0].source == wink.source  # the quality ranks the sharp wink first (0.947 vs 0.880)
+    for plain in (process_input(str(tmp_path), Options(top=2)), process_input(str(tmp_path), Options(top=2, eyes="any"))):
+        assert [p.quality for p in plain.picks] == sorted((p.quality for p in plain.picks), reverse=True)
+        assert all(p.eyes_open is not None for p in plain.picks)
+        assert plain.picks[0].source == wink.source  # the quality ranks the sharp wink first (0.947 vs 0.880)
+        assert plain.picks[0].quality - plain.picks[1].quality > EYE_TIEBREAK
+
+
+def test_by_default_open_eyes_break_near_ties_of_quality_only():
+    """--eyes prefer: between faces within EYE_TIEBREAK of each other the open-eyed one ranks first; a face
+    better by more keeps its place whatever its eyes; open eyes earn nothing beyond OPEN_EYES."""
+    quality = np.array([0.998, 0.996, 0.90, 0.95])
+    openness = np.array([0.05, 0.97, 1.0, 0.05])
+    merit = eye_merit(quality, openness, "prefer")
+    assert merit[1] > merit[0]  # a wink 0.002 better loses to open eyes
+    assert merit[3] > merit[2]  # a shut-eyed face 0.05 better keeps its lead
+    assert np.all(quality - merit <= EYE_TIEBREAK) and np.all(merit <= quality)
+    assert eye_merit(quality[[1]], np.array([0.8]), "prefer") == eye_merit(quality[[1]], np.array([1.0]), "prefer")
+    assert np.allclose(eye_merit(quality, openness, "open"), quality * eye_factor(openness))
 
 
 def test_cli_reports_eyes_open_and_refuses_an_unknown_mode(tmp_path, face_photo):
@@ -94,7 +108,7 @@ def test_cli_reports_eyes_open_and_refuses_an_unknown_mode(tmp_path, face_photo)
     assert 0.0 <= record["eyes_open"] <= 1.0
     proc = run_cli(face_photo, "--eyes", "shut")
     assert proc.returncode == 2
-    assert_clean_error(proc, "--eyes shut", "any, open")
+    assert_clean_error(proc, "--eyes shut", "any, prefer, open")
 
 
 def test_a_broken_eye_network_is_a_usage_error_naming_the_file(tmp_path):
