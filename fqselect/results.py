@@ -37,7 +37,7 @@ class Options:
     det_size: int = DEFAULT_MAX_SIDE
     det_threshold: float = DEFAULT_THRESHOLD
     scorer: str = DEFAULT_SCORER
-    eyes: str = DEFAULT_EYES  # "open": picks rank by quality × eye openness; "any": by quality
+    eyes: str = DEFAULT_EYES  # "prefer": open eyes break near-ties; "open": quality × eye openness; "any": quality
     model_pack: str | None = None
     embeddings: bool = False
     exhaustive: bool = False  # analyse every sampled frame instead of the sharpest of each window
@@ -86,7 +86,7 @@ class Pick:
     person: int | None = None  # --per-person: the person's id within its input
     identity: str | None = None  # --gallery: the matched name, or "unknown"
     similarity: float | None = None  # --gallery: cosine of the person's template to that name's
-    eyes_open: float | None = None  # --eyes open: openness of the face's more closed eye (fqselect.eyes)
+    eyes_open: float | None = None  # openness of the face's more closed eye (fqselect.eyes)
     image: np.ndarray | None = field(default=None, repr=False)
     crop: np.ndarray | None = field(default=None, repr=False)
     embedding: np.ndarray | None = field(default=None, repr=False)
