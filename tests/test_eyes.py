@@ -116,3 +116,24 @@ def test_a_broken_eye_network_is_a_usage_error_naming_the_file(tmp_path):
     (tmp_path / "eyenet.json").write_text("{}")
     with pytest.raises(UsageError, match="eyenet.onnx"):
         EyeOpenness(tmp_path / "eyenet.onnx")
+
+
+def test_without_the_eye_network_the_default_ranks_by_quality_and_open_is_refused(tmp_path, photo, face, monkeypatch):
+    """A broken install without the eye network: --eyes prefer (the default) quietly ranks by quality, as
+    --eyes any does; --eyes open, which cannot work without it, is a usage error before any input runs."""
+    from fqselect import pipeline
+
+    cv2.imwrite(str(tmp_path / "a_wink.png"), with_eyes_shut(photo, face.landmarks[0], [1]))
+    cv2.imwrite(str(tmp_path / "b_open.png"), photo)
+    monkeypatch.setattr(pipeline, "eye_model_installed", lambda: False)
+    monkeypatch.setattr(pipeline, "check_eye_model", lambda: (_ for _ in ()).throw(UsageError("eyenet.onnx: missing")))
+    pipeline.load_models.cache_clear()
+    try:
+        result = process_input(str(tmp_path), Options(top=2))
+        assert result.status == "ok", result.error
+        assert [p.quality for p in result.picks] == sorted((p.quality for p in result.picks), reverse=True)
+        assert all(p.eyes_open is None for p in result.picks)
+        with pytest.raises(UsageError, match="eyenet.onnx"):
+            pipeline.check_models(Options(eyes="open"))
+    finally:
+        pipeline.load_models.cache_clear()
