@@ -10,6 +10,7 @@ import bisect
 import math
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from .align import detect_and_align
-from .decode import FRAME_TIME_SLACK, Frame, InputSource, open_input, read_ahead
+from .decode import FRAME_TIME_SLACK, ChunkedVideo, Frame, InputSource, open_input, read_ahead, split_video
 from .defaults import DEFAULT_EYES
 from .detect import check_detector, load_detector
 from .embed import check_recognizer, load_recognizer, quality_weighted_mean
@@ -28,7 +29,7 @@ from .faces import FaceBatch
 from .models import model_pack_dir
 from .persons import Gallery, PersonTracker
 from .results import InputResult, Options, Pick, Progress
-from .prescreen import Window, every_frame, sharpest_per_window
+from .prescreen import Window, every_frame, joined, sharpest_per_window
 from .score import Scorer, load_scorer, scorer_name
 from .selection import Candidate, TopKSelector, unblocked_stretches
 
@@ -134,15 +135,8 @@ def process_input(path: str, options: Options, progress: Progress | None = None)
 def _analyse(source: InputSource, options: Options, result: InputResult, progress: Progress | None) -> None:
     result.kind = source.kind
     min_gap = options.min_gap if source.kind == "video" else 0.0
-    # a window holds at most this many picks, min_gap apart (all k without a gap): each may need refining
-    picks_per_window = options.top if min_gap <= 0 else min(options.top, math.ceil(options.window / min_gap))
-    budget = 1 + REFINE_FRAMES * picks_per_window  # detector runs a window
-    with read_ahead(source) as decoded:  # decoding starts while models load
-        # The pre-screen runs here, on the analysis thread, so the decoder thread only decodes.
-        if source.kind == "video" and options.prescreen:
-            windows = sharpest_per_window(decoded, options.window, budget)
-        else:
-            windows = every_frame(decoded)
+    budget = window_budget(options, min_gap)
+    with _decoded_windows(source, options, budget) as (reader, windows):  # decoding starts while models load
         models = models_for(options)
         # only the pre-screened video path can lose a pick to the gap (every other path analyses every frame)
         fills_gaps = source.kind == "video" and options.prescreen
@@ -156,14 +150,14 @@ def _analyse(source: InputSource, options: Options, result: InputResult, progres
             analyse = partial(_select_in_window, models=models, options=options, selector=selector, result=result,
                               pickable=pickable)
         seen = _analyse_windows(windows, analyse, source.planned_frames(), progress)
-    result.frames_decoded = getattr(source, "decoded", seen)  # videos: the grabbed-only frames count too
+    result.frames_decoded = getattr(reader, "decoded", seen)  # videos: the grabbed-only frames count too
     if fills_gaps:
         if options.per_person:
             _fill_person_gaps(source.path, options, tracker, pickable, models, result)
         else:
             _fill_gaps(source.path, options, selector, pickable, analyse, budget)
         result.timeline.sort(key=lambda entry: entry[0])  # the report draws it as a line
-    result.warnings.extend(source.warnings)
+    result.warnings.extend(reader.warnings)
     if result.faces_seen == 0:
         raise NoFaceError(source.path)
     if options.per_person:
@@ -174,6 +168,32 @@ def _analyse(source: InputSource, options: Options, result: InputResult, progres
         raise NoFaceError(source.path, f"no face reached --min-quality {options.min_quality}")
     if options.embeddings and not options.per_person:
         _embed(result, models)
+
+
+def window_budget(options: Options, min_gap: float) -> int:
+    """Detector runs a pre-screened window may take: its sharpest frame, and REFINE_FRAMES more for each
+    pick it can hold (at most `--top`, `min_gap` apart; all k without a gap)."""
+    picks_per_window = options.top if min_gap <= 0 else min(options.top, math.ceil(options.window / min_gap))
+    return 1 + REFINE_FRAMES * picks_per_window
+
+
+@contextmanager
+def _decoded_windows(source: InputSource, options: Options, budget: int) -> Iterator[tuple[InputSource | ChunkedVideo, Iterator[Window]]]:
+    """The reader and the windows to analyse, decoded on background threads. A pre-screened video is
+    split into chunks that decode in parallel, pre-screened on their decoders' threads, where it can be
+    (`decode.split_video`); else one reader decodes ahead and the pre-screen runs on the analysis thread,
+    so the decoder's thread only decodes."""
+    prescreened = source.kind == "video" and options.prescreen
+    chunked = split_video(source, budget / options.window) if prescreened else None
+    origin = options.sampling.start  # the windows' grid, the same for every chunk
+    if chunked is not None:
+        with chunked:
+            parts = chunked.reduced(partial(sharpest_per_window, window=options.window, keep=budget, origin=origin),
+                                    frames_of=lambda window: window.frames)
+            yield chunked, joined(parts, budget)
+        return
+    with read_ahead(source) as decoded:
+        yield source, sharpest_per_window(decoded, options.window, budget, origin) if prescreened else every_frame(decoded)
 
 
 def _analyse_windows(windows: Iterable[Window], analyse: Callable[[Window], None], planned: int | None,

@@ -5,19 +5,23 @@ again. So the pre-screen judges each decoded frame on its luminance plane as the
 strided thumbnail: a fraction of a millisecond, no conversion), and each window of video goes to the
 detector at its sharpest frame, the only one converted. Only when that frame holds a face that could
 still enter the picks do the window's next-sharpest frames go to the detector too
-(pipeline.REFINE_FRAMES). Only those few frames a window stay in memory. The pre-screen runs on the
-analysis thread, so that the decoder's thread only decodes.
+(pipeline.REFINE_FRAMES). Only those few frames a window stay in memory. Windows lie on a grid of
+`window` seconds from --start, so a video decoded in chunks (decode.ChunkedVideo) gives the windows one
+reader gives: each chunk's decoder thread pre-screens its own frames, and `joined` makes one window of
+the parts a chunk boundary splits. A video read whole is pre-screened on the analysis thread, so that
+the decoder's thread only decodes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
 
-from .decode import Frame
+from .decode import FRAME_TIME_SLACK, Frame
 
 THUMBNAIL_WIDTH = 320
 
@@ -37,31 +41,59 @@ def frame_sharpness(luma: np.ndarray) -> float:
 @dataclass
 class Window:
     """The frames of one stretch of video worth the detector, sharpest first, how many were looked at, and
-    the times of the first and last of them."""
+    the times of the first and last of them. `slot`: which `window`-second stretch from the origin it
+    is; `ranked`: (-sharpness, time) of each of `frames`, what `joined` merges by."""
 
     frames: list[Frame]
     looked_at: int
     start: float = 0.0
     end: float = 0.0
+    slot: int = 0
+    ranked: list[tuple[float, float]] = field(default_factory=list)
 
 
-def sharpest_per_window(frames: Iterable[Frame], window: float, keep: int | None) -> Iterator[Window]:
-    """Consecutive frames grouped into `window`-second stretches, each reduced to its `keep` sharpest (all
-    when None). Memory: `keep` frames, as the others are dropped as soon as they cannot be among them."""
-    best: list[tuple[float, int, Frame]] = []  # (-sharpness, arrival, frame): the sharpest, then the earliest
-    looked_at, start, last = 0, 0.0, 0.0
+def sharpest_per_window(frames: Iterable[Frame], window: float, keep: int | None, origin: float = 0.0) -> Iterator[Window]:
+    """Consecutive frames grouped into the `window`-second stretches from `origin` they fall in, each
+    reduced to its `keep` sharpest (all when None). Memory: `keep` frames, as the others are dropped as
+    soon as they cannot be among them."""
+    best: list[tuple[float, float, Frame]] = []  # (-sharpness, time, frame): the sharpest, then the earliest
+    looked_at, slot, start, last = 0, 0, 0.0, 0.0
     for frame in frames:
-        if looked_at and frame.time >= start + window:
-            yield Window([f for *_, f in sorted(best)], looked_at, start, last)
+        # the slack keeps a frame stamped a rounding error before a boundary (0.9999999 s) in the next one
+        here = math.floor((frame.time - origin) / window + FRAME_TIME_SLACK) if math.isfinite(window) else 0
+        if looked_at and here != slot:
+            yield _window(best, looked_at, start, last, slot)
             best, looked_at = [], 0
         if not looked_at:
-            start = frame.time
+            slot, start = here, frame.time
         looked_at, last = looked_at + 1, frame.time
-        best.append((-frame_sharpness(frame.luma), looked_at, frame))
+        best.append((-frame_sharpness(frame.luma), frame.time, frame))
         if keep is not None and len(best) > keep:
-            best.remove(max(best))
+            best.remove(max(best, key=lambda entry: entry[:2]))
     if looked_at:
-        yield Window([f for *_, f in sorted(best)], looked_at, start, last)
+        yield _window(best, looked_at, start, last, slot)
+
+
+def _window(best: list[tuple[float, float, Frame]], looked_at: int, start: float, end: float, slot: int) -> Window:
+    best = sorted(best, key=lambda entry: entry[:2])
+    return Window([f for *_, f in best], looked_at, start, end, slot, [entry[:2] for entry in best])
+
+
+def joined(windows: Iterable[Window], keep: int | None) -> Iterator[Window]:
+    """Windows of one slot that come in parts made one (a chunk boundary of `decode.ChunkedVideo` can
+    fall inside a window: each chunk reduces its part), keeping the `keep` sharpest of their frames."""
+    held: Window | None = None
+    for window in windows:
+        if held is not None and window.slot == held.slot:
+            ranked = sorted(zip(held.ranked + window.ranked, held.frames + window.frames), key=lambda pair: pair[0])[:keep]
+            held = Window([f for _, f in ranked], held.looked_at + window.looked_at, held.start, window.end, held.slot,
+                          [r for r, _ in ranked])
+            continue
+        if held is not None:
+            yield held
+        held = window
+    if held is not None:
+        yield held
 
 
 def every_frame(frames: Iterable[Frame]) -> Iterator[Window]:
