@@ -328,13 +328,14 @@ class VideoInput(_Video):
                     self.stopped_early = True
                     break
         if self.from_keyframe is None and self.until_keyframe is None:  # a whole video; ChunkedVideo checks its chunks
-            self._check_damage(self.damaged, self.reached, self.stopped_early)
+            self._check_damage(self.damaged, self.reached if self.decoded else 0, self.stopped_early)
 
     @property
     def reached(self) -> int:
         """Frames the container held up to where reading stopped, in this reader's numbering: those shown,
-        and those skipped after them (the display index the next frame would have)."""
-        return (self._counted or 0) + len(self._waiting) if self.decoded else 0
+        and those skipped after them (the display index the next frame would have; counted from the
+        packets' timestamps, so a chunk whose pictures all failed still moves the next one on)."""
+        return (self._counted or 0) + len(self._waiting)
 
     def keyframes_apart(self, seconds: float) -> list[int]:
         """Timestamps of keyframes after --start, about `seconds` apart, up to --end: found by seeking a
