@@ -231,7 +231,7 @@ def select_command(
     end: Optional[float] = typer.Option(None, "--end", min=0.0, help="End time in seconds (by timestamp).", rich_help_panel="Sampling (videos)"),
     exhaustive: bool = typer.Option(False, "--exhaustive", help="Run the detector on every frame, not only on the sharpest frame(s) of each --window.", rich_help_panel="Sampling (videos)"),
     keyframes: bool = typer.Option(False, "--keyframes", help="Decode keyframes only, at most two a --window: many times faster on huge archives, lossy (an IP camera's keyframe a second; x264's default can be 10 s apart). With --window 10: ~9x a decode-only loop on long camera streams.", rich_help_panel="Sampling (videos)"),
-    window: float = typer.Option(DEFAULT_WINDOW, "--window", min=0.01, help="Seconds of video per pre-screening window: its sharpest frame goes to the detector.", rich_help_panel="Sampling (videos)"),
+    window: float = typer.Option(DEFAULT_WINDOW, "--window", min=0.01, help="Seconds of video per pre-screening window (windows follow each other from --start): its sharpest frame goes to the detector.", rich_help_panel="Sampling (videos)"),
     per_person: bool = typer.Option(False, "--per-person", help="Link faces into persons and pick the TOP best of each person.", rich_help_panel="Selection"),
     gallery: Optional[Path] = typer.Option(None, "--gallery", help="Known people as <name>/<images>: label each person (implies --per-person).", rich_help_panel="Selection"),
     match_threshold: Optional[float] = typer.Option(None, "--match-threshold", min=-1.0, max=1.0, help="Cosine a person needs to take a gallery name (default: the recogniser's FMR 1e-3 point, 0.38 for SFace).", rich_help_panel="Selection"),
