@@ -109,3 +109,22 @@ def test_chunks_of_a_variable_frame_rate_clip_keep_the_display_order_index(tmp_p
     whole = frames_of(path, sampling, chunked=False)
     assert [i for i, _ in whole] == list(range(len(times)))
     assert frames_of(path, sampling, chunked=True) == whole
+
+
+def test_windows_lie_on_a_grid_from_the_origin_whatever_frames_are_skipped():
+    """With non-reference frames skipped, frames come at uneven times: each window is still the second
+    (from --start) its frames fall in, not a second from its first frame (which drifted later and later)."""
+    import numpy as np
+
+    from fqselect.decode import Frame
+
+    rng = np.random.default_rng(0)
+    times = np.sort(rng.choice(np.arange(0, 250) / 25, size=120, replace=False))  # 10 s at 25 fps, half skipped
+    frames = [Frame(i, float(t), rng.integers(0, 255, (36, 64, 3), dtype=np.uint8), "x") for i, t in enumerate(times)]
+    for origin in (0.0, 0.3):
+        windows = list(sharpest_per_window(frames, 1.0, keep=2, origin=origin))
+        for window in windows:
+            assert all(int((f.time - origin) // 1.0) == window.slot for f in window.frames)
+            assert int((window.start - origin) // 1.0) == int((window.end - origin) // 1.0) == window.slot
+        assert sum(w.looked_at for w in windows) == len(frames)
+        assert [w.slot for w in windows] == sorted({int((t - origin) // 1.0) for t in times})
