@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Iterator
 
 import av
 
@@ -54,6 +55,17 @@ LAUNCHER = (
 DECODE_COMMAND = "import cv2, sys\ncapture = cv2.VideoCapture(sys.argv[1])\nwhile capture.read()[0]:\n    pass\n"
 COMMAND = ("--top", "3", "--jsonl", "-q")
 SIZES = ((1280, 720), (1920, 1080))
+
+
+def generated_clips(work: Path, encodings: list[str], seconds: int) -> Iterator[tuple[str, Path]]:
+    """The six-face group scene at SIZES in each encoding, `seconds` at 25 fps, written into `work` as
+    they are needed: (name, path)."""
+    make = examples_module()
+    for encoding in encodings:
+        for width, height in SIZES:
+            clip = work / f"{encoding}_{height}p.mp4"
+            make.make_group_clip(clip, (width, height), seconds * 25, encoding=encoding)
+            yield f"{encoding} {width}×{height}", clip
 
 
 def launch(*argv: str) -> tuple[float, int]:
@@ -147,7 +159,7 @@ def main() -> None:
     args = parser.parse_args()
     compile_bytecode()
     keep_freed_memory()  # the allocator policy of the command and its batch workers, for both loops alike
-    make = examples_module()
+    make = examples_module()  # the memory runs' long clips too
     work = Path(tempfile.mkdtemp(prefix="fqvideo-"))
     lines = [
         "| clip | frames | decode-only fps: OpenCV / PyAV (no conversion) | default fps (in-process) | **ratio** | "
@@ -155,12 +167,9 @@ def main() -> None:
         "top-1 `--keyframes` | `--top 3` fps (command) | **ratio** | `--keyframes` fps (command) | **ratio** | peak RSS (command) |",
         "| --- " * 15 + "|",
     ]
-    for encoding in args.encodings:
-        for width, height in SIZES:
-            clip = work / f"{encoding}_{height}p.mp4"
-            make.make_group_clip(clip, (width, height), args.seconds * 25, encoding=encoding)
-            lines.append(measure_clip(f"{encoding} {width}×{height}", clip, args.rounds, command=True))
-            print(lines[-1], flush=True)
+    for name, clip in generated_clips(work, args.encodings, args.seconds):
+        lines.append(measure_clip(name, clip, args.rounds, command=True))
+        print(lines[-1], flush=True)
     videos = shared_dir() / "videos"
     if not args.skip_real and videos.is_dir():
         for clip in sorted(videos.glob("*.mp4")):

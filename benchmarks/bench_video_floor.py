@@ -35,57 +35,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_pipeline import compile_bytecode, decode_only_fps, examples_module, write_report  # noqa: E402
-from bench_video import COMMAND, DECODE_COMMAND, SIZES, launch  # noqa: E402
-from fqselect.decode import open_input, split_video  # noqa: E402
-from fqselect.pipeline import models_for, process_input, window_budget  # noqa: E402
+from bench_pipeline import compile_bytecode, decode_only_fps, write_report  # noqa: E402
+from bench_video import COMMAND, DECODE_COMMAND, generated_clips, launch  # noqa: E402
+from default_decoding import decode_as_the_default_path  # noqa: E402
+from fqselect.pipeline import models_for, process_input  # noqa: E402
 from fqselect.results import Options  # noqa: E402
 from fqselect.runtime import keep_freed_memory  # noqa: E402
 
-# The default path's decoding alone, as a whole process: the command's imports (its CLI, which imports
-# the pipeline's reader), then every frame the default sampling hands on, none converted.
-# (decode_as_the_default_path below, written out: the floor process imports nothing of the benchmarks')
-FLOOR_COMMAND = (
-    "import sys\n"
-    "import fqselect.cli, fqselect.pipeline\n"
-    "from fqselect.decode import open_input, split_video\n"
-    "from fqselect.pipeline import window_budget\n"
-    "from fqselect.results import Options\n"
-    "options = Options(top=3)\n"
-    "with open_input(sys.argv[1], options.sampling) as source:\n"
-    "    chunked = split_video(source, window_budget(options, options.min_gap) / options.window)\n"
-    "    if chunked is None:\n"
-    "        for _ in source.frames():\n"
-    "            pass\n"
-    "    else:\n"
-    "        with chunked:\n"
-    "            for _ in chunked.reduced(lambda frames: iter([sum(1 for _ in frames)]), frames_of=lambda _: []):\n"
-    "                pass\n"
-)
-# The same decoding with one FFmpeg thread, printing its CPU seconds.
-CPU_COMMAND = (
-    "import os, sys\n"
-    "os.environ['FQSELECT_DECODER_THREADS'] = '1'\n"
-    "from fqselect.decode import open_input\n"
-    "from fqselect.results import Options\n"
-    "start = os.times()\n"
-    "with open_input(sys.argv[1], Options().sampling) as source:\n"
-    "    count = sum(1 for _ in source.frames())\n"
-    "end = os.times()\n"
-    "print(end.user - start.user + end.system - start.system, count)\n"
-)
-
-
-def decode_as_the_default_path(path: str) -> int:
-    """Decode the frames the default path decodes, as it does (in parallel chunks where it splits the
-    video), converting none; their count."""
-    options = Options(top=3)
-    with open_input(path, options.sampling) as source:
-        chunked = split_video(source, window_budget(options, options.min_gap) / options.window)
-        if chunked is None:
-            return sum(1 for _ in source.frames())
-        with chunked:
-            return sum(chunked.reduced(lambda frames: iter([sum(1 for _ in frames)]), frames_of=lambda _: []))
+# The default path's decoding alone, as a whole process (the floor), and with one FFmpeg thread (its CPU).
+DECODING = str(ROOT / "benchmarks" / "default_decoding.py")
 
 
 def decode_floor_in_process(path: Path) -> tuple[float, int]:
@@ -109,7 +67,7 @@ def measure(name: str, path: Path, rounds: int) -> str:
     baseline, floor, command, ratios, opencv_in_process, in_process = [], [], [], [], [], []
     for _ in range(rounds):
         decode_s, _ = launch(sys.executable, "-c", DECODE_COMMAND, str(path))
-        floor_s, _ = launch(sys.executable, "-c", FLOOR_COMMAND, str(path))
+        floor_s, _ = launch(sys.executable, DECODING, str(path))
         command_s, _ = launch(sys.executable, "-m", "fqselect", str(path), *COMMAND)
         baseline.append(decode_s), floor.append(floor_s), command.append(command_s)
         ratios.append((decode_s / floor_s, decode_s / command_s))
@@ -117,7 +75,7 @@ def measure(name: str, path: Path, rounds: int) -> str:
         seconds, decoded = decode_floor_in_process(path)
         opencv_in_process.append(frames / opencv_fps)
         in_process.append(frames / opencv_fps / seconds)
-    cpu = subprocess.run([sys.executable, "-c", CPU_COMMAND, str(path)], capture_output=True, text=True,
+    cpu = subprocess.run([sys.executable, DECODING, str(path), "--cpu"], capture_output=True, text=True,
                          cwd=ROOT, check=True).stdout.split()
     decode_cpu, whole_run = float(cpu[0]), run_cpu(path)
     median = statistics.median
@@ -136,7 +94,6 @@ def main() -> None:
     args = parser.parse_args()
     compile_bytecode()
     keep_freed_memory()
-    make = examples_module()
     work = Path(tempfile.mkdtemp(prefix="fqfloor-"))
     lines = [
         "| clip | frames: in file / the default path decodes | OpenCV loop, s (command) | decode floor, s (command) | "
@@ -144,12 +101,9 @@ def main() -> None:
         "CPU s: decoding (1 thread) / a whole default run | two-core CPU ceiling (in-process) |",
         "| --- " * 10 + "|",
     ]
-    for encoding in args.encodings:
-        for width, height in SIZES:
-            clip = work / f"{encoding}_{height}p.mp4"
-            make.make_group_clip(clip, (width, height), args.seconds * 25, encoding=encoding)
-            lines.append(measure(f"{encoding} {width}×{height}", clip, args.rounds))
-            print(lines[-1], flush=True)
+    for name, clip in generated_clips(work, args.encodings, args.seconds):
+        lines.append(measure(name, clip, args.rounds))
+        print(lines[-1], flush=True)
     write_report(lines, args.out)
 
 
