@@ -337,6 +337,11 @@ class VideoInput(_Video):
         packets' timestamps, so a chunk whose pictures all failed still moves the next one on)."""
         return (self._counted or 0) + len(self._waiting)
 
+    def end_time(self) -> float:
+        """Where reading ends, in seconds: --end, or the container's length (0 when it does not say)."""
+        duration = self.container.duration / 1e6 if self.container.duration else 0.0
+        return min(duration, self.sampling.end or math.inf)
+
     def keyframes_apart(self, seconds: float) -> list[int]:
         """Timestamps of keyframes after --start, about `seconds` apart, up to --end: found by seeking a
         second reader (one seek a chunk, no pass over the file). Empty where the container cannot seek to
@@ -344,10 +349,8 @@ class VideoInput(_Video):
         import av
 
         base, start = self.stream.time_base, self.sampling.start
-        duration = self.container.duration / 1e6 if self.container.duration else None
-        end = min(duration or 0.0, self.sampling.end or math.inf)
         found: list[int] = []
-        places = np.arange(start + seconds, end - seconds / 2, seconds)
+        places = np.arange(start + seconds, self.end_time() - seconds / 2, seconds)
         if not len(places):  # a short clip: one chunk, no second reader opened
             return []
         try:
@@ -384,7 +387,8 @@ class VideoInput(_Video):
                 started = packet.is_keyframe and packet.pts is not None and packet.pts >= self.from_keyframe
                 if not started:
                     continue
-            last = self.until_keyframe is not None and packet.is_keyframe and (packet.pts or -1) >= self.until_keyframe
+            last = (self.until_keyframe is not None and packet.is_keyframe and packet.pts is not None
+                    and packet.pts >= self.until_keyframe)
             if last:
                 packet = None  # flushes the decoder
             elif packet.pts is not None:
@@ -742,10 +746,10 @@ def split_video(video: InputSource, kept_per_second: float) -> ChunkedVideo | No
     heavy enough (CHUNK_MIN_PIXEL_RATE), it has two chunks or more, and the frames its chunks in flight
     keep (`kept_per_second`, the pre-screen's) fit in PREFETCH_BYTES. Else None: decode it whole, with
     the decoder's own threads."""
-    workers = decoder_threads(threading_from=0)
-    sampling = getattr(video, "sampling", None)
-    if (not isinstance(video, VideoInput) or workers < 2 or not sampling.prescreen or sampling.keyframes
-            or sampling.max_frames or sampling.stride(video.fps) > 1):
+    if not isinstance(video, VideoInput):
+        return None
+    workers, sampling = decoder_threads(threading_from=0), video.sampling
+    if workers < 2 or not sampling.prescreen or sampling.keyframes or sampling.max_frames or sampling.stride(video.fps) > 1:
         return None
     decoded_share = 0.5 if video.stream.codec_context.has_b_frames else 1.0
     if video.pixels * video.fps * decoded_share < CHUNK_MIN_PIXEL_RATE:
@@ -753,8 +757,7 @@ def split_video(video: InputSource, kept_per_second: float) -> ChunkedVideo | No
     starts = video.keyframes_apart(CHUNK_SECONDS)
     if not starts:
         return None
-    bounds = [sampling.start, *(video._seconds(pts) for pts in starts),
-              video.container.duration / 1e6 if sampling.end is None else sampling.end]
+    bounds = [sampling.start, *(video._seconds(pts) for pts in starts), video.end_time()]
     longest = max(b - a for a, b in zip(bounds, bounds[1:]))
     if (workers + 1) * longest * kept_per_second * video.bytes_per_pixel * video.pixels > PREFETCH_BYTES:
         return None
