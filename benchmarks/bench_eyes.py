@@ -26,17 +26,18 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fqselect.align import detect_and_align  # noqa: E402
+from fqselect.faces.align import detect_and_align  # noqa: E402
 from fqselect.decode import Sampling, open_input  # noqa: E402
-from fqselect.defaults import EYES_MODES  # noqa: E402
-from fqselect.eyes import eye_factor  # noqa: E402
-from fqselect.detect import load_detector  # noqa: E402
-from fqselect.embed import SFaceRecognizer  # noqa: E402
-from fqselect.models import packaged_model  # noqa: E402
-from fqselect.pipeline import process_input  # noqa: E402
+from fqselect.options import EYES_MODES  # noqa: E402
+from fqselect.quality.eyes import eye_factor  # noqa: E402
+from fqselect.faces.detect import load_detector  # noqa: E402
+from fqselect.faces.sface import SFaceRecognizer  # noqa: E402
+from fqselect.zoo.files import packaged_model  # noqa: E402
+from fqselect.run.job import process_input  # noqa: E402
 from fqselect.research.evaluate import PEER_SPEC, default_peers, peer_name  # noqa: E402
-from fqselect.results import Options  # noqa: E402
-from fqselect.score import NetworkScorer, load_scorer  # noqa: E402
+from fqselect.options import Options  # noqa: E402
+from fqselect.quality.network import NetworkScorer
+from fqselect.quality import load_scorer  # noqa: E402
 
 CLOSED_EAR = 0.18  # below this the eye is shut or nearly (blink studies use 0.18-0.25)
 EVERY = 2

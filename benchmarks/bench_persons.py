@@ -25,8 +25,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_pipeline import compile_bytecode, examples_module  # noqa: E402
-from fqselect import persons, pipeline  # noqa: E402
-from fqselect.results import Options  # noqa: E402
+from fqselect.choose import persons  # noqa: E402
+from fqselect.choose import pickers as pipeline  # noqa: E402
+from fqselect.run.job import process_input  # noqa: E402
+from fqselect.options import Options  # noqa: E402
 
 
 def timed(path: Path, *args: str) -> float:
@@ -43,7 +45,7 @@ def persons_found(path: Path, link_by_overlap: bool) -> tuple[list, int]:
 
     shipped, pipeline.PersonTracker = pipeline.PersonTracker, Tracker
     try:
-        result = pipeline.process_input(str(path), Options(top=3, per_person=True))
+        result = process_input(str(path), Options(top=3, per_person=True))
     finally:
         pipeline.PersonTracker = shipped
     return [(p.id, round(p.first_time, 2), round(p.last_time, 2), p.faces_seen) for p in result.persons], result.faces_embedded

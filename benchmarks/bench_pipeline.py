@@ -27,9 +27,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fqselect.align import align_faces  # noqa: E402
-from fqselect.pipeline import models_for, process_input
-from fqselect.results import Options  # noqa: E402
+from fqselect.faces.align import align_faces  # noqa: E402
+from fqselect.run.job import process_input
+from fqselect.run.models import models_for
+from fqselect.options import Options  # noqa: E402
 
 
 def examples_module():
@@ -85,7 +86,7 @@ def stage_costs(path: Path, samples: int = 40) -> dict[str, float]:
     start = time.perf_counter()
     crops = np.concatenate([align_faces(f, d.landmarks) for f, d in zip(frames, detections)])
     align_ms = (time.perf_counter() - start) * 1000 / faces
-    from fqselect.faces import FaceBatch
+    from fqselect.faces.batch import FaceBatch
 
     batch = FaceBatch.from_crops(crops)
     models.scorer.score(batch)

@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from fqselect.research.evaluate import default_peers, run_evaluation  # noqa: E402
-from fqselect.models import weights_dir  # noqa: E402
-from fqselect.score import available_networks  # noqa: E402
+from fqselect.zoo.files import weights_dir  # noqa: E402
+from fqselect.quality.network import available_networks  # noqa: E402
 from fqselect.research.train import celeba_heldout_people  # noqa: E402
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fqselect.pipeline import process_input  # noqa: E402
-from fqselect.results import Options  # noqa: E402
+from fqselect.run.job import process_input  # noqa: E402
+from fqselect.options import Options  # noqa: E402
 
 
 def main() -> None:

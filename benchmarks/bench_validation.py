@@ -26,13 +26,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_eyes import spearman  # noqa: E402
-from fqselect.faces import FaceBatch  # noqa: E402
+from fqselect.faces.batch import FaceBatch  # noqa: E402
 from fqselect.research import DataRecipe, shared_dir  # noqa: E402
 from fqselect.research.dataset import DEFAULT_CACHE  # noqa: E402
 from fqselect.research.evaluate import build_scorers, default_peers  # noqa: E402
 from fqselect.research.metrics import PairSet, edc, pauc, threshold_at_fmr  # noqa: E402
 from fqselect.research.train import FMR, training_sets  # noqa: E402
-from fqselect.score import TEMPLATE_EYE_DISTANCE, NetworkScorer, available_networks, logit  # noqa: E402
+from fqselect.quality.network import TEMPLATE_EYE_DISTANCE, NetworkScorer, available_networks, logit  # noqa: E402
 
 PIXEL_BASELINES = ("random", "blur", "jpeg", "size")
 # The degraded copies the Spearman column reads: two, as for every figure in the README's validation table

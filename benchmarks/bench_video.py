@@ -37,10 +37,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_pipeline import compile_bytecode, decode_only_fps, examples_module, write_report  # noqa: E402
-from fqselect.pipeline import models_for, process_input  # noqa: E402
+from fqselect.run.job import process_input
+from fqselect.run.models import models_for  # noqa: E402
 from fqselect.research import shared_dir  # noqa: E402
-from fqselect.results import Options  # noqa: E402
-from fqselect.runtime import keep_freed_memory  # noqa: E402
+from fqselect.options import Options  # noqa: E402
+from fqselect.run.process import keep_freed_memory  # noqa: E402
 
 # A small launcher process times one command and reads its peak RSS from wait4(): started straight
 # from this (large) benchmark process, the command's ru_maxrss would start from this process's own peak,

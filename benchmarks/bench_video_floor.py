@@ -38,9 +38,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_pipeline import compile_bytecode, decode_only_fps, write_report  # noqa: E402
 from bench_video import COMMAND, DECODE_COMMAND, generated_clips, launch  # noqa: E402
 from default_decoding import decode_as_the_default_path  # noqa: E402
-from fqselect.pipeline import models_for, process_input  # noqa: E402
-from fqselect.results import Options  # noqa: E402
-from fqselect.runtime import keep_freed_memory  # noqa: E402
+from fqselect.run.job import process_input
+from fqselect.run.models import models_for  # noqa: E402
+from fqselect.options import Options  # noqa: E402
+from fqselect.run.process import keep_freed_memory  # noqa: E402
 
 # The default path's decoding alone, as a whole process (the floor), and with one FFmpeg thread (its CPU).
 DECODING = str(ROOT / "benchmarks" / "default_decoding.py")

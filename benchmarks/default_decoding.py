@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import fqselect.cli  # noqa: E402,F401 (the command's imports, paid by the floor as by the command)
 from fqselect.decode import open_input, split_video  # noqa: E402
-from fqselect.pipeline import window_budget  # noqa: E402
-from fqselect.results import Options  # noqa: E402
+from fqselect.run.job import window_budget  # noqa: E402
+from fqselect.options import Options  # noqa: E402
 
 
 def decode_as_the_default_path(path: str) -> int:

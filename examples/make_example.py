@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 
 from fqselect.research import degrade
-from fqselect.detect import RetinaFaceDetector
-from fqselect.score import PoseScorer
+from fqselect.faces.retinaface import RetinaFaceDetector
+from fqselect.quality.perceptual import PoseScorer
 
 SEGMENTS = [
     ("low_light", lambda im, i: degrade.low_light(im, 0.12, 8.0, seed=i)),

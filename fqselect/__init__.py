@@ -16,17 +16,18 @@ import os as _os  # noqa: E402
 # which would break the one-line-per-problem contract; our own messages say what went wrong instead.
 _os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 _os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
-# Images are checked against this pixel cap from their header, before any memory is taken (decode.py);
+# Images are checked against this pixel cap from their header, before any memory is taken (decode/images.py);
 # OpenCV reads it once, when it loads (the command's --max-pixels sets it before that).
-from .defaults import DEFAULT_MAX_PIXELS as _MAX_PIXELS  # noqa: E402
+from .options import DEFAULT_MAX_PIXELS as _MAX_PIXELS  # noqa: E402
 
 _os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(_MAX_PIXELS))
 
 # The API loads on first use (PEP 562), not with the package: the `fqselect` command configures its
 # process before numpy and OpenCV load (see __main__.py).
 _API = {
-    "select": "api", "score_images": "api", "score_crops": "api", "select_many": "batch", "run_batch": "batch",
-    "process_input": "pipeline", "Options": "results", "InputResult": "results", "Pick": "results",
+    "select": "api", "score_images": "api", "score_crops": "api", "select_many": "run.batch", "run_batch": "run.batch",
+    "Local": "run.batch", "Workers": "run.batch", "Ray": "run.batch",
+    "process_input": "run.job", "Options": "options", "InputResult": "records", "Pick": "records",
     "ExitCode": "errors", "FQError": "errors", "InputError": "errors", "UsageError": "errors",
 }
 
@@ -40,6 +41,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "select", "score_images", "score_crops", "select_many", "run_batch", "process_input", "Options", "InputResult", "Pick",
+    "select", "score_images", "score_crops", "select_many", "run_batch", "Local", "Workers", "Ray", "process_input",
+    "Options", "InputResult", "Pick",
     "ExitCode", "FQError", "InputError", "UsageError", "__version__",
 ]

@@ -1,7 +1,7 @@
 """The `fqselect` command (`python -m fqselect`, and the installed script)."""
 
-from .guard import guard_command
-from .runtime import single_threaded_blas
+from .run.guard import guard_command
+from .run.process import single_threaded_blas
 
 guard_command()  # first: forking costs about a millisecond before numpy and OpenCV load
 single_threaded_blas()  # before numpy and OpenCV load, which importing the CLI does

@@ -1,4 +1,5 @@
-"""Python API: what the CLI calls, importable by users."""
+"""The Python API, what the command is built on: `select` one input, `run_batch` many, `score_images` and
+`score_crops` for faces without choosing among them."""
 
 from __future__ import annotations
 
@@ -7,16 +8,17 @@ from typing import Iterable, Iterator
 import cv2
 import numpy as np
 
-from .align import ALIGNED_SIZE, detect_and_align
-from .decode import PREFETCH_BYTES, read_image
-from .detect import DEFAULT_MAX_SIDE, DEFAULT_THRESHOLD, load_detector
+from .decode import read_image
+from .decode.readahead import PREFETCH_BYTES
 from .errors import NO_FACE_REASON, InputError
-from .eyes import EyeOpenness, eye_model_installed
-from .faces import FaceBatch
-from .batch import run_batch, select_many  # noqa: F401 (the public API)
-from .pipeline import process_input
-from .results import InputResult, Options
-from .score import Scorer, load_scorer
+from .faces import ALIGNED_SIZE, FaceBatch, detect_and_align
+from .faces.detect import load_detector
+from .options import DEFAULT_MAX_SIDE, DEFAULT_THRESHOLD, Options
+from .quality import Scorer, load_scorer
+from .quality.eyes import EyeOpenness, eye_model_installed
+from .records import InputResult
+from .run.batch import Local, Ray, Workers, run_batch, select_many  # noqa: F401 (the public API)
+from .run.job import process_input
 
 SCORE_BATCH = 256  # faces per quality-network call in `score_images`
 READ_AHEAD = 64  # images decoded ahead on a thread pool (cv2 releases the GIL while decoding), and at most
@@ -85,7 +87,9 @@ def _read_ahead(paths: Iterable[str]) -> Iterator[tuple[str, np.ndarray | None, 
         except InputError as error:
             return path, None, error.reason
 
-    from concurrent.futures import ThreadPoolExecutor  # imported here, as for the process pool
+    from concurrent.futures import (
+        ThreadPoolExecutor,  # imported here, as for the process pool
+    )
 
     def held(window: list) -> int:  # bytes of decoded images waiting to be used
         return sum(f.result()[1].nbytes for f in window if f.done() and f.result()[1] is not None)

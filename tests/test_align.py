@@ -5,7 +5,8 @@ import warnings
 import numpy as np
 import pytest
 
-from fqselect.align import ALIGNED_SIZE, TEMPLATE, align_faces, face_align, similarity_matrix
+from fqselect.faces.align import ALIGNED_SIZE, TEMPLATE, align_faces, similarity_matrix
+from fqselect.faces.batch import face_align
 
 
 def random_landmarks(rng: np.random.Generator) -> np.ndarray:

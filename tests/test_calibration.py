@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("scipy")
 
 from fqselect.research.calibration import apply, calibration_error, fit_logistic, match_targets  # noqa: E402
-from fqselect.score import calibrated  # noqa: E402
+from fqselect.quality.network import calibrated  # noqa: E402
 
 
 def test_logistic_fit_recovers_the_map_that_made_the_outcomes():

@@ -5,11 +5,13 @@ import threading
 
 import pytest
 
-from fqselect import decode, pipeline
-from fqselect.decode import Sampling, open_input, split_video
-from fqselect.pipeline import process_input
-from fqselect.prescreen import joined, sharpest_per_window
-from fqselect.results import Options
+from fqselect.decode import Sampling, open_input
+from fqselect.decode import chunks as decode
+from fqselect.decode.chunks import split_video
+from fqselect.run import job as pipeline
+from fqselect.run.job import process_input
+from fqselect.decode.prescreen import joined, sharpest_per_window
+from fqselect.options import Options
 
 
 @pytest.fixture(scope="module")

@@ -82,7 +82,7 @@ def test_out_writes_frames_crops_and_manifest(clip, tmp_path):
     mean, each = np.load(folder / "embedding.npy"), np.load(folder / "embeddings.npy")
     assert mean.shape == (128,) and each.shape == (3, 128)
     assert np.linalg.norm(mean) == pytest.approx(1, abs=1e-4)
-    from fqselect.embed import SFACE_POINTS
+    from fqselect.faces.sface import SFACE_POINTS
 
     assert all(float(e @ mean) > SFACE_POINTS["match"] for e in each)  # one person: every pick matches the template
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no staging left behind

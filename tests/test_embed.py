@@ -2,11 +2,13 @@ import cv2
 import numpy as np
 import onnx
 
-from fqselect.align import align_faces
-from fqselect.detect import RetinaFaceDetector, YuNetDetector
-from fqselect.embed import SFACE_FILE, SFaceRecognizer, quality_weighted_mean, repair_sface
-from fqselect.models import packaged_model
-from fqselect.runtime import create_session
+from fqselect.faces.align import align_faces
+from fqselect.faces.retinaface import RetinaFaceDetector
+from fqselect.faces.yunet import YuNetDetector
+from fqselect.faces.recognize import quality_weighted_mean
+from fqselect.faces.sface import SFACE_FILE, SFaceRecognizer, repair_sface
+from fqselect.zoo.files import packaged_model
+from fqselect.zoo.sessions import create_session
 
 
 def test_sface_repair_keeps_outputs_and_fixes_inputs():
@@ -58,7 +60,7 @@ def test_dlib_recogniser_tells_people_apart(face_photo):
     import pytest
 
     pytest.importorskip("dlib")
-    from fqselect.embed import load_recognizer
+    from fqselect.faces.recognize import load_recognizer
 
     image = cv2.imread(str(face_photo))
     shifted = np.roll(image, (3, 5), axis=(0, 1))

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import SHARED, run_cli
 from fqselect.research import degrade
-from fqselect.detect import RetinaFaceDetector
+from fqselect.faces.retinaface import RetinaFaceDetector
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,8 @@ def test_eval_rejects_a_missing_dataset(tmp_path):
 
 @pytest.mark.skipif(not (SHARED / "data" / "lfw" / "peopleDevTest.txt").is_file(), reason="../shared data not present")
 def test_shipped_network_beats_random_and_blur_on_heldout_lfw(tmp_path):
-    from fqselect.score import DEFAULT_NETWORK, available_networks
+    from fqselect.options import DEFAULT_NETWORK
+    from fqselect.quality.network import available_networks
 
     if DEFAULT_NETWORK not in available_networks():
         pytest.skip("no trained network in weights/")

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 
 from conftest import assert_clean_error, json_lines, run_cli
-from fqselect.align import detect_and_align, similarity_matrix
-from fqselect.detect import load_detector
+from fqselect.faces.align import detect_and_align, similarity_matrix
+from fqselect.faces.detect import load_detector
 from fqselect.errors import UsageError
-from fqselect.eyes import EYE_TIEBREAK, OPEN_EYES, PATCH_HEIGHT, PATCH_WIDTH, EyeOpenness, eye_factor, eye_merit, eye_patches
-from fqselect.faces import TEMPLATE, FaceBatch
-from fqselect.pipeline import process_input
+from fqselect.quality.eyes import EYE_TIEBREAK, OPEN_EYES, PATCH_HEIGHT, PATCH_WIDTH, EyeOpenness, eye_factor, eye_merit, eye_patches
+from fqselect.faces.batch import TEMPLATE, FaceBatch
+from fqselect.run.job import process_input
 from fqselect.research.degrade import shut_eyes
-from fqselect.results import Options
+from fqselect.options import Options
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +108,7 @@ def test_cli_reports_eyes_open_and_refuses_an_unknown_mode(tmp_path, face_photo)
     assert 0.0 <= record["eyes_open"] <= 1.0
     proc = run_cli(face_photo, "--eyes", "shut")
     assert proc.returncode == 2
-    assert_clean_error(proc, "--eyes shut", "any, prefer, open")
+    assert_clean_error(proc, "'--eyes'", "'shut' is not one of 'prefer', 'any', 'open'")
 
 
 def test_a_broken_eye_network_is_a_usage_error_naming_the_file(tmp_path):
@@ -121,7 +121,7 @@ def test_a_broken_eye_network_is_a_usage_error_naming_the_file(tmp_path):
 def test_without_the_eye_network_the_default_ranks_by_quality_and_open_is_refused(tmp_path, photo, face, monkeypatch):
     """A broken install without the eye network: --eyes prefer (the default) quietly ranks by quality, as
     --eyes any does; --eyes open, which cannot work without it, is a usage error before any input runs."""
-    from fqselect import pipeline
+    from fqselect.run import models as pipeline
 
     cv2.imwrite(str(tmp_path / "a_wink.png"), with_eyes_shut(photo, face.landmarks[0], [1]))
     cv2.imwrite(str(tmp_path / "b_open.png"), photo)

@@ -58,7 +58,7 @@ def test_a_video_whose_name_is_not_utf8(tmp_path):
 
 
 def test_long_names_and_colliding_stems_get_distinct_short_folders(tmp_path):
-    from fqselect.write import MAX_NAME_BYTES, output_names
+    from fqselect.output.names import MAX_NAME_BYTES, output_names
 
     long = "é" * 200 + ".mp4"  # 400 bytes in UTF-8: longer than any file system allows a folder name
     inputs = [f"a/{long}", "a/clip.mp4", "b/clip.mp4"]
@@ -93,7 +93,7 @@ def test_stale_staging_folders_of_dead_runs_are_removed(tmp_path):
 def test_broken_model_files_are_one_line_usage_errors(tmp_path):
     weights = tmp_path / "weights"
     weights.mkdir()
-    card = json.loads((ROOT / "fqselect" / "weights" / "tinyfqnet.json").read_text())
+    card = json.loads((ROOT / "fqselect" / "zoo" / "weights" / "tinyfqnet.json").read_text())
     (weights / "tinyfqnet.onnx").write_bytes(b"not a network")
     (weights / "tinyfqnet.json").write_text("{broken")
     proc = run_cli(EXAMPLE, "--scorer", "tinyfqnet", env={"FQSELECT_WEIGHTS": str(weights)})
@@ -117,9 +117,9 @@ def test_a_gallery_without_a_face_stops_the_run_before_any_input(tmp_path):
 
 def test_an_unreadable_folder_fails_alone(tmp_path, monkeypatch):
     """(Root reads every folder, so the refusal is simulated where the folder is listed.)"""
-    from fqselect import decode
-    from fqselect.pipeline import process_input
-    from fqselect.results import Options
+    from fqselect.decode import images as decode
+    from fqselect.run.job import process_input
+    from fqselect.options import Options
 
     def refuse(folder):
         raise PermissionError(13, "Permission denied", str(folder))
@@ -137,7 +137,7 @@ def crashing_environment(tmp_path: Path) -> dict[str, str]:
     (hook / "sitecustomize.py").write_text(
         "import os, signal\n"
         "def _patch():\n"
-        "    import fqselect.pipeline as pipeline\n"
+        "    import fqselect.run.job as pipeline\n"
         "    real = pipeline.process_input\n"
         "    def process_input(path, *args, **kwargs):\n"
         "        if 'crash' in os.path.basename(path):\n"
@@ -147,7 +147,7 @@ def crashing_environment(tmp_path: Path) -> dict[str, str]:
         "import importlib.abc, sys\n"
         "class _Hook(importlib.abc.MetaPathFinder):\n"
         "    def find_spec(self, name, path, target=None):\n"
-        "        if name in ('fqselect.batch', 'fqselect.supervise'):  # the parent's, a worker's\n"
+        "        if name in ('fqselect.run.batch', 'fqselect.run.supervise'):  # the parent's, a worker's\n"
         "            sys.meta_path.remove(self)\n"
         "            _patch()\n"
         "        return None\n"

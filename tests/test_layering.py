@@ -1,10 +1,27 @@
-"""The package's layering: no import cycles between fqselect's modules (imports inside functions count
-too), and the product never imports the research harness."""
+"""The package's layering: packages in pipeline order, each importing only from the layers below it (or its
+own), no import cycles (imports inside functions count too), and nothing outside the research harness
+imports it."""
 
 import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "fqselect"
+
+# Lowest first. A module may import from its own layer and the layers below it, never above.
+LAYERS = [
+    ("fqselect.errors", "fqselect.options", "fqselect.cores", "fqselect.records"),
+    ("fqselect.zoo",),
+    ("fqselect.decode",),
+    ("fqselect.faces",),
+    ("fqselect.quality",),
+    ("fqselect.choose",),
+    ("fqselect.output",),
+    ("fqselect.run",),
+    ("fqselect.api",),
+    ("fqselect.cli",),
+    ("fqselect.__main__",),
+    ("fqselect.research",),
+]
 
 
 def module_name(path: Path) -> str:
@@ -21,7 +38,7 @@ def import_graph() -> dict[str, set[str]]:
             if isinstance(node, ast.ImportFrom) and node.level:
                 base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
                 target = f"{base}.{node.module}" if node.module else base
-                candidates = [target] + ([f"{target}.{a.name}" for a in node.names] if not node.module or target in modules else [])
+                candidates = [target] + [f"{target}.{a.name}" for a in node.names]
             elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("fqselect"):
                 candidates = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
             elif isinstance(node, ast.Import):
@@ -30,6 +47,13 @@ def import_graph() -> dict[str, set[str]]:
                 continue
             graph[name] |= {c for c in candidates if c in modules and c != name}
     return graph
+
+
+def layer_of(module: str) -> int | None:
+    for number, prefixes in enumerate(LAYERS):
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return number
+    return None
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -64,8 +88,24 @@ def test_the_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
 
 
+def test_every_module_has_a_layer():
+    graph = import_graph()
+    assert [m for m in graph if m != "fqselect" and layer_of(m) is None] == []
+
+
+def test_imports_point_down_the_pipeline():
+    graph = import_graph()
+    upward = sorted(f"{m} -> {t}" for m in graph for t in graph[m]
+                    if t != "fqselect" and m != "fqselect" and layer_of(t) > layer_of(m))
+    assert upward == []
+
+
+def test_the_layering_check_catches_an_upward_import():
+    assert layer_of("fqselect.decode.pyav") < layer_of("fqselect.choose.topk") < layer_of("fqselect.research.train")
+
+
 def test_the_product_never_imports_the_research_harness():
     graph = import_graph()
-    product = [m for m in graph if not m.startswith("fqselect.research") and m != "fqselect.cli"]
+    product = [m for m in graph if not m.startswith("fqselect.research")]
     leaks = {m: sorted(t for t in graph[m] if t.startswith("fqselect.research")) for m in product}
     assert not {m: t for m, t in leaks.items() if t}

@@ -133,9 +133,9 @@ def test_person_ids_do_not_depend_on_top(clip, request, tmp_path):
 
 def test_persons_the_gallery_names_alike_are_one_person():
     """Two tracks too unlike to merge (a bad template), both named A by the gallery: one person."""
-    from fqselect.persons import PersonTracker
-    from fqselect.results import Pick
-    from fqselect.selection import Candidate
+    from fqselect.choose.persons import PersonTracker
+    from fqselect.records import Pick
+    from fqselect.choose.topk import Candidate
 
     class Recognizer:
         points = {"match": 0.38, "link": 0.5, "link_min": 0.2}

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from fqselect.errors import UsageError
-from fqselect.registry import check_model, create_model, list_models, model_info
+from fqselect.zoo.registry import check_model, create_model, list_models, model_info
 
 
 def test_every_kind_is_registered_with_its_models():
@@ -29,7 +29,7 @@ def test_a_model_needing_a_pack_says_so_before_loading():
 
 
 def test_recognizer_carries_its_operating_points():
-    from fqselect.embed import load_recognizer
+    from fqselect.faces.recognize import load_recognizer
 
     sface = load_recognizer()
     assert sface.points["match"] == model_info("recognizer", "sface").info["match"]

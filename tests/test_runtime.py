@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from fqselect import runtime
+from fqselect import cores as runtime
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="no CPU affinity on this OS")

@@ -4,8 +4,8 @@ import numpy as np
 from conftest import assert_clean_error, json_lines, run_cli
 from fqselect import score_crops
 from fqselect.research import degrade
-from fqselect.align import align_faces
-from fqselect.detect import RetinaFaceDetector
+from fqselect.faces.align import align_faces
+from fqselect.faces.retinaface import RetinaFaceDetector
 
 
 def test_score_images_reports_every_face(face_photo):

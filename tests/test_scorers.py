@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 
 from fqselect.research import degrade
-from fqselect.align import TEMPLATE, align_faces
-from fqselect.detect import RetinaFaceDetector
-from fqselect.faces import FaceBatch
-from fqselect.score import (
-    PERCEPTUAL, BlurScorer, CombinedScorer, JpegScorer, PoseScorer, SizeScorer, UsageError, load_scorer,
-)
+from fqselect.faces.align import TEMPLATE, align_faces
+from fqselect.faces.retinaface import RetinaFaceDetector
+from fqselect.faces.batch import FaceBatch
+from fqselect.errors import UsageError
+from fqselect.quality import load_scorer
+from fqselect.quality.perceptual import PERCEPTUAL, BlurScorer, CombinedScorer, JpegScorer, PoseScorer, SizeScorer
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +93,8 @@ def test_unknown_scorer_is_a_usage_error():
 def test_the_default_network_ranks_damage_below_the_clean_face(photo_faces):
     """The shipped network on six faces it never saw: each face scores above its own blurred, downscaled,
     blinking and heavily compressed versions (every damage the recogniser matches worse)."""
-    from fqselect.defaults import DEFAULT_NETWORK
-    from fqselect.score import available_networks
+    from fqselect.options import DEFAULT_NETWORK
+    from fqselect.quality.network import available_networks
 
     if DEFAULT_NETWORK not in available_networks():
         pytest.skip("no trained network in weights/")
@@ -118,7 +118,7 @@ def test_the_default_network_ranks_damage_below_the_clean_face(photo_faces):
 
 
 def test_scale_feature_counts_octaves_of_the_crop_eye_distance_and_caps_large_faces():
-    from fqselect.score import SCALE_RANGE, TEMPLATE_EYE_DISTANCE, scale_feature
+    from fqselect.quality.network import SCALE_RANGE, TEMPLATE_EYE_DISTANCE, scale_feature
 
     octaves = scale_feature(np.array([TEMPLATE_EYE_DISTANCE, TEMPLATE_EYE_DISTANCE / 4, 1000.0, 0.0]))
     assert octaves.shape == (4, 1) and octaves.dtype == np.float32

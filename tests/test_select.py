@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from fqselect.selection import Candidate, TopKSelector, greedy_picks, unblocked_stretches
+from fqselect.choose.topk import Candidate, TopKSelector, greedy_picks, unblocked_stretches
 
 
 def candidates(qualities, times):
@@ -131,8 +131,8 @@ def test_unblocked_stretches_are_the_spans_at_least_min_gap_from_every_pick():
 
 def test_pickable_windows_find_the_windows_that_hold_given_times_and_forget_when_told():
     from fqselect.decode import Frame
-    from fqselect.pipeline import PickableWindows
-    from fqselect.prescreen import Window
+    from fqselect.run.job import PickableWindows
+    from fqselect.decode.prescreen import Window
 
     pickable = PickableWindows()
     face = candidates([0.9], [0.0])

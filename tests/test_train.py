@@ -11,8 +11,8 @@ torch = pytest.importorskip("torch")
 from conftest import assert_clean_error, run_cli  # noqa: E402
 from fqselect.research import Recipe, degrade  # noqa: E402
 from fqselect.research.metrics import PairSet  # noqa: E402
-from fqselect.score import NetworkScorer  # noqa: E402
-from fqselect.faces import FaceBatch  # noqa: E402
+from fqselect.quality.network import NetworkScorer  # noqa: E402
+from fqselect.faces.batch import FaceBatch  # noqa: E402
 from fqselect.research.train import (  # noqa: E402
     Samples, Validation, centre_labels, export_onnx, rho_labels, idq_loss, predict, network_inputs, smooth_weights,
     to_tensor, train,
@@ -215,7 +215,7 @@ def test_match_targets_soften_the_threshold():
 def test_shut_eyes_covers_the_eye_with_its_own_lid():
     """A dark iris under a lighter lid band: the shut eye shows lid where the iris was; the other eye
     and the mouth are untouched."""
-    from fqselect.faces import TEMPLATE
+    from fqselect.faces.batch import TEMPLATE
 
     crop = np.full((112, 112, 3), 150, np.uint8)
     for x, y in TEMPLATE[:2]:
@@ -247,7 +247,7 @@ def test_scale_aware_network_trains_exports_and_gets_the_scale_from_landmarks(tm
     """A scale-aware net learns a label that depends only on source scale (identical crops), and its
     ONNX export, run by the runtime scorer on FaceBatches, scores like PyTorch from the landmarks."""
     from fqselect.research.nets import ScaleAwareTinyFQNet
-    from fqselect.score import TEMPLATE_EYE_DISTANCE
+    from fqselect.quality.network import TEMPLATE_EYE_DISTANCE
 
     samples = synthetic_samples()
     rng = np.random.default_rng(0)
@@ -307,7 +307,7 @@ def test_train_rejects_an_unknown_or_conflicting_choice_in_one_line(options, say
 def test_half_shut_and_squeezed_eyes_cover_as_much_of_the_eye_as_they_say():
     """A half-shut lid leaves the lower iris showing; a squeezed eye hides it all under skin from brow and
     cheek (lighter than the iris), a lash line where they meet; the other eye is untouched."""
-    from fqselect.faces import TEMPLATE
+    from fqselect.faces.batch import TEMPLATE
 
     crop = np.full((112, 112, 3), 150, np.uint8)
     for x, y in TEMPLATE[:2]:
@@ -323,8 +323,8 @@ def test_half_shut_and_squeezed_eyes_cover_as_much_of_the_eye_as_they_say():
 
 def test_eye_network_learns_synthetic_closures_and_exports_for_the_runtime(tmp_path):
     """Closed-copy targets match the closures made; a short training separates open from shut eyes on
-    held-back faces better than chance; the export runs as `fqselect.eyes.EyeOpenness`."""
-    from fqselect.eyes import EyeOpenness
+    held-back faces better than chance; the export runs as `fqselect.quality.eyes.EyeOpenness`."""
+    from fqselect.quality.eyes import EyeOpenness
     from fqselect.research.eyes import closed_copy, separation, train_eyes, training_patches
 
     rng = np.random.default_rng(0)
@@ -429,9 +429,9 @@ def test_face_sets_keep_feature_lengths_and_load_caches_written_without_them(tmp
 
 
 def test_a_cache_written_without_feature_lengths_gains_them_once(face_photo, tmp_path):
-    from fqselect.align import align_faces
-    from fqselect.detect import RetinaFaceDetector
-    from fqselect.embed import SFaceRecognizer
+    from fqselect.faces.align import align_faces
+    from fqselect.faces.retinaface import RetinaFaceDetector
+    from fqselect.faces.sface import SFaceRecognizer
     from fqselect.research.dataset import FaceSet
     from fqselect.research.sources import with_norms
 

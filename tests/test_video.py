@@ -6,10 +6,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fqselect.decode import OPENCV_PRESCREEN_FPS, OpenCVVideoInput, ReadAhead, Sampling, VideoInput, open_input
-from fqselect.pipeline import process_input
-from fqselect.results import Options
-from fqselect.prescreen import frame_sharpness, sharpest_per_window
+from fqselect.decode import Sampling, open_input
+from fqselect.decode.opencv import OPENCV_PRESCREEN_FPS, OpenCVVideoInput
+from fqselect.decode.pyav import VideoInput
+from fqselect.decode.readahead import ReadAhead
+from fqselect.run.job import process_input
+from fqselect.options import Options
+from fqselect.decode.prescreen import frame_sharpness, sharpest_per_window
 
 
 @pytest.fixture(scope="module")
@@ -137,8 +140,8 @@ def test_a_decoding_error_reaches_the_reader(tmp_path):
 
 
 def test_faces_are_found_again_near_their_boxes_as_the_whole_frame_finds_them(group_clip):
-    from fqselect.detect import _merged, detect_regions
-    from fqselect.pipeline import models_for
+    from fqselect.faces.detect import _merged, detect_regions
+    from fqselect.run.models import models_for
 
     detector = models_for(Options()).detector
     frames = list(open_input(str(group_clip), Options(every=25).sampling).frames())
@@ -153,8 +156,8 @@ def test_faces_are_found_again_near_their_boxes_as_the_whole_frame_finds_them(gr
 
 
 def test_a_face_cut_by_its_region_edge_is_left_out_unless_the_edge_is_the_frame_edge():
-    from fqselect.detect import detect_regions
-    from fqselect.faces import FaceBatch
+    from fqselect.faces.detect import detect_regions
+    from fqselect.faces.batch import FaceBatch
 
     class TwoFaces:  # in whatever crop it is given: one face against its left edge, one well inside
         max_side = 640
@@ -209,13 +212,12 @@ def test_a_short_clip_gets_as_many_picks_as_exhaustive(tmp_path, make_example):
 def test_only_faces_that_could_still_be_picks_are_searched_again():
     """Of several people in one moment only the best can be that moment's pick (--min-gap), so the next
     frame is searched near it alone, unless another is within the refinement margin of it."""
-    from fqselect.pipeline import _offer
-    from fqselect.results import InputResult
-    from fqselect.selection import Candidate, TopKSelector
+    from fqselect.choose.pickers import TopKPicker
+    from fqselect.choose.topk import Candidate
 
     def moment(*qualities):
         return [Candidate(q, 5.0, order=i) for i, q in enumerate(qualities)]
 
     best, close, far = moment(0.95, 0.949, 0.6)
-    assert _offer([best, close, far], TopKSelector(3, 1.0), InputResult("clip")) == [best, close]
-    assert _offer(moment(0.95, 0.6), TopKSelector(3, 0.0), InputResult("clip"))[1].quality == 0.6  # no gap: both
+    assert TopKPicker(3, 1.0, 0.0).offer([best, close, far]) == [best, close]
+    assert TopKPicker(3, 0.0, 0.0).offer(moment(0.95, 0.6))[1].quality == 0.6  # no gap: both

@@ -1,4 +1,4 @@
-"""The wheel is the product: built from this checkout, it carries every file of fqselect/weights/, and
+"""The wheel is the product: built from this checkout, it carries every file of fqselect/zoo/weights/, and
 installed into a clean virtualenv (dependencies from the package index), outside the checkout, it
 scores the bundled example with the trained network (the clean segment wins)."""
 
@@ -32,11 +32,11 @@ def wheel(tmp_path_factory) -> Path:
 
 
 def test_wheel_carries_every_weights_file(wheel):
-    shipped = {p.relative_to(ROOT).as_posix() for p in (ROOT / "fqselect" / "weights").rglob("*") if p.is_file()}
+    shipped = {p.relative_to(ROOT).as_posix() for p in (ROOT / "fqselect" / "zoo" / "weights").rglob("*") if p.is_file()}
     assert shipped, "no weights in the checkout"
     names = set(zipfile.ZipFile(wheel).namelist())
     assert not shipped - names, f"missing from the wheel: {sorted(shipped - names)}"
-    in_wheel = {n for n in names if n.startswith("fqselect/weights/")}
+    in_wheel = {n for n in names if n.startswith("fqselect/zoo/weights/")}
     assert in_wheel == shipped, f"in the wheel but not in the checkout: {sorted(in_wheel - shipped)}"
 
 

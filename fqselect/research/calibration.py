@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..score import calibrated, logit
+from ..quality.network import calibrated, logit
 
 GOOD_SHARE = 0.5  # a face's references: the better half of its identity's other images
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..decode import IMAGE_SUFFIXES
 from ..errors import UsageError
-from ..models import cache_dir
+from ..zoo.files import cache_dir
 
 DEFAULT_CACHE = cache_dir()
 ARRAY_FIELDS = ("paths", "identities", "crops", "embeddings", "landmarks", "boxes", "det_scores")

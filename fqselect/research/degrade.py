@@ -111,7 +111,7 @@ def shut_eyes(crop: np.ndarray, eyes: list[int], rng: np.random.Generator, closu
     meet, with a dark lash line there. Closer to a real closed eye than `close_eyes`' flat skin patch
     (the lid keeps its crease, texture and shading), which a network can learn to spot as paint.
     `closure` < 1 lowers the lid only that share of the way down the opening (a half-shut eye)."""
-    from ..faces import TEMPLATE
+    from ..faces.batch import TEMPLATE
 
     out = crop.astype(np.float32)
     scale = crop.shape[0] / 112.0
@@ -132,7 +132,7 @@ def squeeze_eyes(crop: np.ndarray, eyes: list[int], rng: np.random.Generator) ->
     """A squeezed blink or wink: the skin between brow and lid stretched down and the cheek below the
     eye pushed up until the opening is gone, the lashes a thick dark line where they meet (a hard wink;
     `shut_eyes` closes gently, and its lid band carries what lashes or make-up lie above the opening)."""
-    from ..faces import TEMPLATE
+    from ..faces.batch import TEMPLATE
 
     out = crop.astype(np.float32)
     scale = crop.shape[0] / 112.0
@@ -173,7 +173,7 @@ def close_eyes(crop: np.ndarray, eyes: list[int], rng: np.random.Generator) -> n
     1 right, at the template's positions) covered by skin of the cheek just below it, with a darker lid
     line. Crude, but the recogniser matches such faces worse (SFace's cosine to the identity centre
     falls by ~0.14 for a blink and ~0.05 for a wink on LFW), which is what the label then teaches."""
-    from ..faces import TEMPLATE
+    from ..faces.batch import TEMPLATE
 
     out = crop.astype(np.float32)
     scale = crop.shape[0] / 112.0

@@ -18,16 +18,27 @@ import numpy as np
 import onnx
 from onnx import numpy_helper, shape_inference
 
+from ..decode import read_image
+from ..errors import InputError
+from ..faces.align import face_region
+from ..faces.batch import FaceBatch
+from ..faces.recognize import default_recognizer
+from ..quality.network import InputSpec, NetworkScorer, available_networks
+from ..quality.perceptual import PERCEPTUAL
+from ..quality.scorers import Scorer, load_scorer
 from . import shared_dir
 from .dataset import DEFAULT_CACHE, FaceSet, read_people
+from .metrics import (
+    DISCARD_GRID,
+    PAUC_LIMITS,
+    PairSet,
+    bootstrap_pauc,
+    edc,
+    pauc,
+    perfect_edc,
+    template_selection,
+)
 from .sources import load_face_set
-from ..align import face_region
-from ..decode import read_image
-from ..embed import default_recognizer
-from ..errors import InputError
-from ..faces import FaceBatch
-from .metrics import DISCARD_GRID, PAUC_LIMITS, PairSet, bootstrap_pauc, edc, pauc, perfect_edc, template_selection
-from ..score import PERCEPTUAL, InputSpec, NetworkScorer, Scorer, available_networks, load_scorer
 
 FMR = 1e-3
 PEER_SPEC = InputSpec(size=96, layout="NHWC", channels="BGR", mean=128.0, std=128.0)  # ../shared/peers README

@@ -22,12 +22,21 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..eyes import EYE_MODEL, PATCH_HEIGHT, PATCH_WIDTH, eye_patches
-from ..faces import TEMPLATE
-from ..models import package_weights
+from ..faces.batch import TEMPLATE
+from ..quality.eyes import EYE_MODEL, PATCH_HEIGHT, PATCH_WIDTH, eye_patches
+from ..zoo.files import package_weights
 from . import EYES_EPOCHS
 from .dataset import DEFAULT_CACHE
-from .degrade import close_eyes, defocus, downscale, jpeg, low_light, noise, shut_eyes, squeeze_eyes
+from .degrade import (
+    close_eyes,
+    defocus,
+    downscale,
+    jpeg,
+    low_light,
+    noise,
+    shut_eyes,
+    squeeze_eyes,
+)
 
 EYES_BATCH = 256
 EYES_LEARNING_RATE = 3e-3

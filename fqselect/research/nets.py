@@ -125,7 +125,7 @@ class EyeNet(nn.Module):
 
     def __init__(self, widths: tuple[int, ...] = (8, 16, 24)):
         super().__init__()
-        from ..eyes import PATCH_HEIGHT, PATCH_WIDTH
+        from ..quality.eyes import PATCH_HEIGHT, PATCH_WIDTH
 
         self.input_shape = (1, PATCH_HEIGHT, PATCH_WIDTH)
         layers, cin = [], 1

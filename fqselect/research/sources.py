@@ -22,9 +22,24 @@ import numpy as np
 
 from ..decode import read_image
 from ..errors import InputError
-from ..faces import eye_distance
-from .dataset import ARRAY_FIELDS, DEFAULT_CACHE, FaceSet, _concat, cache_path, central_face, scan
-from .degrade import close_eyes, crop_occlusion, jpeg, resolution_factor, shut_eyes, source_degradation
+from ..faces.batch import eye_distance
+from .dataset import (
+    ARRAY_FIELDS,
+    DEFAULT_CACHE,
+    FaceSet,
+    _concat,
+    cache_path,
+    central_face,
+    scan,
+)
+from .degrade import (
+    close_eyes,
+    crop_occlusion,
+    jpeg,
+    resolution_factor,
+    shut_eyes,
+    source_degradation,
+)
 
 OCCLUDED_SHARE = 0.15  # of degraded copies: an occluder is painted on the aligned crop before embedding
 
@@ -204,8 +219,8 @@ def _features_of_crops(crops: np.ndarray) -> np.ndarray:
 
 def _init_worker(detect: bool = True, recognizer: str = "sface", model_pack: str | None = None) -> None:
     os.environ.setdefault("FQSELECT_THREADS", "1")
-    from ..detect import RetinaFaceDetector
-    from ..embed import load_recognizer
+    from ..faces.recognize import load_recognizer
+    from ..faces.retinaface import RetinaFaceDetector
 
     if detect:
         _worker["detector"] = RetinaFaceDetector(threshold=0.3)  # find the face even when it is poor
@@ -213,7 +228,7 @@ def _init_worker(detect: bool = True, recognizer: str = "sface", model_pack: str
 
 
 def _faces_of_chunk(task: tuple[Source, list[tuple[str, str]], int, int]) -> dict:
-    from ..align import align_faces
+    from ..faces.align import align_faces
 
     source, chunk, copy, seed = task
     rows: dict[str, list] = {k: [] for k in ARRAY_FIELDS if k != "embeddings"}

@@ -33,12 +33,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import TRAIN_NORM_SHARE, DataRecipe, Recipe, shared_dir
 from ..errors import UsageError
+from ..quality.network import (
+    SCALE_INPUT,
+    SCALE_RANGE,
+    TEMPLATE_EYE_DISTANCE,
+    scale_feature,
+)
+from ..zoo.files import weights_dir
+from . import TRAIN_NORM_SHARE, DataRecipe, Recipe, shared_dir
 from .dataset import DEFAULT_CACHE, FaceSet, read_people
-from ..models import weights_dir
 from .metrics import PairSet, edc, pauc, threshold_at_fmr
-from ..score import SCALE_INPUT, SCALE_RANGE, TEMPLATE_EYE_DISTANCE, scale_feature
 
 VALIDATION_EVERY = 10  # every 10th LFW-train identity (sorted) validates; never trained on
 CELEBA_HELDOUT_EVERY = 4  # every 4th CelebA identity (sorted) is a second held-out evaluation set
@@ -465,7 +470,7 @@ def export_onnx(model, path: Path, output: str = "quality") -> None:
     """ONNX with a dynamic batch axis, checked against PyTorch through onnxruntime."""
     import torch
 
-    from ..runtime import create_session
+    from ..zoo.sessions import create_session
     from .nets import example_inputs
 
     model.eval()
@@ -574,7 +579,14 @@ def training_sets(data: Path, recipe: DataRecipe, cache: Path, workers: int, log
     """Training and validation samples from the four sets of `data` (clean faces, `recipe.degraded`
     source degradations of each, a closed-eye copy and a heavy-JPEG copy), and their counts.
     CelebA's held-out identities and LFW's peopleDevTest.txt are never read."""
-    from .sources import blocky_faces, closed_eye_faces, face_resolution, source_faces, standard_sources, with_norms
+    from .sources import (
+        blocky_faces,
+        closed_eye_faces,
+        face_resolution,
+        source_faces,
+        standard_sources,
+        with_norms,
+    )
 
     sources = standard_sources(data, read_people(data / "lfw" / "peopleDevTrain.txt"))
     heldout = set(celeba_heldout_people(sources["celeba"].root))

@@ -1,0 +1,261 @@
+"""Per-person selection (`--per-person`): faces linked into tracks, tracks merged into persons, and the
+top-k chosen per person.
+
+- Linking, frame to frame, by box overlap first: a face whose box overlaps one live track's last box
+  strongly, with no rival face or track near it, continues that track without being embedded. Only what
+  overlap cannot decide (crossings, cuts, fast moves, new faces) is embedded and linked as before: boxes
+  overlapping with faces at least `link_min` alike, or faces `link` alike on their own.
+- Refinement: the window's next-sharpest frames are searched near the faces of its sharpest frame (as
+  the default path does); a face found there belongs to the track of the face whose region it is in.
+- Merging, at the end: tracks are one person when the templates of their best faces (each track's
+  TEMPLATE_FACES best faces of whole analysed frames) match at the recogniser's FMR 1e-3 point, and they
+  share faces in one frame for at most MERGE_MAX_OVERLAP seconds (a new track often starts before the
+  old one times out). Ids follow first appearance. Neither merging nor ids depend on --top: templates,
+  times and linking use only the whole frames analysed, which --top does not change.
+- Labelling (`--gallery DIR`): a person takes the name of the best-matching gallery template above the
+  same threshold, else `unknown`; persons with the same name are one person.
+Each track keeps bounded selectors, so memory grows with the number of tracks, not frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..faces.recognize import quality_weighted_mean
+from ..records import Person
+from .topk import Candidate, TopKSelector, greedy_picks
+
+# Similarity thresholds are the recogniser's own operating points (`recognizer.points`, registered with
+# it in faces/): `match` at FMR 1e-3 merges persons and names them; `link_min` and `link` link faces.
+LINK_IOU = 0.3  # boxes overlapping this much, with faces at least points["link_min"] alike, link
+LINK_SOLID_IOU = 0.5  # a box overlapping one track's this much, with no rival above LINK_IOU, links unembedded
+TRACK_TIMEOUT = 2.0  # seconds without a face before a track ends
+TEMPLATE_FACES = 3  # a track's best whole-frame faces that make its template
+MERGE_MAX_OVERLAP = 1.0  # seconds two tracks may both have a face in the same frames and still be one person
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box in a (N, 4) with every box in b (M, 4)."""
+    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
+    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
+    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
+    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
+    return inter / (area_a[:, None] + area_b[None, :] - inter + 1e-9)
+
+
+@dataclass
+class Track:
+    selector: TopKSelector
+    first: Candidate  # its first face of a whole frame (ids follow first appearance)
+    last: Candidate  # its latest face (box, and crop to embed when linking needs it)
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))  # box corners, pixels/s
+    best: TopKSelector = field(default_factory=lambda: TopKSelector(TEMPLATE_FACES))  # template faces
+    frames: dict[int, float] = field(default_factory=dict)  # whole frames with a face of it: index -> time
+    faces_seen: int = 0
+
+    @property
+    def box(self) -> np.ndarray:
+        return np.array(self.last.payload.bbox, np.float32)
+
+    def predicted_box(self, time: float) -> np.ndarray:
+        """Where its face should be at `time`, moving on as it last moved (pans and walks are steady over
+        the second between the windows' frames)."""
+        return self.box + self.velocity * (time - self.last.time)
+
+    @property
+    def first_time(self) -> float:
+        return min(self.frames.values())
+
+    @property
+    def last_time(self) -> float:
+        return max(self.frames.values())
+
+    def add(self, candidate: Candidate, whole_frame: bool = True) -> None:
+        self.selector.offer(candidate)
+        self.faces_seen += 1
+        if whole_frame:
+            self.best.offer(candidate)
+            self.frames[candidate.payload.frame] = candidate.time
+            if candidate.time > self.last.time:
+                moved = np.array(candidate.payload.bbox, np.float32) - self.box
+                self.velocity = moved / (candidate.time - self.last.time)
+            self.last = candidate
+
+
+class PersonTracker:
+    """Links faces to tracks (`update` for a whole frame's faces, `refine` for faces found again near
+    them); `persons()` merges and ranks at the end. Faces are embedded only when needed (`embedded`)."""
+
+    def __init__(self, top: int, min_gap: float, min_quality: float, recognizer, link_by_overlap: bool = True):
+        self.top, self.min_gap, self.min_quality = top, min_gap, min_quality
+        self.link_by_overlap = link_by_overlap  # False: embed every face (the reference benchmarks compare with)
+        self.recognizer = recognizer
+        self.active: list[Track] = []
+        self.finished: list[Track] = []
+        self.embedded = 0
+
+    def update(self, candidates: list[Candidate]) -> list[Track]:
+        """Assign one whole frame's faces to tracks; returns each face's track, in order."""
+        if not candidates:
+            return []
+        now = candidates[0].time
+        self.finished += [t for t in self.active if now - t.last_time > TRACK_TIMEOUT]
+        self.active = [t for t in self.active if now - t.last_time <= TRACK_TIMEOUT]
+        assigned = self._link_by_overlap(candidates) if self.link_by_overlap else {}
+        undecided = [i for i in range(len(candidates)) if i not in assigned]
+        if undecided:
+            free = [t for t in self.active if t not in assigned.values()]
+            assigned.update(self._link_by_likeness([candidates[i] for i in undecided], undecided, free))
+        tracks = []
+        for i, candidate in enumerate(candidates):
+            track = assigned.get(i)
+            if track is None:
+                track = Track(TopKSelector(self.top, self.min_gap, self.min_quality), candidate, candidate)
+                self.active.append(track)
+            track.add(candidate)
+            tracks.append(track)
+        return tracks
+
+    def refine(self, found: list[Candidate], near: list[Candidate], tracks: list[Track]) -> tuple[list[Candidate], list[Track]]:
+        """Faces found again in a window's next frame, searched near `near` (the faces of `tracks`): each
+        goes to the track of the face it overlaps most; the linked faces and their tracks."""
+        if not found or not near:
+            return [], []
+        overlap = box_iou(_boxes(found), _boxes(near))
+        linked, owners = [], []
+        for candidate, row in zip(found, overlap):
+            if row.max() >= LINK_IOU:
+                track = tracks[int(row.argmax())]
+                track.add(candidate, whole_frame=False)
+                linked.append(candidate)
+                owners.append(track)
+        return linked, owners
+
+    def _link_by_overlap(self, candidates: list[Candidate]) -> dict[int, Track]:
+        """Faces whose box overlaps exactly one live track's (and that track's only them) strongly."""
+        if not self.active:
+            return {}
+        now = candidates[0].time
+        overlap = box_iou(_boxes(candidates), np.stack([t.predicted_box(now) for t in self.active]))
+        assigned = {}
+        for face, row in enumerate(overlap):
+            track = int(row.argmax())
+            rivals = np.sum(row >= LINK_IOU) + np.sum(overlap[:, track] >= LINK_IOU)
+            if row[track] >= LINK_SOLID_IOU and rivals == 2:  # itself, counted once in each direction
+                assigned[face] = self.active[track]
+        return assigned
+
+    def _link_by_likeness(self, candidates: list[Candidate], positions: list[int], tracks: list[Track]) -> dict[int, Track]:
+        if not tracks:
+            return {}
+        embeddings = self.embed(candidates)
+        overlap = box_iou(_boxes(candidates), np.stack([t.predicted_box(candidates[0].time) for t in tracks]))
+        alike = embeddings @ self.embed([t.last for t in tracks]).T
+        points = self.recognizer.points
+        allowed = ((overlap >= LINK_IOU) & (alike >= points["link_min"])) | (alike >= points["link"])
+        score = np.where(allowed, alike + overlap, -np.inf)
+        assigned: dict[int, Track] = {}
+        used: set[int] = set()
+        for flat in np.argsort(-score, axis=None):  # greedy, best link first; one face per track per frame
+            face, track = divmod(int(flat), score.shape[1])
+            if not np.isfinite(score[face, track]):
+                break
+            if positions[face] not in assigned and track not in used:
+                assigned[positions[face]] = tracks[track]
+                used.add(track)
+        return assigned
+
+    def embed(self, candidates: list[Candidate]) -> np.ndarray:
+        """The faces' embeddings, computed once each (kept on the pick)."""
+        missing = [c for c in candidates if c.payload.embedding is None]
+        if missing:
+            for candidate, embedding in zip(missing, self.recognizer.embed(np.stack([c.payload.crop for c in missing]))):
+                candidate.payload.embedding = embedding
+            self.embedded += len(missing)
+        return np.stack([c.payload.embedding for c in candidates])
+
+    def template(self, best: list[Candidate]) -> np.ndarray:
+        return quality_weighted_mean(self.embed(best), np.array([c.quality for c in best]))
+
+    def persons(self, gallery=None) -> list[Person]:
+        tracks = [t for t in self.finished + self.active if t.selector.picks()]
+        groups = merge_tracks(tracks, [self.template(t.best.picks()) for t in tracks], self.recognizer.points["match"])
+        persons = [self._person(members) for members in groups]
+        if gallery is not None:
+            for person in persons:
+                person.identity, person.similarity = gallery.label(person.template)
+            persons = self._merge_named(persons)
+        persons.sort(key=lambda p: (p.first_time, p.first_order))
+        for number, person in enumerate(persons):
+            person.id = number
+        return persons
+
+    def _person(self, members: list[Track]) -> Person:
+        picks = greedy_picks([c for t in members for c in t.selector.pool], self.top, self.min_gap)
+        best = sorted((c for t in members for c in t.best.picks()), key=lambda c: -c.quality)[:TEMPLATE_FACES]
+        return Person(
+            id=-1,
+            picks=picks,
+            faces_seen=sum(t.faces_seen for t in members),
+            first_time=min(t.first_time for t in members),
+            last_time=max(t.last_time for t in members),
+            template=self.template(best),
+            first_order=min(members, key=lambda t: (t.first_time, t.first.order)).first.order,
+        )
+
+    def _merge_named(self, persons: list[Person]) -> list[Person]:
+        """Persons the gallery gives one name are one person (`unknown` ones stay apart)."""
+        merged: dict[str, Person] = {}
+        kept = []
+        for person in persons:
+            same = merged.get(person.identity) if person.identity != "unknown" else None
+            if same is None:
+                kept.append(person)
+                if person.identity != "unknown":
+                    merged[person.identity] = person
+                continue
+            same.picks = greedy_picks(same.picks + person.picks, self.top, self.min_gap)
+            same.faces_seen += person.faces_seen
+            if (person.first_time, person.first_order) < (same.first_time, same.first_order):
+                same.first_time, same.first_order = person.first_time, person.first_order
+            same.last_time = max(same.last_time, person.last_time)
+            same.similarity = max(same.similarity, person.similarity)
+        return kept
+
+
+def _boxes(candidates: list[Candidate]) -> np.ndarray:
+    return np.array([c.payload.bbox for c in candidates], np.float32)
+
+
+def shared_seconds(a: Track, b: Track) -> float:
+    """How long two tracks both have a face in the same frames: the span of their shared frames' times
+    (0 when they share none, a frame's worth when one)."""
+    shared = [a.frames[f] for f in a.frames.keys() & b.frames.keys()]
+    return max(shared) - min(shared) if shared else -1.0
+
+
+def merge_tracks(tracks: list[Track], templates: list[np.ndarray], match: float) -> list[list[Track]]:
+    """Groups of tracks that are one person: templates at or above `match`, sharing frames for at most
+    MERGE_MAX_OVERLAP seconds. Most similar pairs are merged first; a merge that would put two tracks
+    together that share longer is refused (two people side by side look alike to no recogniser at FMR 1e-3,
+    but a tracker's duplicate of one face does)."""
+    if not tracks:
+        return []
+    templates = np.stack(templates)
+    similarity = templates @ templates.T
+    groups = {i: {i} for i in range(len(tracks))}
+    owner = list(range(len(tracks)))
+    pairs = sorted(((similarity[i, j], i, j) for i in range(len(tracks)) for j in range(i + 1, len(tracks))), reverse=True)
+    for value, i, j in pairs:
+        if value < match:
+            break
+        a, b = owner[i], owner[j]
+        if a == b or any(shared_seconds(tracks[x], tracks[y]) > MERGE_MAX_OVERLAP for x in groups[a] for y in groups[b]):
+            continue
+        groups[a] |= groups.pop(b)
+        for member in groups[a]:
+            owner[member] = a
+    return [[tracks[i] for i in sorted(members)] for members in groups.values()]

@@ -1,0 +1,123 @@
+"""The top-k faces of one input by merit (their quality, times their eyes' openness
+under --eyes open), at least `min_gap` seconds apart, none below --min-quality.
+
+Streaming and exact: faces are offered one at a time and the picks are exactly the offline greedy's over
+all of them; the selector keeps only the faces that could still become picks, never the whole video.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Candidate:
+    merit: float  # what ranks it
+    time: float
+    order: int  # arrival order; ties go to the earlier face, so results are deterministic
+    payload: Any = field(default=None, compare=False)
+    quality: float | None = None  # what --min-quality bounds (None: the merit itself)
+
+    def __post_init__(self):
+        if self.quality is None:
+            self.quality = self.merit
+
+    def sort_key(self) -> tuple[float, int]:
+        return (-self.merit, self.order)
+
+
+def greedy_picks(candidates: list[Candidate], k: int, min_gap: float) -> list[Candidate]:
+    """Best first; a face is taken when it is at least min_gap seconds from every face already taken."""
+    picks: list[Candidate] = []
+    for candidate in sorted(candidates, key=Candidate.sort_key):
+        if len(picks) == k:
+            break
+        if all(abs(candidate.time - p.time) >= min_gap for p in picks):
+            picks.append(candidate)
+    return picks
+
+
+def unblocked_stretches(spans: list[tuple[float, float]], taken: list[float], min_gap: float) -> list[tuple[float, float]]:
+    """The parts of the time spans [start, end] at least min_gap from every taken time."""
+    stretches = []
+    for start, end in spans:
+        pieces = [(start, end)]
+        for t in taken:
+            pieces = [(lo, hi) for a, b in pieces for lo, hi in ((a, min(b, t - min_gap)), (max(a, t + min_gap), b))
+                      if lo <= hi]
+        stretches.extend(pieces)
+    return stretches
+
+
+def separated_count(times: list[float], separation: float) -> int:
+    """The most of these times that can be chosen pairwise at least `separation` apart (earliest first
+    is optimal on a line)."""
+    count, last = 0, -math.inf
+    for t in sorted(times):
+        if t - last >= separation:
+            count, last = count + 1, t
+    return count
+
+
+def still_possible(pool: list[Candidate], k: int, min_gap: float) -> list[Candidate]:
+    """The candidates that some future faces could still make picks, best first: the shortest prefix of
+    the greedy order that holds k candidates pairwise at least 2·min_gap apart. Every candidate after
+    it can be forgotten for good: greedy reaches k picks before it, whatever is offered later, because
+    each pick blocks (is within min_gap of) at most one of those k, and later faces only add to the
+    candidates ahead of it."""
+    ordered = sorted(pool, key=Candidate.sort_key)
+    if min_gap <= 0:
+        return ordered[:k]
+    for end in range(k, len(ordered) + 1):
+        if separated_count([c.time for c in ordered[:end]], 2 * min_gap) >= k:
+            return ordered[:end]
+    return ordered
+
+
+class TopKSelector:
+    """Returns exactly the greedy top-k of everything offered (`greedy_picks` over the whole stream),
+    keeping only the candidates that could still become picks (`still_possible`): in a video that is
+    the faces of a few gaps' worth of time, whatever its length."""
+
+    def __init__(self, k: int, min_gap: float = 0.0, min_quality: float = 0.0):
+        self.k = k
+        self.min_gap = min_gap
+        self.min_quality = min_quality
+        self.pool: list[Candidate] = []
+        self.offered = 0
+        self.settled = False  # the pool holds k candidates 2·min_gap apart: worse faces cannot matter
+        self._prune_at = 4 * k
+        self._pruned = True
+
+    def _prune(self) -> None:
+        self.pool = still_possible(self.pool, self.k, self.min_gap)
+        self.settled = len(self.pool) >= self.k and separated_count([c.time for c in self.pool], 2 * self.min_gap) >= self.k
+        self._prune_at = max(4 * self.k, 2 * len(self.pool))
+        self._pruned = True
+
+    def threshold(self) -> float:
+        """Merit a new face must exceed to change anything (lets callers skip work for hopeless faces)."""
+        if not self._pruned:
+            self._prune()
+        return min(c.merit for c in self.pool) if self.settled else -math.inf
+
+    def could_pick(self, candidate: Candidate, margin: float = 0.0) -> bool:
+        """Whether the candidate, were its merit and quality `margin` better, would be one of the picks now."""
+        if candidate.quality + margin < self.min_quality or candidate.merit + margin < self.threshold():
+            return False
+        boosted = Candidate(candidate.merit + margin, candidate.time, candidate.order)
+        return any(c is boosted for c in greedy_picks(self.pool + [boosted], self.k, self.min_gap))
+
+    def offer(self, candidate: Candidate) -> None:
+        self.offered += 1
+        if candidate.quality < self.min_quality:
+            return
+        self.pool.append(candidate)
+        self._pruned = False
+        if len(self.pool) >= self._prune_at:  # amortised: at the latest when the pool has doubled
+            self._prune()
+
+    def picks(self) -> list[Candidate]:
+        return greedy_picks(self.pool, self.k, self.min_gap)

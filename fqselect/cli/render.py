@@ -1,0 +1,178 @@
+"""What the command prints: one-line notes, warnings and errors on stderr, progress bars, the picks as a
+table, JSON lines or CSV on stdout, and the closing summary.
+
+rich is imported only to draw on a terminal (progress bars, notes printed above them, tables): a run in a
+pipeline never loads it, and its import would delay every run's first video."""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+from ..records import InputResult
+
+
+@lru_cache(maxsize=1)
+def terminal_console():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def note(line: str) -> None:
+    """One line on stderr, never wrapped (paths stay whole); above the progress bar on a terminal."""
+    if sys.stderr.isatty():
+        terminal_console().print(line, markup=False, soft_wrap=True)
+    else:
+        print(line, file=sys.stderr, flush=True)
+
+
+def fail(message: str) -> None:
+    note(f"fqselect: error: {message}")
+
+
+def warn(message: str) -> None:
+    note(f"fqselect: warning: {message}")
+
+
+class NoProgress:
+    """What `progress_bar` gives when nothing is drawn: the calls the commands make, doing nothing."""
+
+    def __enter__(self) -> "NoProgress":
+        return self
+
+    def __exit__(self, *_) -> None:
+        pass
+
+    def add_task(self, *_, **__) -> int:
+        return 0
+
+    def update(self, *_, **__) -> None:
+        pass
+
+    def advance(self, *_, **__) -> None:
+        pass
+
+
+def progress_bar(quiet: bool):
+    """rich's progress bars on a terminal's stderr, unless quiet; a NoProgress otherwise."""
+    if quiet or not sys.stderr.isatty():
+        return NoProgress()
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=terminal_console(), transient=True,
+        redirect_stdout=False,  # rich's default would send JSON lines to the terminal, not to stdout's file
+    )
+
+
+CSV_COLUMNS = ["source", "person", "identity", "similarity", "rank", "frame", "time", "quality", "eyes_open", "det_score",
+               "x1", "y1", "x2", "y2", "width", "height", "landmarks", "scorer", "scorer_version", "frame_file", "crop_file"]
+
+
+def csv_writer() -> Callable[[dict], None]:
+    """--csv: the header now, then a row per pick record (landmarks as JSON: ten numbers in one cell)."""
+    import csv
+
+    writer = csv.DictWriter(sys.stdout, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+
+    def write(record: dict) -> None:
+        (x1, y1, x2, y2), (width, height) = record["bbox"], record.get("frame_size") or (None, None)
+        writer.writerow({**record, "x1": x1, "y1": y1, "x2": x2, "y2": y2, "width": width, "height": height,
+                         "landmarks": json.dumps(record["landmarks"])})
+    return write
+
+
+def json_line(record: dict) -> None:
+    """--jsonl: one pick record a line."""
+    sys.stdout.write(json.dumps(record) + "\n")
+
+
+def report_problem(source: str, status: str, error: str | None) -> None:
+    """An input's failure, or its having no face (not a failure: it was read), as one line on stderr."""
+    if status == "no_face":
+        note(f"fqselect: no face: {source}: {error}")
+    elif error:
+        fail(f"{source}: {error}")
+
+
+def report_result(result: InputResult, emit: Callable[[dict], None] | None = None) -> None:
+    """The input's warnings and error on stderr, and with `emit` (--jsonl, --csv) its picks on stdout."""
+    for message in result.warnings:
+        warn(f"{result.input}: {message}")
+    report_problem(result.input, result.status, result.error)
+    if emit:
+        for pick in result.picks:
+            emit(pick.record())
+        sys.stdout.flush()
+
+
+def print_picks(results: list[InputResult]) -> None:
+    with_persons = any(pick.person is not None for r in results for pick in r.picks)
+    with_eyes = any(pick.eyes_open is not None for r in results for pick in r.picks)
+    rows = []
+    for result in results:
+        for pick in result.picks:
+            person = "" if pick.person is None else f"{pick.person}" + (f" ({pick.identity})" if pick.identity else "")
+            frame = Path(pick.source).name if result.kind == "folder" else str(pick.frame)  # a folder's photo by name
+            rows.append([result.input, *([person] if with_persons else []), str(pick.rank), frame,
+                         f"{pick.time:.2f}", f"{pick.quality:.3f}",
+                         *([f"{pick.eyes_open:.2f}" if pick.eyes_open is not None else ""] if with_eyes else []),
+                         pick.scorer, pick.frame_file or ""])
+    header = ["input", *(["person"] if with_persons else []), "rank", "frame/image", "time", "quality",
+              *(["eyes"] if with_eyes else []), "scorer", "file"]
+    print_table(header, rows)
+
+
+def print_table(header: list[str], rows: list[list[str]]) -> None:
+    """Aligned columns on stdout: rich's table on a terminal; plain text when piped (whole paths, easy to
+    cut or awk, and no rich import in a pipeline)."""
+    if not rows:
+        return
+    if not sys.stdout.isatty():
+        widths = [max(map(len, column)) for column in zip(header, *rows)]
+        for row in (header, *rows):
+            sys.stdout.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() + "\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None)
+    for name in header:
+        table.add_column(name, overflow="fold")  # a narrow terminal wraps a path; it never cuts it
+    for row in rows:
+        table.add_row(*row)
+    Console(highlight=False).print(table)
+
+
+def summary(results: list[InputResult], quiet: bool, seconds: float) -> None:
+    if quiet:
+        return
+    counts = {s: sum(r.status == s for r in results) for s in ("ok", "skipped", "no_face", "failed")}
+    frames = sum(r.frames_decoded for r in results)
+    analysed = sum(r.frames_analysed for r in results)
+    regions = sum(r.regions_analysed for r in results)
+    regions_note = f", {regions} face regions" if regions else ""
+    persons = sum(len(r.persons) for r in results)
+    embedded = sum(r.faces_embedded for r in results)
+    persons_note = f", {persons} person{'s' * (persons != 1)} ({embedded} faces embedded)" if persons else ""
+    faces = sum(r.faces_seen for r in results)
+    note(
+        f"fqselect: {len(results)} input(s): {counts['ok']} ok, {counts['skipped']} skipped, "
+        f"{counts['no_face']} without a face, {counts['failed']} failed; {frames} frames ({analysed} analysed{regions_note}), {faces} faces{persons_note}, {seconds:.1f} s"
+    )
+    for result in results:  # the reasons again, together, so a long batch's failures are not scrolled away
+        if result.status in ("failed", "no_face"):
+            note(f"fqselect:   {'no face' if result.status == 'no_face' else 'failed'} {result.input}: {result.error}")

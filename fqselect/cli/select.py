@@ -1,0 +1,123 @@
+"""`fqselect [select] INPUT ...`: the main command, a thin layer over `fqselect.run_batch`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from ..errors import UsageError
+from ..options import DEFAULT_NETWORK, split_values
+from ..records import InputResult
+from .app import EXIT_CODES_HELP, Interrupted, app, exit_code
+from .inputs import expand_inputs, limit_image_pixels
+from .options import ANALYSIS, RUN, plain, with_options
+from .render import (
+    csv_writer,
+    json_line,
+    note,
+    print_picks,
+    progress_bar,
+    report_result,
+    summary,
+    warn,
+)
+
+
+@app.command("select", epilog=EXIT_CODES_HELP)
+@with_options(*ANALYSIS, *RUN)
+def select_command(
+    inputs: list[str] = typer.Argument(..., help="Videos, image folders (one template each), images, or - to read paths from stdin."),
+    **values,
+):
+    """Pick the TOP best faces of each input.
+
+    Examples:
+
+      fqselect clip.mp4 --top 3 --out picks --report     (then open picks/report.html)
+
+      find /archive -name '*.mp4' -print0 | fqselect - -0 --jsonl --out picks --resume > picks.jsonl
+
+      fqselect cctv.mp4 --per-person --gallery known_people/ --csv > persons.csv
+    """
+    limit_image_pixels(values["max_pixels"])
+    options, run = split_values(plain(values))
+    paths = expand_inputs(inputs, run.null)
+    from ..run.guard import name_input
+
+    if not paths:
+        raise UsageError("no inputs (give paths, or - with paths on stdin)")
+    if len(paths) == 1:  # runs in this process (batches are isolated per input by their workers)
+        name_input(paths[0])
+    from ..output.write import prepare_out_dir
+    from ..run.batch import Local, Ray, Workers, run_batch
+    from ..run.models import check_models
+    from ..zoo.sessions import set_provider
+
+    set_provider(run.provider)
+    if run.out is not None:
+        prepare_out_dir(run.out)  # before any model loads: an unwritable --out is a usage error at once
+    announce_scorer(options.scorer, check_models(options))  # models load with the first input, as it decodes
+    executor = Ray(run.ray) if run.ray else Workers(run.workers or 0) if len(paths) > 1 else Local()
+    started = time.perf_counter()
+    results: list[InputResult] = []
+    emit = csv_writer() if run.csv else json_line if run.jsonl else None
+    with progress_bar(run.quiet) as progress:
+        overall = progress.add_task("inputs", total=len(paths))
+        frames_task = progress.add_task("frames", total=None, visible=len(paths) == 1 or run.workers == 1)
+        at_work: list[str] = []  # the files being analysed now, named on the inputs bar
+
+        def on_start(path: str) -> None:
+            at_work.append(path)
+            progress.update(overall, description=_names(at_work))
+
+        def on_frame(done: int, planned: int | None) -> None:
+            progress.update(frames_task, completed=done, total=planned)
+
+        try:
+            for result in run_batch(paths, options, run.out, executor, run.overwrite, run.resume, on_frame, on_start):
+                if result.input in at_work:
+                    at_work.remove(result.input)
+                progress.update(overall, advance=1, description=_names(at_work))
+                results.append(result)
+                report_result(result, emit)
+                result.drop_pixels()  # written and reported: the table needs only the records
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted; {len(results)} of {len(paths)} inputs complete"
+                              + (" (rerun with --resume to skip them)" if run.out is not None and results else "")) from None
+    if emit is None and results:
+        print_picks(results)
+    if run.out is not None:
+        _write_report(run.out, results, run.report, run.sheet)
+    summary(results, run.quiet, time.perf_counter() - started)
+    raise typer.Exit(exit_code(failed=any(r.status == "failed" or r.warnings for r in results),
+                               no_face=any(r.status == "no_face" for r in results)))
+
+
+def announce_scorer(scorer_option: str, scorer_name: str) -> None:
+    """A warning, even with --quiet (a pipeline must not get weaker picks unannounced), when `auto` finds
+    no trained network."""
+    from ..quality.network import available_networks
+
+    if scorer_option == "auto" and DEFAULT_NETWORK not in available_networks():
+        warn(f"no trained quality network in zoo/weights/ ({DEFAULT_NETWORK}.onnx); scoring with the perceptual "
+             f"'{scorer_name}' scorer")
+
+
+def _write_report(out: Path, results: list[InputResult], report: bool, sheet: bool) -> None:
+    """failures.jsonl always (the report's index reads it), and with --report the page and the sheet,
+    with --sheet the sheet alone."""
+    from ..output.report import build_report, write_failures
+
+    write_failures(out, results)
+    if report or sheet:
+        for path in build_report(out, sheet_only=not report):
+            note(f"fqselect: wrote {path}")
+
+
+def _names(paths: list[str], width: int = 40) -> str:
+    """The files at work, by name, cut to fit the progress line."""
+    text = ", ".join(Path(p).name for p in paths) or "inputs"
+    return text if len(text) <= width else text[: width - 1] + "…"
+

@@ -1,0 +1,109 @@
+"""What a run gives back: an `InputResult` per input, with its `Pick`s (one JSON record each) and, with
+--per-person, its `Person`s."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Callable
+
+import numpy as np
+
+
+
+@dataclass
+class Pick:
+    """One selected face. `record()` is its JSON form (manifest entries and --jsonl lines)."""
+
+    source: str
+    frame: int
+    time: float
+    bbox: list[float]
+    landmarks: list[list[float]]
+    det_score: float
+    quality: float
+    rank: int = 0
+    scorer: str = ""
+    scorer_version: str = ""
+    frame_file: str | None = None
+    crop_file: str | None = None
+    frame_size: list[int] | None = None  # [width, height] of the frame the face is in
+    person: int | None = None  # --per-person: the person's id within its input
+    identity: str | None = None  # --gallery: the matched name, or "unknown"
+    similarity: float | None = None  # --gallery: cosine of the person's template to that name's
+    eyes_open: float | None = None  # openness of the face's more closed eye (fqselect.eyes)
+    image: np.ndarray | None = field(default=None, repr=False)
+    crop: np.ndarray | None = field(default=None, repr=False)
+    embedding: np.ndarray | None = field(default=None, repr=False)
+
+    RECORD_FIELDS = ("source", "frame", "time", "frame_size", "bbox", "landmarks", "det_score", "quality", "rank",
+                     "scorer", "scorer_version", "frame_file", "crop_file")
+
+    @classmethod
+    def from_record(cls, record: dict) -> "Pick":
+        """A pick from its JSON record (a manifest's `faces` entry): no pixels, no embedding."""
+        names = {f.name for f in fields(cls)} - {"image", "crop", "embedding"}
+        return cls(**{key: value for key, value in record.items() if key in names})
+
+    def record(self) -> dict:
+        record = {name: getattr(self, name) for name in self.RECORD_FIELDS}
+        record.update({name: getattr(self, name) for name in ("eyes_open", "person", "identity", "similarity")
+                       if getattr(self, name) is not None})
+        return record
+
+
+@dataclass
+class Person:
+    """One person of an input: its picks (Candidates) and what the manifest says about it."""
+
+    id: int
+    picks: list  # of choose.topk.Candidate, best first
+    faces_seen: int
+    first_time: float
+    last_time: float
+    template: np.ndarray  # of its tracks' best whole-frame faces: merging and naming (independent of --top)
+    first_order: int = 0
+    embedding: np.ndarray | None = None  # --embeddings: quality-weighted mean of the picks' embeddings
+    identity: str | None = None
+    similarity: float | None = None
+
+    def record(self) -> dict:
+        record = {"id": self.id, "faces_seen": self.faces_seen, "first_time": round(self.first_time, 3),
+                  "last_time": round(self.last_time, 3)}
+        if self.identity is not None:
+            record.update(identity=self.identity, similarity=round(float(self.similarity), 4))
+        return record
+
+
+@dataclass
+class InputResult:
+    """What one input produced. `status`: ok | no_face | failed | skipped."""
+
+    input: str
+    status: str = "ok"
+    kind: str = ""
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    picks: list[Pick] = field(default_factory=list)
+    frames_decoded: int = 0
+    frames_analysed: int = 0  # frames the detector saw whole
+    regions_analysed: int = 0  # face regions it searched again in a window's next-sharpest frames
+    faces_seen: int = 0
+    faces_embedded: int = 0  # --per-person: faces the recogniser embedded (linking by overlap needs none)
+    seconds: float = 0.0
+    embedding: np.ndarray | None = field(default=None, repr=False)
+    persons: list[Person] = field(default_factory=list)
+    timeline: list[tuple[float, float | None]] = field(default_factory=list)  # videos: (time, best quality)
+    output_dir: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("ok", "skipped") and not self.warnings
+
+    def drop_pixels(self) -> None:
+        """Forget the picks' frames and crops once they are written or reported: a batch of thousands
+        of inputs keeps only their records, so memory does not grow with the number of inputs."""
+        for pick in self.picks:
+            pick.image = pick.crop = None
+
+
+Progress = Callable[[int, int | None], None]  # (frames analysed so far, frames planned or None)

@@ -1,0 +1,295 @@
+"""The per-input job: decode → faces → quality → choose, for one input (`process_input`).
+
+`process_input(path, options)` is a pure function of its arguments: models are loaded once per process
+(`run.models`), so a batch can fan out over processes or a cluster unchanged. Each window of frames goes
+to the detector at its sharpest frame; while one of its faces could still become a pick, the window's
+next-sharpest frames are searched near it. The picker (choose/) decides what a face is worth and which
+faces are picks; this module only drives it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Iterator
+
+import numpy as np
+
+from ..choose.pickers import PersonPicker, Picker, TopKPicker
+from ..choose.topk import Candidate
+from ..decode import FRAME_TIME_SLACK, Frame, open_input
+from ..decode.chunks import split_video
+from ..decode.inputs import InputSource
+from ..decode.prescreen import Window, every_frame, joined, sharpest_per_window
+from ..decode.readahead import read_ahead
+from ..errors import InputError, NoFaceError, UsageError
+from ..faces import FaceBatch, detect_and_align
+from ..faces.recognize import quality_weighted_mean
+from ..options import Options
+from ..quality.eyes import eye_merit
+from ..records import InputResult, Pick, Progress
+from .models import Models, models_for
+
+REFINE_FRAMES = 1  # next-sharpest frames a window may search for each pick it can hold
+
+
+def process_input(path: str, options: Options, progress: Progress | None = None) -> InputResult:
+    """Select the best faces of one input. Errors about the input come back in the result, not raised."""
+    started = time.perf_counter()
+    result = InputResult(input=path)
+    try:
+        with open_input(path, options.sampling) as source:
+            _analyse(source, options, result, progress)
+    except InputError as error:
+        result.status = "no_face" if isinstance(error, NoFaceError) else "failed"
+        result.error = error.reason
+    except UsageError:  # about the run (a model that cannot load), not this input: the run stops
+        raise
+    except OSError as error:  # an unreadable folder, a file gone mid-read: this input's error only
+        result.status, result.error = "failed", f"cannot read ({error.strerror or error})"
+    except Exception as error:  # anything else any library raises on a hostile input costs only that input
+        result.status, result.error = "failed", f"could not be analysed ({type(error).__name__}: {error})"
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _analyse(source: InputSource, options: Options, result: InputResult, progress: Progress | None) -> None:
+    result.kind = source.kind
+    min_gap = options.min_gap if source.kind == "video" else 0.0
+    budget = window_budget(options, min_gap)
+    with _decoded_windows(source, options, budget) as (reader, windows):  # decoding starts while models load
+        models = models_for(options)
+        picker = make_picker(options, models, min_gap)
+        # only the pre-screened video path can lose a pick to the gap (every other path analyses every frame)
+        fills_gaps = source.kind == "video" and options.prescreen
+        job = Job(source.path, options, models, picker, result, budget, PickableWindows(needed=fills_gaps))
+        planned, seen = source.planned_frames(), 0
+        for window in windows:
+            job.analyse(window)
+            seen += window.looked_at
+            if progress:
+                progress(seen, planned)
+    result.frames_decoded = getattr(reader, "decoded", seen)  # videos: the grabbed-only frames count too
+    if fills_gaps:
+        picker.fill_gaps(job)
+        result.timeline.sort(key=lambda entry: entry[0])  # the report draws it as a line
+    result.warnings.extend(reader.warnings)
+    if result.faces_seen == 0:
+        raise NoFaceError(source.path)
+    _finish(picker, options, models, result)
+    if not result.picks:
+        raise NoFaceError(source.path, f"no face reached --min-quality {options.min_quality}")
+
+
+def make_picker(options: Options, models: Models, min_gap: float) -> Picker:
+    if options.per_person:
+        gallery = models.gallery(options.gallery, options.match_threshold) if options.gallery else None
+        return PersonPicker(options.top, min_gap, options.min_quality, models.recognizer, gallery)
+    return TopKPicker(options.top, min_gap, options.min_quality)
+
+
+def window_budget(options: Options, min_gap: float) -> int:
+    """Detector runs a pre-screened window may take: its sharpest frame, and REFINE_FRAMES more for each
+    pick it can hold (at most `--top`, `min_gap` apart; all k without a gap)."""
+    picks_per_window = options.top if min_gap <= 0 else min(options.top, math.ceil(options.window / min_gap))
+    return 1 + REFINE_FRAMES * picks_per_window
+
+
+@contextmanager
+def _decoded_windows(source: InputSource, options: Options, budget: int) -> Iterator[tuple[object, Iterator[Window]]]:
+    """The reader and the windows to analyse, decoded on background threads. A pre-screened video is
+    split into chunks that decode in parallel, pre-screened on their decoders' threads, where it can be
+    (`decode.chunks`); else one reader decodes ahead and the pre-screen runs on the analysis thread, so
+    the decoder's thread only decodes."""
+    prescreened = source.kind == "video" and options.prescreen
+    chunked = split_video(source, budget / options.window) if prescreened else None
+    origin = options.sampling.start  # the windows' grid, the same for every chunk
+    if chunked is not None:
+        with chunked:
+            parts = chunked.reduced(partial(sharpest_per_window, window=options.window, keep=budget, origin=origin),
+                                    frames_of=lambda window: window.frames)
+            yield chunked, joined(parts, budget)
+        return
+    with read_ahead(source) as decoded:
+        yield source, sharpest_per_window(decoded, options.window, budget, origin) if prescreened else every_frame(decoded)
+
+
+@dataclass
+class PickableWindows:
+    """The windows whose analysed frames held a face good enough to be picked (--min-quality), and every
+    frame analysed: what filling the gaps needs. Where no pick can be lost (`needed` False, or `forget`
+    once the picks are sure), nothing is kept, so a long video's memory stays flat."""
+
+    needed: bool = True
+    spans: list[tuple[float, float]] = field(default_factory=list)
+    analysed: set[int] = field(default_factory=set)
+
+    def note(self, window: Window, frame: Frame, faces: list[Candidate], min_quality: float) -> None:
+        if not self.needed:
+            return
+        self.analysed.add(frame.index)
+        if any(c.quality >= min_quality for c in faces) and (window.start, window.end) not in self.spans[-1:]:
+            self.spans.append((window.start, window.end))
+
+    def forget(self) -> None:
+        self.needed, self.spans, self.analysed = False, [], set()
+
+    def holding(self, times: list[float]) -> list[tuple[float, float]]:
+        """The spans that hold one of these times (spans come in time order: a bisection each)."""
+        starts = [start for start, _ in self.spans]
+        held = set()
+        for t in times:
+            i = bisect.bisect_right(starts, t) - 1
+            if i >= 0 and self.spans[i][1] >= t:
+                held.add(i)
+        return [self.spans[i] for i in sorted(held)]
+
+
+@dataclass
+class Job:
+    """One input's analysis: windows of frames through the detector, their faces offered to the picker.
+    It is also what the picker searches the gaps with (`choose.pickers.GapSearch`)."""
+
+    path: str
+    options: Options
+    models: Models
+    picker: Picker
+    result: InputResult
+    budget: int
+    pickable: PickableWindows
+
+    def analyse(self, window: Window) -> None:
+        """The window's sharpest frame goes through the detector whole; while the picker finds a face of
+        the last frame analysed worth it, the next-sharpest frame is searched near that face."""
+        if self.picker.settled:
+            self.pickable.forget()
+        faces = self.whole(window.frames[0])
+        self.pickable.note(window, window.frames[0], faces, self.options.min_quality)
+        near = self._offer(faces)
+        for frame in window.frames[1:]:
+            if not near:
+                return
+            found = self.near(frame, near)
+            self.pickable.note(window, frame, found, self.options.min_quality)
+            near = self._offer(found, near)
+
+    def _offer(self, faces: list[Candidate], near: list[Candidate] | None = None) -> list[Candidate]:
+        self.result.faces_seen += len(faces)
+        return self.picker.offer(faces, near)
+
+    def whole(self, frame: Frame) -> list[Candidate]:
+        """A frame through the detector whole (and onto the report's timeline)."""
+        faces = analyse_frame(frame, self.models, self.options.min_face, eyes=self.options.eyes)
+        self.result.frames_analysed += 1
+        if self.result.kind == "video":  # the best face's quality of each frame analysed whole (None: no face)
+            best = round(max(c.quality for c in faces), 4) if faces else None
+            self.result.timeline.append((round(frame.time, 3), best))
+        return faces
+
+    def near(self, frame: Frame, faces: list[Candidate]) -> list[Candidate]:
+        """A frame searched only near the faces of another frame of its window."""
+        regions = np.array([c.payload.bbox for c in faces], np.float32)
+        self.result.regions_analysed += len(regions)
+        return analyse_frame(frame, self.models, self.options.min_face, regions, self.options.eyes)
+
+    # What the picker searches the gaps with (choose.pickers.GapSearch).
+    @property
+    def spans(self) -> list[tuple[float, float]]:
+        return self.pickable.spans
+
+    def holding(self, times: list[float]) -> list[tuple[float, float]]:
+        return self.pickable.holding(times)
+
+    def windows(self, stretches: list[tuple[float, float]], keep: int | None = None) -> Iterator[Window]:
+        """Each stretch of the video decoded again as one window of its `keep` sharpest frames not analysed
+        yet. A file that fails now only ends them: the picks it gave stand."""
+        analysed = self.pickable.analysed
+        for start, end in stretches:
+            sampling = replace(self.options.sampling, start=max(0.0, start - FRAME_TIME_SLACK), end=end + FRAME_TIME_SLACK)
+            try:
+                with open_input(self.path, sampling) as source:
+                    frames = (f for f in source.frames() if f.index not in analysed)
+                    yield from sharpest_per_window(frames, math.inf, keep or self.budget)
+            except (InputError, OSError):
+                return
+
+    def search_near(self, frame: Frame, faces: list[Candidate]) -> list[Candidate]:
+        found = self.near(frame, faces)
+        self.result.faces_seen += len(found)
+        return found
+
+
+def analyse_frame(frame: Frame, models: Models, min_face: int = 0, regions: np.ndarray | None = None,
+                  eyes: str = "prefer") -> list[Candidate]:
+    """The frame's faces (or those in `regions`) as candidates: merit = quality, or `eye_merit` of the quality
+    and the eyes' openness unless --eyes any."""
+    faces = detect_and_align(frame.image, models.detector, min_face, regions)
+    if not len(faces):
+        return []
+    qualities = models.scorer.score(faces)
+    openness = models.eyes.score(faces) if eyes != "any" and models.eyes else None
+    merits = qualities if openness is None else eye_merit(qualities, openness, eyes)
+    return [
+        Candidate(
+            float(merits[i]),
+            frame.time,
+            order=frame.index * 1000 + i,
+            quality=float(qualities[i]),
+            payload=Pick(
+                source=frame.source,
+                frame=frame.index,
+                time=round(frame.time, 3),
+                frame_size=[int(frame.image.shape[1]), int(frame.image.shape[0])],
+                bbox=[round(float(v), 1) for v in faces.boxes[i]],
+                landmarks=[[round(float(x), 2), round(float(y), 2)] for x, y in faces.landmarks[i]],
+                det_score=round(float(faces.det_scores[i]), 4),
+                quality=round(float(qualities[i]), 4),
+                eyes_open=None if openness is None else round(float(openness[i]), 4),
+                image=frame.image,
+                crop=faces.crops[i],
+            ),
+        )
+        for i in range(len(faces))
+    ]
+
+
+def _finish(picker: Picker, options: Options, models: Models, result: InputResult) -> None:
+    """The picker's picks, ranked within their group and named by their scorer, each with its eyes'
+    openness (measured here under --eyes any, where only the picks need it), and with --embeddings their
+    embeddings and each group's quality-weighted template."""
+    selection = picker.finish()
+    result.persons, result.faces_embedded = selection.persons, selection.embedded
+    for number, group in enumerate(selection.groups):
+        picks = [candidate.payload for candidate in group]
+        for rank, pick in enumerate(picks, start=1):
+            pick.rank, pick.scorer, pick.scorer_version = rank, models.scorer.name, models.scorer.version
+        _measure_eyes(picks, models)
+        if options.embeddings and picks:
+            template = _template(picks, models, result)
+            if selection.persons:
+                selection.persons[number].embedding = template
+            else:
+                result.embedding = template
+        result.picks.extend(picks)
+
+
+def _measure_eyes(picks: list[Pick], models: Models) -> None:
+    unmeasured = [pick for pick in picks if pick.eyes_open is None]
+    if unmeasured and models.eyes:
+        openness = models.eyes.score(FaceBatch.from_crops(np.stack([pick.crop for pick in unmeasured])))
+        for pick, value in zip(unmeasured, openness):
+            pick.eyes_open = round(float(value), 4)
+
+
+def _template(picks: list[Pick], models: Models, result: InputResult) -> np.ndarray:
+    """The picks' embeddings (those the tracker has not made yet) and their quality-weighted mean."""
+    missing = [pick for pick in picks if pick.embedding is None]
+    if missing:
+        for pick, embedding in zip(missing, models.recognizer.embed(np.stack([p.crop for p in missing]))):
+            pick.embedding = embedding
+        result.faces_embedded += len(missing)
+    return quality_weighted_mean(np.stack([p.embedding for p in picks]), np.array([p.quality for p in picks]))
