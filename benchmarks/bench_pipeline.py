@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from fqselect.faces.align import align_faces  # noqa: E402
 from fqselect.run.job import process_input
-from fqselect.run.models import models_for
+from fqselect.run.bundle import models_for
 from fqselect.options import Options  # noqa: E402
 
 

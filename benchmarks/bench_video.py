@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_pipeline import compile_bytecode, decode_only_fps, examples_module, write_report  # noqa: E402
 from fqselect.run.job import process_input
-from fqselect.run.models import models_for  # noqa: E402
+from fqselect.run.bundle import models_for  # noqa: E402
 from fqselect.research import shared_dir  # noqa: E402
 from fqselect.options import Options  # noqa: E402
 from fqselect.run.process import keep_freed_memory  # noqa: E402

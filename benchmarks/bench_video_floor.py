@@ -39,7 +39,7 @@ from bench_pipeline import compile_bytecode, decode_only_fps, write_report  # no
 from bench_video import COMMAND, DECODE_COMMAND, generated_clips, launch  # noqa: E402
 from default_decoding import decode_as_the_default_path  # noqa: E402
 from fqselect.run.job import process_input
-from fqselect.run.models import models_for  # noqa: E402
+from fqselect.run.bundle import models_for  # noqa: E402
 from fqselect.options import Options  # noqa: E402
 from fqselect.run.process import keep_freed_memory  # noqa: E402
 

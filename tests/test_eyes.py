@@ -121,7 +121,7 @@ def test_a_broken_eye_network_is_a_usage_error_naming_the_file(tmp_path):
 def test_without_the_eye_network_the_default_ranks_by_quality_and_open_is_refused(tmp_path, photo, face, monkeypatch):
     """A broken install without the eye network: --eyes prefer (the default) quietly ranks by quality, as
     --eyes any does; --eyes open, which cannot work without it, is a usage error before any input runs."""
-    from fqselect.run import models as pipeline
+    from fqselect.run import bundle as pipeline
 
     cv2.imwrite(str(tmp_path / "a_wink.png"), with_eyes_shut(photo, face.landmarks[0], [1]))
     cv2.imwrite(str(tmp_path / "b_open.png"), photo)

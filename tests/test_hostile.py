@@ -263,11 +263,11 @@ def test_max_pixels_refuses_from_the_header(tmp_path):
 
 
 def test_score_reads_ahead_a_bounded_number_of_bytes(monkeypatch):
-    """Images decoded but not yet used never exceed READ_AHEAD_BYTES plus the two being decoded, however
+    """Images decoded but not yet used never exceed PREFETCH_BYTES plus the two being decoded, however
     many the count-based window (64) would allow."""
-    from fqselect import api
+    from fqselect.decode import readahead as api
 
-    monkeypatch.setattr(api, "READ_AHEAD_BYTES", 3_000_000)
+    monkeypatch.setattr(api, "PREFETCH_BYTES", 3_000_000)
     started = [0]
 
     def fake_read(path):
@@ -276,11 +276,11 @@ def test_score_reads_ahead_a_bounded_number_of_bytes(monkeypatch):
 
     monkeypatch.setattr(api, "read_image", fake_read)
     consumed, most_waiting = 0, 0
-    for _ in api._read_ahead([str(i) for i in range(50)]):
+    for _ in api.images_ahead([str(i) for i in range(50)]):
         consumed += 1
         most_waiting = max(most_waiting, started[0] - consumed)
     assert consumed == 50
-    assert most_waiting <= 3 + api.DECODERS
+    assert most_waiting <= 3 + api.IMAGE_DECODERS
 
 
 def test_null_separated_stdin_paths_keep_newlines_and_blanks(tmp_path):

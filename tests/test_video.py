@@ -141,7 +141,7 @@ def test_a_decoding_error_reaches_the_reader(tmp_path):
 
 def test_faces_are_found_again_near_their_boxes_as_the_whole_frame_finds_them(group_clip):
     from fqselect.faces.detect import _merged, detect_regions
-    from fqselect.run.models import models_for
+    from fqselect.run.bundle import models_for
 
     detector = models_for(Options()).detector
     frames = list(open_input(str(group_clip), Options(every=25).sampling).frames())

@@ -10,9 +10,10 @@ import json
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from ..records import InputResult
+if TYPE_CHECKING:
+    from ..records import InputResult
 
 
 @lru_cache(maxsize=1)
@@ -22,9 +23,14 @@ def terminal_console():
     return Console(stderr=True, highlight=False)
 
 
+def on_terminal() -> bool:
+    """Whether stderr is a terminal (progress bars and rich notes are drawn only there)."""
+    return sys.stderr.isatty()
+
+
 def note(line: str) -> None:
     """One line on stderr, never wrapped (paths stay whole); above the progress bar on a terminal."""
-    if sys.stderr.isatty():
+    if on_terminal():
         terminal_console().print(line, markup=False, soft_wrap=True)
     else:
         print(line, file=sys.stderr, flush=True)
@@ -59,16 +65,9 @@ class NoProgress:
 
 def progress_bar(quiet: bool):
     """rich's progress bars on a terminal's stderr, unless quiet; a NoProgress otherwise."""
-    if quiet or not sys.stderr.isatty():
+    if quiet or not on_terminal():
         return NoProgress()
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     return Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),

@@ -52,7 +52,7 @@ def select_command(
         name_input(paths[0])
     from ..output.write import prepare_out_dir
     from ..run.batch import Local, Ray, Workers, run_batch
-    from ..run.models import check_models
+    from ..run.bundle import check_models
     from ..zoo.sessions import set_provider
 
     set_provider(run.provider)

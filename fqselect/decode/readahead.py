@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Iterator
+from typing import Iterable, Iterator
 
+import numpy as np
+
+from ..errors import InputError
 from .frame import Source
-from .images import PREFETCH_IMAGES
+from .images import PREFETCH_IMAGES, read_image
 
 # Decoded video frames waiting for analysis: enough for the decoder to keep going while the analysis
 # thread works on a window (benchmarks/results/video.md), and at most PREFETCH_BYTES of them.
 PREFETCH_FRAMES = 32
 PREFETCH_BYTES = 256 << 20
+IMAGES_AHEAD = 64  # `images_ahead`: images decoded ahead of the consumer
+IMAGE_DECODERS = 2  # ... and decoded at once
 
 
 class ReadAhead:
@@ -72,3 +77,34 @@ def read_ahead(source: Source) -> ReadAhead:
         return ReadAhead(source.frames(), PREFETCH_IMAGES)
     frame_bytes = max(1, int(source.bytes_per_pixel * source.pixels))
     return ReadAhead(source.frames(), max(2, min(PREFETCH_FRAMES, PREFETCH_BYTES // frame_bytes)))
+
+
+def images_ahead(paths: Iterable[str]) -> Iterator[tuple[str, np.ndarray | None, str | None]]:
+    """(path, image, None) or (path, None, reason) for each path in order, decoded IMAGE_DECODERS at a time
+    on a thread pool (OpenCV releases the GIL while decoding), at most IMAGES_AHEAD images and
+    PREFETCH_BYTES of them ahead of the consumer: a few huge images must not take gigabytes."""
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait  # only `fqselect score` needs them
+
+    def load(path: str):
+        try:
+            return path, read_image(path), None
+        except InputError as error:
+            return path, None, error.reason
+
+    def held(window: list) -> int:  # bytes of decoded images waiting to be used
+        return sum(f.result()[1].nbytes for f in window if f.done() and f.result()[1] is not None)
+
+    with ThreadPoolExecutor(max_workers=IMAGE_DECODERS) as pool:
+        window: list = []
+        for path in paths:
+            while window:  # room for one more: a decoder free, and few enough images held
+                busy = [f for f in window if not f.done()]
+                if len(busy) >= IMAGE_DECODERS:
+                    wait(busy, return_when=FIRST_COMPLETED)
+                elif len(window) >= IMAGES_AHEAD or held(window) >= PREFETCH_BYTES:
+                    yield window.pop(0).result()
+                else:
+                    break
+            window.append(pool.submit(load, path))
+        for future in window:
+            yield future.result()

@@ -31,7 +31,7 @@ def repair_sface(model: "onnx.ModelProto") -> "onnx.ModelProto":
     """Fix the two traps of the SFace file as OpenCV Zoo publishes it, in memory.
 
     1. It lists its stale weight names as graph inputs, which onnxruntime refuses: keep only `data`.
-    2. Its int8 weights are block-dequantized on every call (~4x slower): run the DequantizeLinear nodes
+    2. Its int8 weights are block-dequantized on every call, which makes it several times slower: run the DequantizeLinear nodes
        once with onnx's reference evaluator and store their fp32 results as initialisers.
     The batch axis is also made dynamic so crops can be embedded in batches.
     """
@@ -73,7 +73,7 @@ def repair_sface(model: "onnx.ModelProto") -> "onnx.ModelProto":
 
 
 def repaired_sface() -> Path:
-    """The repaired SFace file: made once from the shipped one (~2 s) and cached on disk, so later
+    """The repaired SFace file: made once from the shipped one and cached on disk, so later
     processes load it directly. Named by the shipped file's size and the repair's version; written to a
     temporary name and renamed, so concurrent first runs never read a half-written file."""
     shipped = packaged_model(SFACE_FILE)

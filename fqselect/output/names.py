@@ -39,6 +39,6 @@ def _cut(name: str, room: int = MAX_NAME_BYTES - 16) -> str:
 
 
 def _path_hash(path: str) -> str:
-    import hashlib  # only on a clash: loading OpenSSL (~3 ms) would delay every run's first frame
+    import hashlib  # only on a clash: loading OpenSSL would delay every run's first frame
 
     return hashlib.sha1(os.fsencode(str(Path(path).resolve()))).hexdigest()[:8]

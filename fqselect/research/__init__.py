@@ -14,11 +14,11 @@ TRAIN_ARCH = "tinyfqnet-scale"  # the shipped default's architecture
 TRAIN_SIZE = 112  # the ArcFace crop itself: the recogniser's own resolution
 TRAIN_LOSS = "l2"
 TRAIN_EPOCHS = 12
-TRAIN_SAMPLES_PER_EPOCH = 120_000  # 40,000 left the networks under-fitted (README)
+TRAIN_SAMPLES_PER_EPOCH = 120_000  # fewer left the networks under-fitted (docs/training.md)
 TRAIN_DEGRADED = 4  # source-degraded copies of every training image
 TRAIN_LABELS = "centre+norm"  # train.LABELS
 TRAIN_NORM_SHARE = 0.5  # the feature length's share of a centre+norm label (train.norm_labels)
-TRAIN_BLUR_PENALTY = 0.08  # train.penalise_blur: without it the network ranked a defocused frame first (README)
+TRAIN_BLUR_PENALTY = 0.08  # train.penalise_blur: without it the network ranked a defocused frame first (docs/training.md)
 EYES_EPOCHS = 8  # `fqselect train-eyes`
 
 

@@ -112,9 +112,12 @@ def train_command(
 
     # The data's seed defaults to the training seed, as in every card so far; apart, a new training
     # seed reuses the cached embeddings and repeats in minutes.
-    data_recipe = DataRecipe(degraded, closed_eyes, eye_style, closed_eye_penalty, jpeg_penalty, centre_share, labels,
-                             seed if data_seed is None else data_seed, blur_penalty=blur_penalty, blur_onset=blur_onset, norm_share=norm_share)
-    recipe = Recipe(arch, size, width, loss, epochs, samples_per_epoch, seed, natural_share, ema, data_recipe)
+    data_recipe = DataRecipe(degraded=degraded, closed_eyes=closed_eyes, eye_style=eye_style,
+                             closed_eye_penalty=closed_eye_penalty, jpeg_penalty=jpeg_penalty,
+                             centre_share=centre_share, labels=labels, seed=seed if data_seed is None else data_seed,
+                             blur_penalty=blur_penalty, blur_onset=blur_onset, norm_share=norm_share)
+    recipe = Recipe(arch=arch, size=size, width=width, loss=loss, epochs=epochs, samples_per_epoch=samples_per_epoch,
+                    seed=seed, natural_share=natural_share, ema=ema, data=data_recipe)
     run_training(recipe, data, name, out, workers=workers, threads=threads,
                  command="fqselect train " + " ".join(sys.argv[2:]), log=note)
 

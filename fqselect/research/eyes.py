@@ -69,8 +69,7 @@ def footage_damage(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """What video does to a face, at random: a lower resolution or blur, JPEG, dim light or noise, and
     a slightly wrong alignment (a small shift, turn and scale about the eyes' midpoint). Heavier damage
     (down to a tenth of the size, JPEG of quality 5, motion blur) trained a network that followed real
-    eyes less (mean Spearman with the talking clips' eye aspect ratio 0.33 against 0.44) and still read
-    the bundled example's tenth-size frames as open-eyed: not kept."""
+    eyes less and still read the bundled example's tenth-size frames as open-eyed: not kept (docs/eyes.md)."""
     draw = rng.random()
     if draw < 0.25:
         crop = downscale(crop, rng.uniform(0.2, 0.7))

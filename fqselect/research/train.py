@@ -607,7 +607,7 @@ def training_sets(data: Path, recipe: DataRecipe, cache: Path, workers: int, log
         if recipe.labels in NORM_LABELS:
             mirrored = recipe.labels == "norm+mirror"
             faces = [with_norms(f, workers, log, mirrored) for f in faces]
-            if mirrored:  # the length of the crop and of its mirror image, averaged: a steadier teacher (README)
+            if mirrored:  # the length of the crop and of its mirror image, averaged: a steadier teacher (docs/training.md)
                 faces = [replace(f, norms=(f.norms + f.mirror_norms) / 2) for f in faces]
         if name == "celeba":  # its held-out identities are dropped before the validation split is taken
             faces = [f.subset(~np.isin(f.identities, list(heldout))) for f in faces]
@@ -660,7 +660,7 @@ def penalise_blur(samples: Samples, penalty: float, onset: float = 0.0) -> None:
 
 def norm_labels(samples: Samples, labels: str, norm_share: float = TRAIN_NORM_SHARE) -> None:
     """Relabel `samples` from SFace's feature length, which grows with how recognisable a face is (alone
-    it ranks the validation faces better than the centre cosine our networks learn: README), and which
+    it ranks the validation faces better than the centre cosine our networks learn: docs/training.md), and which
     needs no other image of the identity, so its labels carry no noise from an identity's few or poor
     images. The length is mapped onto the centre cosine's scale by a least-squares line over all samples
     ("norm"; "norm+mirror": `samples.norm` is then the mean over the crop and its mirror image), or that

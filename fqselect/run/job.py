@@ -1,7 +1,7 @@
 """The per-input job: decode → faces → quality → choose, for one input (`process_input`).
 
 `process_input(path, options)` is a pure function of its arguments: models are loaded once per process
-(`run.models`), so a batch can fan out over processes or a cluster unchanged. Each window of frames goes
+(`run.bundle`), so a batch can fan out over processes or a cluster unchanged. Each window of frames goes
 to the detector at its sharpest frame; while one of its faces could still become a pick, the window's
 next-sharpest frames are searched near it. The picker (choose/) decides what a face is worth and which
 faces are picks; this module only drives it.
@@ -32,7 +32,7 @@ from ..faces.recognize import quality_weighted_mean
 from ..options import Options
 from ..quality.eyes import eye_merit
 from ..records import InputResult, Pick, Progress
-from .models import Models, models_for
+from .bundle import ModelBundle, models_for
 
 REFINE_FRAMES = 1  # next-sharpest frames a window may search for each pick it can hold
 
@@ -85,7 +85,7 @@ def _analyse(source: InputSource, options: Options, result: InputResult, progres
         raise NoFaceError(source.path, f"no face reached --min-quality {options.min_quality}")
 
 
-def make_picker(options: Options, models: Models, min_gap: float) -> Picker:
+def make_picker(options: Options, models: ModelBundle, min_gap: float) -> Picker:
     if options.per_person:
         gallery = models.gallery(options.gallery, options.match_threshold) if options.gallery else None
         return PersonPicker(options.top, min_gap, options.min_quality, models.recognizer, gallery)
@@ -156,7 +156,7 @@ class Job:
 
     path: str
     options: Options
-    models: Models
+    models: ModelBundle
     picker: Picker
     result: InputResult
     budget: int
@@ -223,7 +223,7 @@ class Job:
         return found
 
 
-def analyse_frame(frame: Frame, models: Models, min_face: int = 0, regions: np.ndarray | None = None,
+def analyse_frame(frame: Frame, models: ModelBundle, min_face: int = 0, regions: np.ndarray | None = None,
                   eyes: str = "prefer") -> list[Candidate]:
     """The frame's faces (or those in `regions`) as candidates: merit = quality, or `eye_merit` of the quality
     and the eyes' openness unless --eyes any."""
@@ -257,7 +257,7 @@ def analyse_frame(frame: Frame, models: Models, min_face: int = 0, regions: np.n
     ]
 
 
-def _finish(picker: Picker, options: Options, models: Models, result: InputResult) -> None:
+def _finish(picker: Picker, options: Options, models: ModelBundle, result: InputResult) -> None:
     """The picker's picks, ranked within their group and named by their scorer, each with its eyes'
     openness (measured here under --eyes any, where only the picks need it), and with --embeddings their
     embeddings and each group's quality-weighted template."""
@@ -277,7 +277,7 @@ def _finish(picker: Picker, options: Options, models: Models, result: InputResul
         result.picks.extend(picks)
 
 
-def _measure_eyes(picks: list[Pick], models: Models) -> None:
+def _measure_eyes(picks: list[Pick], models: ModelBundle) -> None:
     unmeasured = [pick for pick in picks if pick.eyes_open is None]
     if unmeasured and models.eyes:
         openness = models.eyes.score(FaceBatch.from_crops(np.stack([pick.crop for pick in unmeasured])))
@@ -285,7 +285,7 @@ def _measure_eyes(picks: list[Pick], models: Models) -> None:
             pick.eyes_open = round(float(value), 4)
 
 
-def _template(picks: list[Pick], models: Models, result: InputResult) -> np.ndarray:
+def _template(picks: list[Pick], models: ModelBundle, result: InputResult) -> np.ndarray:
     """The picks' embeddings (those the tracker has not made yet) and their quality-weighted mean."""
     missing = [pick for pick in picks if pick.embedding is None]
     if missing:

@@ -69,7 +69,7 @@ class FaceWorker:
     """One Ray actor: the models of one option set, loaded once; one input per call."""
 
     def __init__(self, options: Options):
-        from .models import worker_models
+        from .bundle import worker_models
 
         self.options = options
         worker_models(options)

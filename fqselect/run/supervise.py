@@ -133,7 +133,7 @@ def _worker(connection, options: Options, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     die_with_parent(parent)
     from .job import process_input
-    from .models import worker_models
+    from .bundle import worker_models
     from .process import keep_freed_memory
 
     keep_freed_memory()

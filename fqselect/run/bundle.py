@@ -1,4 +1,4 @@
-"""The models one option set needs (`Models`: detector, quality scorer, eye network, and the recogniser
+"""The models one option set needs (`ModelBundle`: detector, quality scorer, eye network, and the recogniser
 when something embeds faces), loaded once per process and reused for every input."""
 
 from __future__ import annotations
@@ -8,10 +8,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from ..choose.gallery import Gallery
-from ..errors import UsageError
+from ..decode import folder_images, read_image
+from ..errors import InputError, UsageError
+from ..faces import detect_and_align
 from ..faces.detect import check_detector, load_detector
-from ..faces.recognize import check_recognizer, load_recognizer
+from ..faces.recognize import check_recognizer, load_recognizer, quality_weighted_mean
 from ..options import Options
 from ..quality import Scorer, load_scorer, scorer_name
 from ..quality.eyes import EyeOpenness, check_eye_model, eye_model_installed
@@ -19,7 +23,7 @@ from ..zoo.files import model_pack_dir
 
 
 @dataclass
-class Models:
+class ModelBundle:
     detector: object
     scorer: Scorer
     model_pack: str | None
@@ -35,14 +39,37 @@ class Models:
 
     def gallery(self, folder: str, threshold: float | None = None) -> Gallery:
         if (folder, threshold) not in self._galleries:
-            self._galleries[folder, threshold] = Gallery(folder, self.detector, self.recognizer, threshold)
+            self._galleries[folder, threshold] = read_gallery(Path(folder), self.detector, self.recognizer, threshold)
         return self._galleries[folder, threshold]
 
 
+def read_gallery(folder: Path, detector, recognizer, threshold: float | None = None) -> Gallery:
+    """Known people from `folder/<name>/<images>`: one template a name, the mean of its images' largest
+    faces. UsageError when the folder is missing or holds no usable face."""
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: gallery folder not found (expected <name>/<images>)")
+    names, templates = [], []
+    for person in sorted(p for p in folder.iterdir() if p.is_dir()):
+        crops = []
+        for image_path in folder_images(person):
+            try:
+                faces = detect_and_align(read_image(image_path), detector)
+            except InputError:
+                continue
+            if len(faces):
+                crops.append(faces.crops[int(np.argmax(np.prod(faces.boxes[:, 2:] - faces.boxes[:, :2], axis=1)))])
+        if crops:
+            names.append(person.name)
+            templates.append(quality_weighted_mean(recognizer.embed(np.stack(crops)), np.ones(len(crops))))
+    if not names:
+        raise UsageError(f"{folder}: no face found in any <name>/<images> folder of the gallery")
+    return Gallery(names, np.stack(templates), recognizer.points["match"] if threshold is None else threshold)
+
+
 @lru_cache(maxsize=4)
-def load_models(detector: str, det_size: int, det_threshold: float, scorer: str, model_pack: str | None) -> Models:
-    """Models for one option set, created once per process and reused for every input."""
-    return Models(
+def load_models(detector: str, det_size: int, det_threshold: float, scorer: str, model_pack: str | None) -> ModelBundle:
+    """ModelBundle for one option set, created once per process and reused for every input."""
+    return ModelBundle(
         load_detector(detector, model_pack, max_side=det_size, threshold=det_threshold),
         load_scorer(scorer),
         model_pack,
@@ -50,7 +77,7 @@ def load_models(detector: str, det_size: int, det_threshold: float, scorer: str,
     )
 
 
-def models_for(options: Options) -> Models:
+def models_for(options: Options) -> ModelBundle:
     return load_models(options.detector, options.det_size, options.det_threshold, options.scorer, options.model_pack)
 
 
@@ -73,7 +100,7 @@ def check_models(options: Options) -> str:
     return scorer_name(options.scorer)
 
 
-def worker_models(options: Options) -> Models:
+def worker_models(options: Options) -> ModelBundle:
     """The models of a worker process (a batch's, a Ray actor's): loaded once, one onnxruntime thread a
     session, as the workers already share the cores between them."""
     os.environ["FQSELECT_THREADS"] = "1"
