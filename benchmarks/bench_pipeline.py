@@ -126,7 +126,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="fqbench-"))
     group = work / "group_1280x720.mp4"
     examples_module().make_group_clip(group, (1280, 720), args.frames)
-    clips = {"example.mp4 (480×360, 1 face)": ROOT / "examples" / "example.mp4", f"group (1280×720, 6 faces)": group}
+    clips = {"example.mp4 (480×360, 1 face)": ROOT / "examples" / "example.mp4", "group (1280×720, 6 faces)": group}
     lines = ["| clip | frames | decode-only fps | command fps (default) | ratio | command fps (--every 5) | ratio | "
              "pipeline fps (default, models loaded) | ratio |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for label, path in clips.items():

@@ -3,12 +3,10 @@ rendered by a real headless browser (Debian's Chromium; skipped where it is not 
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
 import tempfile
-from pathlib import Path
 
 import cv2
 import numpy as np

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fqselect.decode import Sampling, open_input
+from fqselect.decode import open_input
 from fqselect.decode.opencv import OPENCV_PRESCREEN_FPS, OpenCVVideoInput
 from fqselect.decode.pyav import VideoInput
 from fqselect.decode.readahead import ReadAhead
