@@ -27,7 +27,8 @@ def decode_as_the_default_path(path: str) -> int:
     """Decode the frames `fqselect PATH --top 3` decodes, as it does; their count."""
     options = Options(top=3)
     with open_input(path, options.sampling) as source:
-        chunked = split_video(source, window_budget(options, options.min_gap) / options.window)
+        window = options.window_for(source.seconds())
+        chunked = split_video(source, window_budget(options.top, window, options.min_gap) / window)
         if chunked is None:
             return sum(1 for _ in source.frames())
         with chunked:

@@ -26,6 +26,7 @@ DEFAULT_MAX_SIDE = 640  # --det-size
 DEFAULT_THRESHOLD = 0.6  # detector confidence
 DEFAULT_MAX_PIXELS = 1 << 27  # four 8K frames
 KEYFRAMES_PER_WINDOW = 2  # --keyframes decodes at most this many keyframes a --window
+LONGEST_WINDOW, SHORTEST_WINDOW, MIN_WINDOWS = 1.0, 0.25, 40  # the default --window (Options.window_for)
 
 
 @dataclass(frozen=True)
@@ -108,8 +109,10 @@ class Options:
     keyframes: bool = option(False, "Decode keyframes only, at most two a --window: many times faster on huge "
                              "archives, lossy (an IP camera's keyframe a second; x264's default can be 10 s apart).",
                              SAMPLING)
-    window: float = option(1.0, "Seconds of video per pre-screening window (windows follow each other from "
-                           "--start): its sharpest frame goes to the detector.", SAMPLING, min=0.01)
+    window: float | None = option(None, "Seconds of video per pre-screening window (windows follow each other from "
+                                  "--start): its sharpest frame goes to the detector. Default: 1, or shorter for a "
+                                  "short video, so that it has at least 40 windows (not under 0.25).", SAMPLING,
+                                  min=0.01)
     detector: str = option("retinaface", "retinaface, yunet, or scrfd (needs --model-pack).", MODELS)
     det_size: int = option(DEFAULT_MAX_SIDE, "Longer side frames are shrunk to for detection.", MODELS, min=64)
     det_threshold: float = option(DEFAULT_THRESHOLD, "Detector confidence a face needs.", MODELS, min=0.0, max=1.0,
@@ -138,8 +141,20 @@ class Options:
     def sampling(self) -> Sampling:
         """The frames decoded and handed on: for the pre-screen the decoder may skip frames that cannot win;
         --keyframes decodes keyframes only, KEYFRAMES_PER_WINDOW a window at most."""
+        window = self.window or LONGEST_WINDOW
         return Sampling(self.every, self.fps, self.max_frames, self.start, self.end, self.prescreen, self.keyframes,
-                        keyframe_spacing=self.window / KEYFRAMES_PER_WINDOW if self.keyframes else 0.0)
+                        keyframe_spacing=window / KEYFRAMES_PER_WINDOW if self.keyframes else 0.0)
+
+    def window_for(self, seconds: float | None) -> float:
+        """The pre-screening window for a video of this many seconds (analysed from --start to --end):
+        --window, else LONGEST_WINDOW, shortened for a short video to give it MIN_WINDOWS windows (never
+        under SHORTEST_WINDOW): the picks of a short clip are then chosen among enough moments for the
+        set's ranking to find neutral, open-eyed, frontal ones; a long video's cost is unchanged."""
+        if self.window is not None:
+            return self.window
+        if not seconds or seconds <= 0:
+            return LONGEST_WINDOW
+        return min(LONGEST_WINDOW, max(SHORTEST_WINDOW, seconds / MIN_WINDOWS))
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ class Pick:
     bbox: list[float]
     landmarks: list[list[float]]
     det_score: float
-    quality: float
+    quality: float  # the calibrated probability that it matches the person's other good images (FMR 1e-3)
     rank: int = 0
     scorer: str = ""
     scorer_version: str = ""
@@ -31,13 +31,18 @@ class Pick:
     person: int | None = None  # --per-person: the person's id within its input
     identity: str | None = None  # --gallery: the matched name, or "unknown"
     similarity: float | None = None  # --gallery: cosine of the person's template to that name's
-    eyes_open: float | None = None  # openness of the face's more closed eye (fqselect.eyes)
+    eyes_open: float | None = None  # openness of the face's more closed eye (quality/eyes.py)
+    net_quality: float | None = None  # the quality network's own calibrated score
+    agreement: float | None = None  # cosine to its set's centre of the other faces (None: no set)
+    set_faces: int | None = None  # faces of its set the agreement was measured among (None: no set)
+    score: float | None = None  # what it was ranked by: log-odds of the quality, plus the eye term
     image: np.ndarray | None = field(default=None, repr=False)
     crop: np.ndarray | None = field(default=None, repr=False)
     embedding: np.ndarray | None = field(default=None, repr=False)
 
-    RECORD_FIELDS = ("source", "frame", "time", "frame_size", "bbox", "landmarks", "det_score", "quality", "rank",
-                     "scorer", "scorer_version", "frame_file", "crop_file")
+    RECORD_FIELDS = ("source", "frame", "time", "frame_size", "bbox", "landmarks", "det_score", "quality", "net_quality",
+                     "agreement", "set_faces", "eyes_open", "score", "rank", "scorer", "scorer_version", "frame_file",
+                     "crop_file")
 
     @classmethod
     def from_record(cls, record: dict) -> "Pick":
@@ -47,7 +52,7 @@ class Pick:
 
     def record(self) -> dict:
         record = {name: getattr(self, name) for name in self.RECORD_FIELDS}
-        record.update({name: getattr(self, name) for name in ("eyes_open", "person", "identity", "similarity")
+        record.update({name: getattr(self, name) for name in ("person", "identity", "similarity")
                        if getattr(self, name) is not None})
         return record
 
@@ -58,6 +63,7 @@ class Person:
 
     id: int
     picks: list  # of choose.topk.Candidate, best first
+    candidates: list  # of choose.topk.Candidate: the faces its picks are chosen among
     faces_seen: int
     first_time: float
     last_time: float

@@ -321,37 +321,6 @@ def test_half_shut_and_squeezed_eyes_cover_as_much_of_the_eye_as_they_say():
     assert np.array_equal(squeezed[ry - 4:ry + 5, rx - 12:rx + 12], crop[ry - 4:ry + 5, rx - 12:rx + 12])
 
 
-def test_eye_network_learns_synthetic_closures_and_exports_for_the_runtime(tmp_path):
-    """Closed-copy targets match the closures made; a short training separates open from shut eyes on
-    held-back faces better than chance; the export runs as `fqselect.quality.eyes.EyeOpenness`."""
-    from fqselect.quality.eyes import EyeOpenness
-    from fqselect.research.eyes import closed_copy, separation, train_eyes, training_patches
-
-    rng = np.random.default_rng(0)
-    faces = []
-    for _ in range(96):  # skin with two dark eyes under a lighter brow band, a little varied
-        crop = np.full((112, 112, 3), rng.integers(120, 200), np.uint8)
-        for x, y in (np.array([[38.3, 51.7], [73.5, 51.5]]) + rng.normal(0, 0.7, (2, 2))):
-            cv2.ellipse(crop, (int(x), int(y)), (9, 5), 0, 0, 360, (230, 230, 230), -1)
-            cv2.circle(crop, (int(x), int(y)), 4, (25, 25, 25), -1)
-        faces.append(crop)
-    faces = np.stack(faces)
-    copy, openness = closed_copy(faces[0], np.random.default_rng(3))
-    assert openness.shape == (2,) and ((openness == 1) == np.array([np.array_equal(copy[40:64, 20:56], faces[0][40:64, 20:56]),
-                                                                     np.array_equal(copy[40:64, 58:90], faces[0][40:64, 58:90])])).all()
-    patches, target = training_patches(faces[:4], rng)
-    assert patches.shape == (8, 1, 24, 32) and target.shape == (8,)
-    held_back = np.arange(len(faces)) % 4 == 0
-    model, history = train_eyes(faces, held_back, epochs=3, seed=0, log=lambda *_: None)
-    assert history[-1]["val_auc_open_vs_shut"] > 0.7
-    export_onnx(model, tmp_path / "eyenet.onnx", output="openness")
-    (tmp_path / "eyenet.json").write_text(json.dumps({"version": "test"}))
-    shut = degrade.shut_eyes(faces[0], [0, 1], np.random.default_rng(1))
-    opened, closed = EyeOpenness(tmp_path / "eyenet.onnx").score(FaceBatch.from_crops(np.stack([faces[0], shut])))
-    assert opened > closed
-    assert separation(np.array([0.9, 0.8, 0.1]), np.array([1.0, 1.0, 0.0])) == 1.0
-
-
 def test_norm_labels_map_the_feature_length_onto_the_cosine_and_keep_penalties():
     from fqselect.research.train import norm_labels
 

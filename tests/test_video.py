@@ -24,13 +24,21 @@ def group_clip(tmp_path_factory, make_example):
 
 
 def test_default_finds_a_face_as_good_as_exhaustive_with_a_fraction_of_the_detector_runs(group_clip):
-    default = process_input(str(group_clip), Options())
+    default = process_input(str(group_clip), Options(window=1.0))
     exhaustive = process_input(str(group_clip), Options(exhaustive=True))
     assert default.status == exhaustive.status == "ok"
     assert default.frames_decoded == exhaustive.frames_decoded == 100
     assert exhaustive.frames_analysed == 100
     assert default.frames_analysed <= 100 * 2 / 25  # ≤ 2 detector runs per 1-s window
     assert default.picks[0].quality >= 0.98 * exhaustive.picks[0].quality
+
+
+def test_a_short_video_gets_shorter_windows_and_a_long_one_a_second():
+    """The default --window: a second, shortened for a short video so that it has 40 windows (not under
+    a quarter of a second); an explicit --window is kept."""
+    assert Options().window_for(120.0) == 1.0 and Options().window_for(None) == 1.0
+    assert Options().window_for(20.0) == 0.5 and Options().window_for(4.0) == 0.25
+    assert Options(window=2.0).window_for(4.0) == 2.0
 
 
 def test_default_never_picks_a_shaken_frame(group_clip):
@@ -212,12 +220,15 @@ def test_a_short_clip_gets_as_many_picks_as_exhaustive(tmp_path, make_example):
 def test_only_faces_that_could_still_be_picks_are_searched_again():
     """Of several people in one moment only the best can be that moment's pick (--min-gap), so the next
     frame is searched near it alone, unless another is within the refinement margin of it."""
-    from fqselect.choose.pickers import TopKPicker
+    from fqselect.choose.pickers import OneSet, TopKPicker
+    from fqselect.choose.ranking import SetRanker
     from fqselect.choose.topk import Candidate
+    from fqselect.quality.agreement import logit
 
     def moment(*qualities):
-        return [Candidate(q, 5.0, order=i) for i, q in enumerate(qualities)]
+        return [Candidate(float(logit(q)), 5.0, order=i, quality=q) for i, q in enumerate(qualities)]
 
     best, close, far = moment(0.95, 0.949, 0.6)
-    assert TopKPicker(3, 1.0, 0.0).offer([best, close, far]) == [best, close]
-    assert TopKPicker(3, 0.0, 0.0).offer(moment(0.95, 0.6))[1].quality == 0.6  # no gap: both
+    picker = lambda gap: TopKPicker(3, gap, 0.0, OneSet(3, gap), SetRanker("any", min_gap=gap))  # noqa: E731
+    assert picker(1.0).offer([best, close, far]) == [best, close]
+    assert picker(0.0).offer(moment(0.95, 0.6))[1].quality == 0.6  # no gap: both

@@ -1,5 +1,5 @@
-"""Per-person selection (`--per-person`): faces linked into tracks, tracks merged into persons, and the
-top-k chosen per person.
+"""Persons: faces linked into tracks, tracks merged into persons (the sets the final ranking works on in a
+video, and what `--per-person` picks each of).
 
 - Linking, frame to frame, by box overlap first: a face whose box overlaps one live track's last box
   strongly, with no rival face or track near it, continues that track without being embedded. Only what
@@ -14,7 +14,8 @@ top-k chosen per person.
   times and linking use only the whole frames analysed, which --top does not change.
 - Labelling (`--gallery DIR`): a person takes the name of the best-matching gallery template above the
   same threshold, else `unknown`; persons with the same name are one person.
-Each track keeps bounded selectors, so memory grows with the number of tracks, not frames.
+Each track keeps bounded selectors (its k best faces, and the SHORTLIST best its person's final ranking
+chooses among), so memory grows with the number of tracks, not frames.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 
 from ..faces.recognize import quality_weighted_mean
 from ..records import Person
+from .ranking import SHORTLIST, SHORTLIST_GAP_SHARE, Embedder
 from .topk import Candidate, TopKSelector, greedy_picks
 
 # Similarity thresholds are the recogniser's own operating points (`recognizer.points`, registered with
@@ -48,7 +50,8 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Track:
-    selector: TopKSelector
+    selector: TopKSelector  # its k best faces by the streaming merit: what refinement and gap filling ask
+    pool: TopKSelector  # its SHORTLIST best: what its person's final ranking chooses among
     first: Candidate  # its first face of a whole frame (ids follow first appearance)
     last: Candidate  # its latest face (box, and crop to embed when linking needs it)
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))  # box corners, pixels/s
@@ -75,6 +78,7 @@ class Track:
 
     def add(self, candidate: Candidate, whole_frame: bool = True) -> None:
         self.selector.offer(candidate)
+        self.pool.offer(candidate)
         self.faces_seen += 1
         if whole_frame:
             self.best.offer(candidate)
@@ -93,9 +97,13 @@ class PersonTracker:
         self.top, self.min_gap, self.min_quality = top, min_gap, min_quality
         self.link_by_overlap = link_by_overlap  # False: embed every face (the reference benchmarks compare with)
         self.recognizer = recognizer
+        self.embed = Embedder(recognizer)
         self.active: list[Track] = []
         self.finished: list[Track] = []
-        self.embedded = 0
+
+    @property
+    def embedded(self) -> int:
+        return self.embed.embedded
 
     def update(self, candidates: list[Candidate]) -> list[Track]:
         """Assign one whole frame's faces to tracks; returns each face's track, in order."""
@@ -113,7 +121,8 @@ class PersonTracker:
         for i, candidate in enumerate(candidates):
             track = assigned.get(i)
             if track is None:
-                track = Track(TopKSelector(self.top, self.min_gap, self.min_quality), candidate, candidate)
+                track = Track(TopKSelector(self.top, self.min_gap, self.min_quality),
+                              TopKSelector(max(SHORTLIST, self.top), self.min_gap * SHORTLIST_GAP_SHARE), candidate, candidate)
                 self.active.append(track)
             track.add(candidate)
             tracks.append(track)
@@ -168,15 +177,6 @@ class PersonTracker:
                 used.add(track)
         return assigned
 
-    def embed(self, candidates: list[Candidate]) -> np.ndarray:
-        """The faces' embeddings, computed once each (kept on the pick)."""
-        missing = [c for c in candidates if c.payload.embedding is None]
-        if missing:
-            for candidate, embedding in zip(missing, self.recognizer.embed(np.stack([c.payload.crop for c in missing]))):
-                candidate.payload.embedding = embedding
-            self.embedded += len(missing)
-        return np.stack([c.payload.embedding for c in candidates])
-
     def template(self, best: list[Candidate]) -> np.ndarray:
         return quality_weighted_mean(self.embed(best), np.array([c.quality for c in best]))
 
@@ -199,6 +199,7 @@ class PersonTracker:
         return Person(
             id=-1,
             picks=picks,
+            candidates=[c for t in members for c in t.pool.pool],
             faces_seen=sum(t.faces_seen for t in members),
             first_time=min(t.first_time for t in members),
             last_time=max(t.last_time for t in members),
@@ -218,6 +219,7 @@ class PersonTracker:
                     merged[person.identity] = person
                 continue
             same.picks = greedy_picks(same.picks + person.picks, self.top, self.min_gap)
+            same.candidates = same.candidates + person.candidates
             same.faces_seen += person.faces_seen
             if (person.first_time, person.first_order) < (same.first_time, same.first_order):
                 same.first_time, same.first_order = person.first_time, person.first_order

@@ -2,8 +2,9 @@
 
 A `Picker` takes a frame's faces as they come (`offer`), says which of them are worth searching near in
 the window's next frame, searches the stretches of video its picks' gap left unseen (`fill_gaps`), and
-gives the picks at the end (`finish`). `TopKPicker` picks the input's best faces; `PersonPicker` links
-faces into persons and picks each person's best. The job does not know which one it drives.
+gives the picks at the end (`finish`). `TopKPicker` picks the input's best faces, each ranked within its
+set (the person a tracker links it to in a video, the whole folder for a folder input); `PersonPicker`
+links faces into persons and picks each person's best. The job does not know which one it drives.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from typing import Iterator, Protocol
 
 from ..records import Person
 from .persons import PersonTracker
-from .topk import Candidate, TopKSelector, unblocked_stretches
+from .ranking import SHORTLIST, SetRanker
+from .topk import Candidate, TopKSelector, separated_count, unblocked_stretches
 
 # A face this close to becoming a pick sends the window's next-sharpest frame to the detector too: a
 # face's quality also moves with small changes of pose and landmark placement between frames, which
-# sharpness does not see. In log-odds: qualities are calibrated probabilities that crowd near 1 for good
-# faces, where a fixed margin in quality would let nearly every good face through (docs/benchmarks.md).
+# sharpness does not see. Merits are log-odds, so the margin is one too (docs/benchmarks.md).
 REFINE_LOG_ODDS = 0.5
 
 
@@ -29,10 +30,34 @@ def refine_margin(quality: float) -> float:
     return 1.0 / (1.0 + math.exp(-(math.log(q / (1 - q)) + REFINE_LOG_ODDS))) - q
 
 
+def promising(selector: TopKSelector, candidate: Candidate) -> bool:
+    return selector.could_pick(candidate, REFINE_LOG_ODDS, refine_margin(candidate.quality))
+
+
+def choose(ranked: list[Candidate], others: list[Candidate], k: int, min_gap: float, min_quality: float) -> list[Candidate]:
+    """Best first, at least `min_gap` apart: `ranked` by their final merit, then `others` by the streaming
+    merit; a face that would leave fewer picks possible than k (or than the candidates allow at all) is
+    passed over, so that a short clip still gets as many picks as its moments allow."""
+    pool = [c for c in ranked + sorted(others, key=Candidate.sort_key) if c.quality >= min_quality]
+    order = sorted(pool[: len(ranked)], key=Candidate.sort_key) + pool[len(ranked):]
+    wanted = min(k, separated_count([c.time for c in pool], min_gap))
+    picks: list[Candidate] = []
+    for candidate in order:
+        if len(picks) >= wanted:
+            break
+        taken = picks + [candidate]
+        if any(abs(candidate.time - p.time) < min_gap for p in picks):
+            continue
+        free = [c.time for c in pool if all(abs(c.time - p.time) >= min_gap for p in taken)]
+        if len(taken) + separated_count(free, min_gap) >= wanted:
+            picks.append(candidate)
+    return picks
+
+
 @dataclass
 class Selection:
     """What a picker chose: groups of picks, best first within each (one group, or one a person), the
-    persons (--per-person), and how many faces the recogniser embedded to link them."""
+    persons (--per-person), and how many faces the recogniser embedded."""
 
     groups: list[list[Candidate]]
     persons: list[Person] = field(default_factory=list)
@@ -72,12 +97,56 @@ class Picker(Protocol):
         """The picks."""
 
 
-class TopKPicker:
-    """The input's `k` best faces, `min_gap` seconds apart (`TopKSelector`, exact over the stream)."""
+class Sets(Protocol):
+    """Which faces belong together (one person's): what the final ranking measures agreement within."""
 
-    def __init__(self, k: int, min_gap: float, min_quality: float):
-        self.k, self.min_gap = k, min_gap
+    def offer(self, faces: list[Candidate], near: list[Candidate] | None = None) -> None: ...
+
+    def sets(self) -> list[list[Candidate]]: ...
+
+
+class OneSet:
+    """Every face of the input is one set: a folder of one person's photos (one template), or an input
+    ranked by the network alone (with `gap` = --min-gap, so that its picks are exactly the network's)."""
+
+    def __init__(self, k: int, gap: float = 0.0):
+        self.pool = TopKSelector(max(SHORTLIST, k), gap)
+
+    def offer(self, faces: list[Candidate], near: list[Candidate] | None = None) -> None:
+        for candidate in faces:
+            self.pool.offer(candidate)
+
+    def sets(self) -> list[list[Candidate]]:
+        return [self.pool.pool] if self.pool.pool else []
+
+
+class TrackedSets:
+    """A video's faces, linked into persons by a tracker: each person is a set."""
+
+    def __init__(self, tracker: PersonTracker):
+        self.tracker = tracker
+        self._tracks: dict[int, object] = {}  # the last offered faces' tracks, by the face's id
+
+    def offer(self, faces: list[Candidate], near: list[Candidate] | None = None) -> None:
+        if near is None:
+            tracks = self.tracker.update(faces)
+        else:
+            faces, tracks = self.tracker.refine(faces, near, [self._tracks[id(c)] for c in near])
+        self._tracks = {id(c): t for c, t in zip(faces, tracks)}
+
+    def sets(self) -> list[list[Candidate]]:
+        return [person.candidates for person in self.tracker.persons()]
+
+
+class TopKPicker:
+    """The input's `k` best faces, `min_gap` seconds apart. While the input streams, faces are screened by
+    the network (`TopKSelector`, exact over the stream: what refinement and gap filling ask); at the end
+    each set's shortlist is ranked (`SetRanker`) and the k best of all sets are the picks."""
+
+    def __init__(self, k: int, min_gap: float, min_quality: float, sets: Sets, ranker: SetRanker):
+        self.k, self.min_gap, self.min_quality = k, min_gap, min_quality
         self.selector = TopKSelector(k, min_gap, min_quality)
+        self.sets, self.ranker = sets, ranker
 
     @property
     def settled(self) -> bool:
@@ -88,7 +157,8 @@ class TopKPicker:
         moment only the best can be that moment's pick, so the others' regions are not searched again."""
         for candidate in faces:
             self.selector.offer(candidate)
-        return [c for c in faces if self.selector.could_pick(c, refine_margin(c.merit))]
+        self.sets.offer(faces, near)
+        return [c for c in faces if promising(self.selector, c)]
 
     def fill_gaps(self, search: GapSearch) -> None:
         """A window's analysed frames can all lie within --min-gap of a pick while other frames of that
@@ -100,18 +170,25 @@ class TopKPicker:
                 search.analyse(window)
 
     def finish(self) -> Selection:
-        return Selection([self.selector.picks()])
+        sets = self.sets.sets()
+        size = max(self.k, self.ranker.shortlist_size(len(sets)))
+        ranked = [c for faces in sets for c in self.ranker.rank(faces, size, self.k)]
+        others = [c for faces in sets for c in faces if not any(c is r for r in ranked)]
+        picks = choose(ranked, others, self.k, self.min_gap, self.min_quality)
+        embedded = self.ranker.embed.embedded if self.ranker.embed else 0
+        return Selection([picks], embedded=embedded)
 
 
 class PersonPicker:
-    """Faces linked into persons (`PersonTracker`); each person's `k` best faces."""
+    """Faces linked into persons (`PersonTracker`); each person's `k` best faces, ranked within the
+    person's set."""
 
     settled = False  # a new person can appear at any time
 
-    def __init__(self, k: int, min_gap: float, min_quality: float, recognizer, gallery=None):
-        self.k, self.min_gap = k, min_gap
-        self.tracker = PersonTracker(k, min_gap, min_quality, recognizer)
-        self.gallery = gallery
+    def __init__(self, k: int, min_gap: float, min_quality: float, tracker: PersonTracker, ranker: SetRanker,
+                 gallery=None):
+        self.k, self.min_gap, self.min_quality = k, min_gap, min_quality
+        self.tracker, self.ranker, self.gallery = tracker, ranker, gallery
         self._faces: list[Candidate] = []  # the faces offered last, and their tracks
         self._tracks: list = []
 
@@ -123,7 +200,7 @@ class PersonPicker:
             self._faces, self._tracks = faces, self.tracker.update(faces)
         else:
             self._faces, self._tracks = self.tracker.refine(faces, near, self._tracks)
-        if any(t.selector.could_pick(c, refine_margin(c.merit)) for c, t in zip(self._faces, self._tracks)):
+        if any(promising(t.selector, c) for c, t in zip(self._faces, self._tracks)):
             return self._faces
         return []
 
@@ -142,7 +219,14 @@ class PersonPicker:
 
     def finish(self) -> Selection:
         persons = self.tracker.persons(self.gallery)
+        size = max(self.k, self.ranker.shortlist_size(len(persons)))
         for person in persons:
+            ranked = self.ranker.rank(person.candidates, size, self.k)
+            others = [c for c in person.candidates if not any(c is r for r in ranked)]
+            person.picks = choose(ranked, others, self.k, self.min_gap, self.min_quality)
+        persons = [person for person in persons if person.picks]
+        for number, person in enumerate(persons):  # in order of first appearance, as the tracker numbered them
+            person.id = number
             for candidate in person.picks:
                 pick = candidate.payload
                 pick.person, pick.identity = person.id, person.identity

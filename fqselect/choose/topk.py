@@ -1,5 +1,5 @@
-"""The top-k faces of one input by merit (their quality, times their eyes' openness
-under --eyes open), at least `min_gap` seconds apart, none below --min-quality.
+"""The top-k faces of one input by merit (what they are ranked by: choose/ranking.py), at least
+`min_gap` seconds apart, none below --min-quality.
 
 Streaming and exact: faces are offered one at a time and the picks are exactly the offline greedy's over
 all of them; the selector keeps only the faces that could still become picks, never the whole video.
@@ -19,10 +19,13 @@ class Candidate:
     order: int  # arrival order; ties go to the earlier face, so results are deterministic
     payload: Any = field(default=None, compare=False)
     quality: float | None = None  # what --min-quality bounds (None: the merit itself)
+    net: float | None = None  # the quality network's score, unrounded (None: the quality)
 
     def __post_init__(self):
         if self.quality is None:
             self.quality = self.merit
+        if self.net is None:
+            self.net = self.quality
 
     def sort_key(self) -> tuple[float, int]:
         return (-self.merit, self.order)
@@ -103,9 +106,11 @@ class TopKSelector:
             self._prune()
         return min(c.merit for c in self.pool) if self.settled else -math.inf
 
-    def could_pick(self, candidate: Candidate, margin: float = 0.0) -> bool:
-        """Whether the candidate, were its merit and quality `margin` better, would be one of the picks now."""
-        if candidate.quality + margin < self.min_quality or candidate.merit + margin < self.threshold():
+    def could_pick(self, candidate: Candidate, margin: float = 0.0, quality_margin: float | None = None) -> bool:
+        """Whether the candidate, were its merit `margin` better (and its quality `quality_margin`, by default
+        as much), would be one of the picks now."""
+        quality_margin = margin if quality_margin is None else quality_margin
+        if candidate.quality + quality_margin < self.min_quality or candidate.merit + margin < self.threshold():
             return False
         boosted = Candidate(candidate.merit + margin, candidate.time, candidate.order)
         return any(c is boosted for c in greedy_picks(self.pool + [boosted], self.k, self.min_gap))

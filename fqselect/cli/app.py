@@ -1,8 +1,8 @@
 """The typer application every command registers on, and how a run ends: one line for every error, a
 documented exit code, never a traceback.
 
-`fqselect VIDEO ...` means `fqselect select VIDEO ...`. The research commands (`train`, `train-eyes`,
-`eval`) live with the research harness and are loaded by name only when one is asked for or listed
+`fqselect VIDEO ...` means `fqselect select VIDEO ...`. The research commands (`train`, `eval`,
+`calibrate-sets`) live with the research harness and are loaded by name only when one is asked for or listed
 (click's lazy-group pattern), so the product never imports the harness.
 """
 
@@ -31,7 +31,7 @@ EXIT_CODES = {
 EXIT_CODES_HELP = "Exit codes: " + "; ".join(f"{int(code)} {meaning}" for code, meaning in EXIT_CODES.items()) + "."
 
 # Commands of the research harness: name -> (module, the typer app holding them). Loaded on demand.
-RESEARCH_COMMANDS = {name: "fqselect.research.commands" for name in ("eval", "train", "train-eyes")}
+RESEARCH_COMMANDS = {name: "fqselect.research.commands" for name in ("eval", "train", "calibrate-sets")}
 
 
 def exit_code(failed: bool, no_face: bool) -> ExitCode:

@@ -58,6 +58,14 @@ class Video(Source):
             return f"video frames of {width}×{height} are larger than {MAX_IMAGE_PIXELS:,} pixels"
         return None
 
+    def seconds(self) -> float | None:
+        """How many seconds of video will be read, from --start to --end or the end (None when the
+        container does not say how long it is)."""
+        if not self.frame_count:
+            return None
+        end = self.frame_count / self.fps if self.sampling.end is None else min(self.sampling.end, self.frame_count / self.fps)
+        return max(0.0, end - self.sampling.start)
+
     def planned_frames(self) -> int | None:
         """How many frames will be analysed, for progress bars (None when unknown; from the average frame
         rate, so approximate for variable-frame-rate video)."""

@@ -40,10 +40,15 @@ def align_faces(image: np.ndarray, landmarks: np.ndarray, size: int = ALIGNED_SI
     return crops
 
 
+def region_origin(box: np.ndarray) -> np.ndarray:
+    """Where a face's `face_region` starts in its image: (x, y) of its top-left pixel."""
+    return np.array([max(0, int(v) // BLOCK * BLOCK) for v in box[:2]], np.float32)
+
+
 def face_region(image: np.ndarray, box: np.ndarray) -> np.ndarray:
     """The box's source pixels, starting on the codec's 8×8 grid (a view, no copy)."""
     height, width = image.shape[:2]
-    x1, y1 = (max(0, int(v) // BLOCK * BLOCK) for v in box[:2])
+    x1, y1 = (int(v) for v in region_origin(box))
     x2, y2 = min(width, int(np.ceil(box[2]))), min(height, int(np.ceil(box[3])))
     return image[y1:max(y1 + 1, y2), x1:max(x1 + 1, x2)]
 

@@ -1,81 +1,89 @@
-"""Eye openness, beside the quality score: how open the more closed eye of each aligned face is.
+"""Eye openness, beside the quality score: how open the more closed eye of each face is.
 
-The quality network learns from the recogniser, and SFace barely minds a wink or downcast eyes (its
-similarity to a person's centre does not rise with eye openness on our talking clips), so the quality
-score cannot be what keeps closed eyes out of the picks; yet enrollment users reject them first. A
-second tiny network (`research/eyes.py` trains it) reads one grey patch around each eye of the 112
-crop, where the ArcFace template puts the eyes, and says how open it is. Every pick reports it
-(`eyes_open`). By default (`--eyes prefer`) open eyes break near-ties of quality (`eye_merit`); with
-`--eyes open` selection ranks faces by quality × `eye_factor(openness)`.
+The quality network learns from the recogniser, and SFace barely minds a wink or downcast eyes, so the
+quality score cannot be what keeps closed eyes out of the picks; yet enrollment users reject them first.
+Openness is measured geometrically: MediaPipe's iris landmark model (Apache-2.0, converted once from the
+`mediapipe` wheel: zoo/weights/mediapipe/README.md) places 16 points on each eye's lids in a 64×64 crop
+of the eye cut from the source frame, and the lids' mean distance over the eye's width is the eye's
+opening. Trained on real eyes, it reads made-up, narrow and bespectacled open eyes as open, where a
+network trained on synthetic closures read heavy eyeliner as a shut lid (docs/eyes.md).
+
+`eyes_open` maps the opening onto 0–1 (OPEN_RATIO and up: 1; SHUT_RATIO and down: 0), and the ranking
+takes log-odds off faces whose eyes are not open (`eye_term`): a little under `--eyes prefer` (the
+default), more under `--eyes open`, nothing under `--eyes any`.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from ..errors import UsageError
-from ..faces.batch import TEMPLATE, FaceBatch
+from ..faces.align import region_origin
+from ..faces.batch import FaceBatch
 from ..zoo.files import package_weights
 from ..zoo.registry import register_model
 from ..zoo.sessions import load_session
 
-# The patch: PATCH_HEIGHT × PATCH_WIDTH pixels of the 112 crop, the eye centre PATCH_ABOVE rows from its
-# top (the brow and upper lid above it, where a closing lid shows, matter more than the cheek below).
-PATCH_WIDTH, PATCH_HEIGHT, PATCH_ABOVE = 32, 24, 14
-EYE_CENTRES = np.round(TEMPLATE[:2]).astype(int)  # (2, 2) x, y of the image-left and image-right eye
-# Added to each patch's standard deviation before dividing by it: flat patches (a dark frame, a shut eye
-# on smooth skin) are not blown up into noise.
-CONTRAST_FLOOR = 8.0
-# Openness from which eyes count as open when ranking (--eyes open): below it the quality is scaled down
-# in proportion, above it wider eyes earn nothing (with the plain product, wide-eyed surprise and open
-# mouths outranked calm faces among the talking clips' picks). Chosen on the synthetic validation faces
-# (docs/eyes.md).
-OPEN_EYES = 0.8
-EYE_MODEL = "eyes/eyenet.onnx"  # in zoo/weights/ with its card (a subfolder: not a quality scorer)
+EYE_MODEL = "mediapipe/iris_landmark.onnx"  # in zoo/weights/
+EYE_SIDE = 64  # the model's input: a square crop of one eye, RGB in [0, 1]
+# The crop's side in inter-ocular distances (eye centre to eye centre): MediaPipe crops 2.3 eye widths, and
+# an eye is about 0.46 inter-ocular distances wide.
+CROP_SCALE = 1.06
+# The lids' points among the model's 71 contour points: 0 and 8 the corners, 1-7 the lower lid from
+# corner to corner, 9-15 the upper lid above them.
+LOWER, UPPER, CORNERS = list(range(1, 8)), list(range(9, 16)), (0, 8)
+# The opening (the lids' mean distance over the eye's width) that reads as open (1) and as shut (0):
+# OPEN_RATIO is about the lower quartile of the validation identities' natural photos (most of them open
+# eyed); below SHUT_RATIO, under 40% of that, the lids all but meet (docs/eyes.md).
+OPEN_RATIO, SHUT_RATIO = 0.20, 0.08
+OPEN_EYES = 0.8  # the openness from which the ranking takes nothing off
+
+# The eye term of the ranking, on the log-odds scale of the quality: a face loses up to EYE_WEIGHT[mode]
+# log-odds as its more closed eye's openness falls from OPEN_EYES to 0 (a shut eye costs the whole
+# weight); wider eyes earn nothing (wide-eyed surprise is no better for enrollment than calm open eyes).
+EYE_WEIGHT = {"any": 0.0, "prefer": 1.5, "open": 4.0}
 
 
-def eye_factor(openness: np.ndarray) -> np.ndarray:
-    """What --eyes open multiplies a face's quality by: its openness over OPEN_EYES, at most 1."""
-    return np.minimum(1.0, np.asarray(openness) / OPEN_EYES)
+def eye_term(openness, mode: str):
+    """What the eyes add to a face's ranking score (0 or less) under --eyes `mode`."""
+    shortfall = np.clip((OPEN_EYES - np.asarray(openness, np.float64)) / OPEN_EYES, 0.0, 1.0)
+    return -EYE_WEIGHT[mode] * shortfall
 
 
-# --eyes prefer (the default): a face with shut eyes loses at most this much of its match probability
-# when ranked, so open eyes decide between faces the recogniser rates about alike and never against a
-# clearly better face (docs/eyes.md).
-EYE_TIEBREAK = 0.01
+def eye_crops(faces: FaceBatch) -> np.ndarray:
+    """(2N, 3, 64, 64) float32 RGB crops of each face's two eyes, levelled along the eye line, cut from the
+    source pixels the faces came with (`FaceBatch.regions`); the image-left eye mirrored, as the model
+    takes one eye (the subject's left)."""
+    crops = np.zeros((2 * len(faces), EYE_SIDE, EYE_SIDE, 3), np.uint8)
+    for i in range(len(faces)):
+        region = faces.regions[i]
+        points = faces.landmarks[i, :2] - region_origin(faces.boxes[i])
+        left, right = points
+        distance = max(float(np.linalg.norm(right - left)), 1.0)
+        angle = float(np.degrees(np.arctan2(right[1] - left[1], right[0] - left[0])))
+        for k, centre in enumerate(points):
+            turn = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle, EYE_SIDE / (CROP_SCALE * distance))
+            turn[:, 2] += (EYE_SIDE / 2 - centre[0], EYE_SIDE / 2 - centre[1])
+            eye = cv2.warpAffine(region, turn, (EYE_SIDE, EYE_SIDE), flags=cv2.INTER_LINEAR, borderValue=0)
+            crops[2 * i + k] = eye[:, ::-1] if k == 0 else eye
+    return (crops[..., ::-1].astype(np.float32) / 255.0).transpose(0, 3, 1, 2)
 
 
-def eye_merit(quality: np.ndarray, openness: np.ndarray, mode: str) -> np.ndarray:
-    """What ranks the picks: under --eyes prefer the quality less up to EYE_TIEBREAK as the eyes close,
-    under --eyes open the quality times `eye_factor`."""
-    if mode == "open":
-        return quality * eye_factor(openness)
-    return quality - EYE_TIEBREAK * (1.0 - eye_factor(openness))
-
-
-def eye_patches(crops: np.ndarray) -> np.ndarray:
-    """(N, 2, PATCH_HEIGHT, PATCH_WIDTH) float32 grey eye patches of (N, 112, 112, 3) BGR crops, each
-    standardised; the image-right eye mirrored, so that one network reads both as an image-left eye."""
-    grey = crops.astype(np.float32) @ np.array([0.114, 0.587, 0.299], np.float32)  # BGR weights of cv2's grey
-    patches = []
-    for k, (x, y) in enumerate(EYE_CENTRES):
-        patch = grey[:, y - PATCH_ABOVE : y - PATCH_ABOVE + PATCH_HEIGHT, x - PATCH_WIDTH // 2 : x + PATCH_WIDTH // 2]
-        patches.append(patch[:, :, ::-1] if k == 1 else patch)
-    out = np.stack(patches, axis=1)
-    mean = out.mean(axis=(2, 3), keepdims=True)
-    std = out.std(axis=(2, 3), keepdims=True)
-    return ((out - mean) / (std + CONTRAST_FLOOR)).astype(np.float32)
+def opening(contours: np.ndarray) -> np.ndarray:
+    """(M,) each eye's opening from its (M, 71, 2) contour points: the lids' mean distance over the width."""
+    gap = np.linalg.norm(contours[:, UPPER] - contours[:, LOWER], axis=2).mean(axis=1)
+    width = np.linalg.norm(contours[:, CORNERS[0]] - contours[:, CORNERS[1]], axis=1)
+    return gap / np.maximum(width, 1e-3)
 
 
 def check_eye_model(_pack: str | None = None) -> Path:
-    """The installed eye-openness network's path; UsageError when it or its card is missing (a broken
-    install)."""
+    """The installed eye model's path; UsageError when it is missing (a broken install)."""
     path = package_weights() / EYE_MODEL
-    if not path.is_file() or not path.with_suffix(".json").is_file():
-        raise UsageError(f"{path}: eye-openness network or its card is missing (reinstall fqselect)")
+    if not path.is_file():
+        raise UsageError(f"{path}: eye landmark model is missing (reinstall fqselect)")
     return path
 
 
@@ -87,28 +95,32 @@ def eye_model_installed() -> bool:
     return True
 
 
-@register_model("scorer", "eyes", "1", source="fqselect/zoo/weights/eyes (this project's network)", check=check_eye_model)
+@register_model("scorer", "eyes", "mediapipe-iris-0.10.14", source="fqselect/zoo/weights/mediapipe (Apache-2.0)",
+                check=check_eye_model)
 class EyeOpenness:
-    """The eye-openness network: `score(faces)` is (N,) in [0, 1], the openness of each face's more closed
-    eye (a wink counts as closed). Registered as a scorer, so `--scorer eyes` and `fqselect score
-    --scorer eyes` rank by it alone."""
+    """`score(faces)` is (N,) in [0, 1]: the openness of each face's more closed eye (a wink counts as
+    closed). Registered as a scorer, so `--scorer eyes` and `fqselect score --scorer eyes` rank by it."""
 
     name = "eyes"
-    batch_size = 512
+    version = "mediapipe-iris-0.10.14"
+    batch_size = 64  # eyes a call
 
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path else check_eye_model()
-        self.session = load_session(self.path, "an eye-openness network")
-        try:
-            self.version = str(json.loads(self.path.with_suffix(".json").read_text()).get("version", "1"))
-        except (OSError, ValueError, AttributeError) as error:
-            raise UsageError(f"{self.path.with_suffix('.json')}: not a usable model card ({error})") from None
+        self.session = load_session(self.path, "an eye landmark model")
         self.input_name = self.session.get_inputs()[0].name
 
+    def openings(self, faces: FaceBatch) -> np.ndarray:
+        """(N, 2) the opening of each face's image-left and image-right eye."""
+        crops = eye_crops(faces)
+        contours = np.empty((len(crops), 71, 2), np.float32)
+        for start in range(0, len(crops), self.batch_size):
+            out = self.session.run(None, {self.input_name: crops[start : start + self.batch_size]})[0]
+            contours[start : start + len(out)] = out.reshape(len(out), 71, 3)[:, :, :2]
+        return opening(contours).reshape(-1, 2)
+
     def score(self, faces: FaceBatch) -> np.ndarray:
-        out = np.empty((len(faces), 2), np.float32)
-        for start in range(0, len(faces), self.batch_size):
-            patches = eye_patches(faces.crops[start : start + self.batch_size])
-            batch = patches.reshape(-1, 1, PATCH_HEIGHT, PATCH_WIDTH)
-            out[start : start + len(patches)] = self.session.run(None, {self.input_name: batch})[0].reshape(-1, 2)
-        return out.min(axis=1) if len(faces) else np.zeros(0, np.float32)
+        if not len(faces):
+            return np.zeros(0, np.float32)
+        closer = self.openings(faces).min(axis=1)
+        return np.clip((closer - SHUT_RATIO) / (OPEN_RATIO - SHUT_RATIO), 0.0, 1.0).astype(np.float32)

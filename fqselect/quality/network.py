@@ -77,6 +77,7 @@ class NetworkScorer:
         self.name = name or self.path.stem
         self.version = version
         self.calibration = calibration
+        self.card: dict = {}  # the model card, when loaded with one (`from_weights`)
         self.session = load_session(self.path, "a network", threads)
         self.input_name = self.session.get_inputs()[0].name
         self.takes_scale = any(i.name == SCALE_INPUT for i in self.session.get_inputs())
@@ -86,8 +87,10 @@ class NetworkScorer:
         """A network with its model card (`<name>.json`) beside it."""
         path = Path(path)
         card = read_card(path)
-        return cls(path, InputSpec.from_card(card), card.get("name", path.stem), str(card.get("version", "1")),
-                   calibration=card.get("calibration"))
+        scorer = cls(path, InputSpec.from_card(card), card.get("name", path.stem), str(card.get("version", "1")),
+                     calibration=card.get("calibration"))
+        scorer.card = card
+        return scorer
 
     def preprocess(self, crops: np.ndarray) -> np.ndarray:
         size = self.spec.size

@@ -19,7 +19,6 @@ TRAIN_DEGRADED = 4  # source-degraded copies of every training image
 TRAIN_LABELS = "centre+norm"  # train.LABELS
 TRAIN_NORM_SHARE = 0.5  # the feature length's share of a centre+norm label (train.norm_labels)
 TRAIN_BLUR_PENALTY = 0.08  # train.penalise_blur: without it the network ranked a defocused frame first (docs/training.md)
-EYES_EPOCHS = 8  # `fqselect train-eyes`
 
 
 @dataclass(frozen=True)

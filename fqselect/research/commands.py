@@ -1,4 +1,4 @@
-"""The research harness's commands, `fqselect eval`, `fqselect train` and `fqselect train-eyes`: the
+"""The research harness's commands, `fqselect eval`, `fqselect train` and `fqselect calibrate-sets`: the
 command finds them here by name (cli/app.py) and loads this module only when one is asked for."""
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import typer
 from ..cli.render import note, progress_bar
 from ..errors import UsageError
 from . import (
-    EYES_EPOCHS,
     TRAIN_ARCH,
     TRAIN_BLUR_PENALTY,
     TRAIN_DEGRADED,
@@ -122,22 +121,23 @@ def train_command(
                  command="fqselect train " + " ".join(sys.argv[2:]), log=note)
 
 
-@app.command("train-eyes", epilog="Needs the \\[train] extra (PyTorch) and ../shared/data; a few minutes on 2 cores "
-             "(the clean faces' alignment is the one `fqselect train` caches).")
-def train_eyes_command(
+@app.command("calibrate-sets", epilog="Needs ../shared/data (a one-off embedding pass of the validation identities, cached).")
+def calibrate_sets_command(
     data: Optional[Path] = typer.Option(None, "--data", help="Folder with lfw/, celeba/, glint/, celeba-aligned/ (default: ../shared/data, or $FQ_SHARED/data)."),
-    epochs: int = typer.Option(EYES_EPOCHS, "--epochs", min=1),
-    seed: int = typer.Option(0, "--seed", help="Seeds the weights and the synthetic closed eyes."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Folder for eyenet.onnx and its .json card (default: the package's zoo/weights/eyes/)."),
+    network: str = typer.Option("tinyfqnet", "--network", help="The network in zoo/weights/ whose card gets the set calibration."),
     workers: int = typer.Option(2, "--workers", min=1, help="Processes for the one-off align-and-embed pass (cached)."),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="PyTorch threads (default: all cores)."),
 ):
-    """Train the eye-openness network behind eyes_open and --eyes open (fqselect/zoo/weights/eyes/).
+    """Fit how the network's quality and the recogniser's agreement within a set combine (quality/agreement.py),
+    on the validation identities, and write it into the network's model card."""
+    from ..faces.recognize import load_recognizer
+    from ..quality.network import NetworkScorer
+    from ..zoo.files import weights_dir
+    from .dataset import DEFAULT_CACHE
+    from .sets import calibrate_sets
+    from .train import training_data
 
-    It learns each eye's openness from clean faces whose eyes are made shut, squeezed or half shut.
-    """
-    from .eyes import run_eyes_training
-
-    run_eyes_training(data, out, epochs, seed, workers=workers, threads=threads,
-                      command="fqselect train-eyes " + " ".join(sys.argv[2:]), log=note)
-
+    path = weights_dir() / f"{network}.onnx"
+    scorer = NetworkScorer.from_weights(path)
+    match = load_recognizer().points["match"]
+    calibrate_sets(training_data(data), DEFAULT_CACHE, workers, path.with_suffix(".json"), scorer, match,
+                   command="fqselect calibrate-sets " + " ".join(sys.argv[2:]), log=note)

@@ -118,27 +118,6 @@ class LightQNet(nn.Module):
         return torch.sigmoid(self.fc(x.mean(dim=(2, 3))))
 
 
-class EyeNet(nn.Module):
-    """The eye-openness network (fqselect/eyes.py): one grey eye patch in, its openness out. Three
-    stride-2 3×3 convolutions and one more at 3×4, pool, fc, sigmoid: an eye patch needs no more (the
-    lid's edge, the iris and the lash line are a few pixels across)."""
-
-    def __init__(self, widths: tuple[int, ...] = (8, 16, 24)):
-        super().__init__()
-        from ..quality.eyes import PATCH_HEIGHT, PATCH_WIDTH
-
-        self.input_shape = (1, PATCH_HEIGHT, PATCH_WIDTH)
-        layers, cin = [], 1
-        for cout in widths:
-            layers.append(conv_bn(cin, cout, 3, 2))
-            cin = cout
-        self.features = nn.Sequential(*layers, conv_bn(cin, cin, 3))
-        self.fc = nn.Linear(cin, 1)
-
-    def forward(self, x):
-        return torch.sigmoid(self.fc(self.features(x).mean(dim=(2, 3)))).squeeze(1)
-
-
 ARCHITECTURES = {"tinyfqnet": TinyFQNet, "tinyfqnet-wide": WideTinyFQNet, "tinyfqnet-scale": ScaleAwareTinyFQNet,
                  "lightqnet": LightQNet}
 

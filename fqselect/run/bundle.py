@@ -91,7 +91,7 @@ def check_models(options: Options) -> str:
         check_eye_model()
     if options.model_pack:
         model_pack_dir(options.model_pack)
-    if options.embeddings or options.per_person:
+    if options.embeddings or options.per_person or options.scorer == "auto":  # auto ranks sets with it
         check_recognizer(options.model_pack)
     if options.gallery and not Path(options.gallery).is_dir():
         raise UsageError(f"{options.gallery}: gallery folder not found (expected <name>/<images>)")

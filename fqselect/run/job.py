@@ -19,7 +19,9 @@ from typing import Iterator
 
 import numpy as np
 
-from ..choose.pickers import PersonPicker, Picker, TopKPicker
+from ..choose.persons import PersonTracker
+from ..choose.pickers import OneSet, PersonPicker, Picker, TopKPicker, TrackedSets
+from ..choose.ranking import Embedder, SetRanker, measure_eyes, stream_merit
 from ..choose.topk import Candidate
 from ..decode import FRAME_TIME_SLACK, Frame, open_input
 from ..decode.chunks import split_video
@@ -27,10 +29,10 @@ from ..decode.inputs import InputSource
 from ..decode.prescreen import Window, every_frame, joined, sharpest_per_window
 from ..decode.readahead import read_ahead
 from ..errors import InputError, NoFaceError, UsageError
-from ..faces import FaceBatch, detect_and_align
+from ..faces import detect_and_align
 from ..faces.recognize import quality_weighted_mean
 from ..options import Options
-from ..quality.eyes import eye_merit
+from ..quality.agreement import SetCalibration
 from ..records import InputResult, Pick, Progress
 from .bundle import ModelBundle, models_for
 
@@ -60,10 +62,11 @@ def process_input(path: str, options: Options, progress: Progress | None = None)
 def _analyse(source: InputSource, options: Options, result: InputResult, progress: Progress | None) -> None:
     result.kind = source.kind
     min_gap = options.min_gap if source.kind == "video" else 0.0
-    budget = window_budget(options, min_gap)
-    with _decoded_windows(source, options, budget) as (reader, windows):  # decoding starts while models load
+    window = options.window_for(getattr(source, "seconds", lambda: None)())
+    budget = window_budget(options.top, window, min_gap)
+    with _decoded_windows(source, options, window, budget) as (reader, windows):  # decoding starts while models load
         models = models_for(options)
-        picker = make_picker(options, models, min_gap)
+        picker = make_picker(options, models, source.kind, min_gap)
         # only the pre-screened video path can lose a pick to the gap (every other path analyses every frame)
         fills_gaps = source.kind == "video" and options.prescreen
         job = Job(source.path, options, models, picker, result, budget, PickableWindows(needed=fills_gaps))
@@ -85,37 +88,57 @@ def _analyse(source: InputSource, options: Options, result: InputResult, progres
         raise NoFaceError(source.path, f"no face reached --min-quality {options.min_quality}")
 
 
-def make_picker(options: Options, models: ModelBundle, min_gap: float) -> Picker:
+def make_picker(options: Options, models: ModelBundle, kind: str, min_gap: float) -> Picker:
+    """The picker for this input: each person's best (--per-person), or the input's best, each face
+    ranked within its set (a video's persons, a folder's faces) where the network's card says how to
+    combine it with agreement; single images and --scorer NAME rank by the network alone."""
+    calibration = set_calibration(options, models)
+    top, quality = options.top, options.min_quality
     if options.per_person:
         gallery = models.gallery(options.gallery, options.match_threshold) if options.gallery else None
-        return PersonPicker(options.top, min_gap, options.min_quality, models.recognizer, gallery)
-    return TopKPicker(options.top, min_gap, options.min_quality)
+        tracker = PersonTracker(top, min_gap, quality, models.recognizer)
+        return PersonPicker(top, min_gap, quality, tracker, SetRanker(options.eyes, calibration, tracker.embed, min_gap, models.eyes),
+                            gallery)
+    if calibration is not None and kind == "video":
+        tracker = PersonTracker(top, min_gap, quality, models.recognizer)
+        return TopKPicker(top, min_gap, quality, TrackedSets(tracker),
+                          SetRanker(options.eyes, calibration, tracker.embed, min_gap, models.eyes))
+    if calibration is not None and kind == "folder":
+        return TopKPicker(top, min_gap, quality, OneSet(top), SetRanker(options.eyes, calibration, Embedder(models.recognizer), eye_model=models.eyes))
+    return TopKPicker(top, min_gap, quality, OneSet(top, min_gap), SetRanker(options.eyes, min_gap=min_gap, eye_model=models.eyes))
 
 
-def window_budget(options: Options, min_gap: float) -> int:
+def set_calibration(options: Options, models: ModelBundle) -> SetCalibration | None:
+    """How the default network combines with agreement (its card's `set_calibration`); None where the
+    network ranks alone (`--scorer NAME`, or a network without one)."""
+    return SetCalibration.from_card(getattr(models.scorer, "card", None)) if options.scorer == "auto" else None
+
+
+def window_budget(top: int, window: float, min_gap: float) -> int:
     """Detector runs a pre-screened window may take: its sharpest frame, and REFINE_FRAMES more for each
     pick it can hold (at most `--top`, `min_gap` apart; all k without a gap)."""
-    picks_per_window = options.top if min_gap <= 0 else min(options.top, math.ceil(options.window / min_gap))
+    picks_per_window = top if min_gap <= 0 else min(top, math.ceil(window / min_gap))
     return 1 + REFINE_FRAMES * picks_per_window
 
 
 @contextmanager
-def _decoded_windows(source: InputSource, options: Options, budget: int) -> Iterator[tuple[object, Iterator[Window]]]:
+def _decoded_windows(source: InputSource, options: Options, window: float,
+                     budget: int) -> Iterator[tuple[object, Iterator[Window]]]:
     """The reader and the windows to analyse, decoded on background threads. A pre-screened video is
     split into chunks that decode in parallel, pre-screened on their decoders' threads, where it can be
     (`decode.chunks`); else one reader decodes ahead and the pre-screen runs on the analysis thread, so
     the decoder's thread only decodes."""
     prescreened = source.kind == "video" and options.prescreen
-    chunked = split_video(source, budget / options.window) if prescreened else None
+    chunked = split_video(source, budget / window) if prescreened else None
     origin = options.sampling.start  # the windows' grid, the same for every chunk
     if chunked is not None:
         with chunked:
-            parts = chunked.reduced(partial(sharpest_per_window, window=options.window, keep=budget, origin=origin),
+            parts = chunked.reduced(partial(sharpest_per_window, window=window, keep=budget, origin=origin),
                                     frames_of=lambda window: window.frames)
             yield chunked, joined(parts, budget)
         return
     with read_ahead(source) as decoded:
-        yield source, sharpest_per_window(decoded, options.window, budget, origin) if prescreened else every_frame(decoded)
+        yield source, sharpest_per_window(decoded, window, budget, origin) if prescreened else every_frame(decoded)
 
 
 @dataclass
@@ -183,7 +206,7 @@ class Job:
 
     def whole(self, frame: Frame) -> list[Candidate]:
         """A frame through the detector whole (and onto the report's timeline)."""
-        faces = analyse_frame(frame, self.models, self.options.min_face, eyes=self.options.eyes)
+        faces = analyse_frame(frame, self.models, self.options.min_face)
         self.result.frames_analysed += 1
         if self.result.kind == "video":  # the best face's quality of each frame analysed whole (None: no face)
             best = round(max(c.quality for c in faces), 4) if faces else None
@@ -194,7 +217,7 @@ class Job:
         """A frame searched only near the faces of another frame of its window."""
         regions = np.array([c.payload.bbox for c in faces], np.float32)
         self.result.regions_analysed += len(regions)
-        return analyse_frame(frame, self.models, self.options.min_face, regions, self.options.eyes)
+        return analyse_frame(frame, self.models, self.options.min_face, regions)
 
     # What the picker searches the gaps with (choose.pickers.GapSearch).
     @property
@@ -223,19 +246,16 @@ class Job:
         return found
 
 
-def analyse_frame(frame: Frame, models: ModelBundle, min_face: int = 0, regions: np.ndarray | None = None,
-                  eyes: str = "prefer") -> list[Candidate]:
-    """The frame's faces (or those in `regions`) as candidates: merit = quality, or `eye_merit` of the quality
-    and the eyes' openness unless --eyes any."""
+def analyse_frame(frame: Frame, models: ModelBundle, min_face: int = 0, regions: np.ndarray | None = None) -> list[Candidate]:
+    """The frame's faces (or those in `regions`) as candidates, their merit the network's log-odds
+    (`choose.ranking.stream_merit`)."""
     faces = detect_and_align(frame.image, models.detector, min_face, regions)
     if not len(faces):
         return []
     qualities = models.scorer.score(faces)
-    openness = models.eyes.score(faces) if eyes != "any" and models.eyes else None
-    merits = qualities if openness is None else eye_merit(qualities, openness, eyes)
     return [
         Candidate(
-            float(merits[i]),
+            stream_merit(qualities[i]),
             frame.time,
             order=frame.index * 1000 + i,
             quality=float(qualities[i]),
@@ -248,7 +268,7 @@ def analyse_frame(frame: Frame, models: ModelBundle, min_face: int = 0, regions:
                 landmarks=[[round(float(x), 2), round(float(y), 2)] for x, y in faces.landmarks[i]],
                 det_score=round(float(faces.det_scores[i]), 4),
                 quality=round(float(qualities[i]), 4),
-                eyes_open=None if openness is None else round(float(openness[i]), 4),
+                net_quality=round(float(qualities[i]), 4),
                 image=frame.image,
                 crop=faces.crops[i],
             ),
@@ -267,7 +287,7 @@ def _finish(picker: Picker, options: Options, models: ModelBundle, result: Input
         picks = [candidate.payload for candidate in group]
         for rank, pick in enumerate(picks, start=1):
             pick.rank, pick.scorer, pick.scorer_version = rank, models.scorer.name, models.scorer.version
-        _measure_eyes(picks, models)
+        measure_eyes(group, models.eyes)
         if options.embeddings and picks:
             template = _template(picks, models, result)
             if selection.persons:
@@ -275,14 +295,6 @@ def _finish(picker: Picker, options: Options, models: ModelBundle, result: Input
             else:
                 result.embedding = template
         result.picks.extend(picks)
-
-
-def _measure_eyes(picks: list[Pick], models: ModelBundle) -> None:
-    unmeasured = [pick for pick in picks if pick.eyes_open is None]
-    if unmeasured and models.eyes:
-        openness = models.eyes.score(FaceBatch.from_crops(np.stack([pick.crop for pick in unmeasured])))
-        for pick, value in zip(unmeasured, openness):
-            pick.eyes_open = round(float(value), 4)
 
 
 def _template(picks: list[Pick], models: ModelBundle, result: InputResult) -> np.ndarray:

@@ -1,0 +1,128 @@
+"""The final ranking of a set of one person's candidate faces: the network screens them, the recogniser
+embeds a bounded shortlist, and network quality, agreement (quality/agreement.py) and eye openness
+combine into one number on the log-odds scale, which never saturates the way a probability does.
+
+Every candidate's `merit` while a video streams is the network's log-odds plus the eye term. `rank`
+turns the shortlist's merits into the final ones and fills in each pick's `net_quality`, `agreement`,
+`quality` and `score`:
+
+- `quality` = sigmoid(a·logit(net) + b·agreement + c), the set calibration fitted on the validation
+  split: the probability that the face matches the person's other good images. Among natural photos the
+  recogniser's agreement predicts that far better than the network (a is small);
+- `score` = logit(net) + (b·agreement + c) + the eye term: what the picks are ranked by. The network
+  keeps its full weight here, as independent evidence beside the agreement's, because a face that
+  matches well is not yet a face a person would choose: typical is not the same as sharp and open-eyed
+  (the bundled example's defocused second agrees best with its other, all damaged, faces). On the
+  validation halves this ranks templates' first picks as well as the calibrated log-odds do
+  (docs/sets.md).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from ..faces.align import face_region
+from ..faces.batch import FaceBatch
+from ..quality.agreement import MIN_SET, SetCalibration, agreement, logit, sigmoid
+from ..quality.eyes import eye_term
+from .topk import Candidate, greedy_picks
+
+EMBED_BUDGET = 24  # faces an input's ranking may embed, shared among its sets
+SHORTLIST = 12  # at most this many faces of one set are embedded and ranked
+# The shortlist's faces are at least this share of --min-gap apart: distinct moments (near-duplicates of
+# one moment would outweigh the others in the centre), yet a short clip still gives a set worth the name.
+SHORTLIST_GAP_SHARE = 0.25
+
+
+def stream_merit(net_quality: float) -> float:
+    """What a face is ranked by while the input streams: the network's log-odds (its eyes and its set's
+    agreement are measured only for the shortlist, at the end)."""
+    return float(logit(net_quality))
+
+
+def measure_eyes(candidates: list[Candidate], eyes) -> None:
+    """Each candidate's `eyes_open` (those not measured yet), from the frame it came from."""
+    missing = [c.payload for c in candidates if c.payload.eyes_open is None and c.payload.image is not None]
+    if not missing or eyes is None:
+        return
+    boxes = np.array([p.bbox for p in missing], np.float32)
+    faces = FaceBatch(boxes, np.ones(len(missing), np.float32), np.array([p.landmarks for p in missing], np.float32),
+                      np.stack([p.crop for p in missing]), [face_region(p.image, box) for p, box in zip(missing, boxes)])
+    for pick, value in zip(missing, eyes.score(faces)):
+        pick.eyes_open = round(float(value), 4)
+
+
+class Embedder:
+    """The recogniser's embeddings of candidates, computed once each (kept on the pick) and counted."""
+
+    def __init__(self, recognizer):
+        self.recognizer = recognizer
+        self.embedded = 0
+
+    def __call__(self, candidates: list[Candidate]) -> np.ndarray:
+        missing = [c for c in candidates if c.payload.embedding is None]
+        if missing:
+            for candidate, embedding in zip(missing, self.recognizer.embed(np.stack([c.payload.crop for c in missing]))):
+                candidate.payload.embedding = embedding
+            self.embedded += len(missing)
+        return np.stack([c.payload.embedding for c in candidates])
+
+    @property
+    def match(self) -> float:
+        return self.recognizer.points["match"]
+
+
+class SetRanker:
+    """Ranks each set's candidates: with a set calibration and a recogniser, by network, agreement and
+    eyes; without them, or for a set of fewer than MIN_SET faces, by the network and the eyes alone."""
+
+    def __init__(self, eyes: str, calibration: SetCalibration | None = None, embed: Embedder | None = None,
+                 min_gap: float = 0.0, eye_model=None):
+        self.eyes, self.calibration, self.embed, self.min_gap = eyes, calibration, embed, min_gap
+        self.eye_model = eye_model if eyes != "any" else None  # under --eyes any the picks alone are measured
+
+    @property
+    def set_aware(self) -> bool:
+        return self.calibration is not None and self.embed is not None
+
+    def shortlist_size(self, sets: int) -> int:
+        return max(MIN_SET, min(SHORTLIST, EMBED_BUDGET // max(1, sets)))
+
+    def shortlist(self, candidates: list[Candidate], size: int, k: int) -> list[Candidate]:
+        """The set's `size` best by the streaming merit, distinct moments, among them the k greedy picks
+        `min_gap` apart, so that the final choice can always make k picks."""
+        chosen = greedy_picks(candidates, k, self.min_gap)
+        gap = self.min_gap * SHORTLIST_GAP_SHARE
+        for candidate in sorted(candidates, key=Candidate.sort_key):
+            if len(chosen) >= size:
+                break
+            if all(candidate is not c and abs(candidate.time - c.time) >= gap for c in chosen):
+                chosen.append(candidate)
+        return chosen
+
+    def rank(self, candidates: list[Candidate], size: int = SHORTLIST, k: int = 1) -> list[Candidate]:
+        """The set's shortlist, each candidate's merit and pick fields final; best first."""
+        shortlist = self.shortlist(candidates, size, k) if self.set_aware else list(candidates)
+        measure_eyes(shortlist, self.eye_model)
+        net = np.array([c.net for c in shortlist])
+        z = score = logit(net)
+        agreed = None
+        if self.set_aware and len(shortlist) >= MIN_SET:
+            agreed = agreement(self.embed(shortlist), net, self.embed.match)
+            z = self.calibration.log_odds(net, agreed)
+            score = logit(net) + self.calibration.evidence(agreed)
+        for i, candidate in enumerate(shortlist):
+            pick = candidate.payload
+            openness = pick.eyes_open
+            candidate.merit = float(score[i] + (0.0 if openness is None else eye_term(openness, self.eyes)))
+            candidate.quality = float(sigmoid(z[i]))
+            pick.quality = round(candidate.quality, 4)
+            pick.agreement = None if agreed is None else round(float(agreed[i]), 4)
+            pick.set_faces = None if agreed is None else len(shortlist)
+            pick.score = round(candidate.merit, 3)
+        return sorted(shortlist, key=Candidate.sort_key)
+
+
+EmbedFn = Callable[[list[Candidate]], np.ndarray]
