@@ -87,9 +87,9 @@ class Options:
     top: int = option(3, "Faces to pick per input.", SELECTION, flags=("--top", "-k"), min=1)
     min_quality: float = option(0.0, "Never pick faces below this quality.", SELECTION, min=0.0, max=1.0)
     eyes: str = option(
-        "prefer", "prefer: rank faces by quality, open eyes first among faces within about 0.01 of each other; "
-        "any: by quality alone; open: by quality × eye openness (every pick's eyes_open), so closed, winking and "
-        "downcast eyes come after open ones of similar quality (gallery enrollment).", SELECTION, choices=EYES_MODES)
+        "prefer", "prefer: a face whose eyes are not open (eyes_open, 0-1, the more closed eye) loses up to 1.5 of "
+        "its score (log-odds), so open eyes win unless the recogniser rates a face far better; open: up to 4 "
+        "(gallery enrollment); any: the eyes are not ranked on.", SELECTION, choices=EYES_MODES)
     min_gap: float = option(1.0, "Seconds between picks from one video.", SELECTION, min=0.0)
     min_face: int = option(0, "Ignore faces whose box is smaller than this many pixels.", SELECTION, min=0)
     per_person: bool = option(False, "Link faces into persons and pick the TOP best of each person.", SELECTION)
@@ -117,8 +117,9 @@ class Options:
     det_size: int = option(DEFAULT_MAX_SIDE, "Longer side frames are shrunk to for detection.", MODELS, min=64)
     det_threshold: float = option(DEFAULT_THRESHOLD, "Detector confidence a face needs.", MODELS, min=0.0, max=1.0,
                                   command=False)
-    scorer: str = option("auto", "auto (trained network), a network in zoo/weights/, blur, pose, jpeg, combined, "
-                         "size, detector, random, or an .onnx path.", MODELS)
+    scorer: str = option("auto", "auto: the trained network, each face then ranked within its set (a video's person, "
+                         "a folder) with the recogniser's agreement; or one scorer alone: a network in zoo/weights/, "
+                         "blur, pose, jpeg, combined, size, detector, random, or an .onnx path.", MODELS)
     model_pack: str | None = option(None, "insightface model pack NAME or PATH on disk (SCRFD detector, ArcFace "
                                     "embeddings).", MODELS)
     embeddings: bool = option(False, "Also write the quality-weighted mean embedding (needs --out).", OUTPUT)

@@ -56,7 +56,7 @@ def test_eye_crops_are_levelled_and_the_image_left_eye_mirrored():
     region[:, :100] = 220
     landmarks = np.array([[[60, 90], [140, 90], [100, 120], [70, 150], [130, 150]]], np.float32)
     faces = FaceBatch(np.array([[0, 0, 200, 200]], np.float32), np.ones(1, np.float32), landmarks,
-                      np.zeros((1, 112, 112, 3), np.uint8), [region])
+                      np.zeros((1, 112, 112, 3), np.uint8), [region], [region])
     crops = eye_crops(faces)
     assert crops.shape == (2, 3, 64, 64) and crops.dtype == np.float32
     assert crops[0].mean() > 0.5 > crops[1].mean()

@@ -49,7 +49,8 @@ def measure_eyes(candidates: list[Candidate], eyes) -> None:
         return
     boxes = np.array([p.bbox for p in missing], np.float32)
     faces = FaceBatch(boxes, np.ones(len(missing), np.float32), np.array([p.landmarks for p in missing], np.float32),
-                      np.stack([p.crop for p in missing]), [face_region(p.image, box) for p, box in zip(missing, boxes)])
+                      np.stack([p.crop for p in missing]), [face_region(p.image, box) for p, box in zip(missing, boxes)],
+                      [p.image for p in missing])
     for pick, value in zip(missing, eyes.score(faces)):
         pick.eyes_open = round(float(value), 4)
 

@@ -76,8 +76,9 @@ def progress_bar(quiet: bool):
     )
 
 
-CSV_COLUMNS = ["source", "person", "identity", "similarity", "rank", "frame", "time", "quality", "eyes_open", "det_score",
-               "x1", "y1", "x2", "y2", "width", "height", "landmarks", "scorer", "scorer_version", "frame_file", "crop_file"]
+CSV_COLUMNS = ["source", "person", "identity", "similarity", "rank", "frame", "time", "score", "quality", "net_quality",
+               "agreement", "set_faces", "eyes_open", "det_score", "x1", "y1", "x2", "y2", "width", "height", "landmarks",
+               "scorer", "scorer_version", "frame_file", "crop_file"]
 
 
 def csv_writer() -> Callable[[dict], None]:
@@ -118,20 +119,24 @@ def report_result(result: InputResult, emit: Callable[[dict], None] | None = Non
         sys.stdout.flush()
 
 
+def _number(value, digits: int) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
 def print_picks(results: list[InputResult]) -> None:
+    """The picks as a table: why each won (score = what it was ranked by; the quality, the network's own,
+    the agreement with its set, the eyes), and where its file is."""
     with_persons = any(pick.person is not None for r in results for pick in r.picks)
-    with_eyes = any(pick.eyes_open is not None for r in results for pick in r.picks)
     rows = []
     for result in results:
         for pick in result.picks:
             person = "" if pick.person is None else f"{pick.person}" + (f" ({pick.identity})" if pick.identity else "")
-            frame = Path(pick.source).name if result.kind == "folder" else str(pick.frame)  # a folder's photo by name
-            rows.append([result.input, *([person] if with_persons else []), str(pick.rank), frame,
-                         f"{pick.time:.2f}", f"{pick.quality:.3f}",
-                         *([f"{pick.eyes_open:.2f}" if pick.eyes_open is not None else ""] if with_eyes else []),
-                         pick.scorer, pick.frame_file or ""])
-    header = ["input", *(["person"] if with_persons else []), "rank", "frame/image", "time", "quality",
-              *(["eyes"] if with_eyes else []), "scorer", "file"]
+            where = Path(pick.source).name if result.kind == "folder" else f"{pick.frame} ({pick.time:.2f} s)"
+            rows.append([result.input, *([person] if with_persons else []), str(pick.rank), where,
+                         _number(pick.score, 2), _number(pick.quality, 3), _number(pick.net_quality, 3),
+                         _number(pick.agreement, 3), _number(pick.eyes_open, 2), pick.frame_file or ""])
+    header = ["input", *(["person"] if with_persons else []), "rank", "frame/photo", "score", "quality", "network",
+              "agreement", "eyes", "file"]
     print_table(header, rows)
 
 

@@ -62,4 +62,5 @@ def detect_and_align(image: np.ndarray, detector, min_face: int = 0, regions: np
         faces = faces.take(sides >= min_face)
     faces.crops = align_faces(image, faces.landmarks)
     faces.regions = [face_region(image, box) for box in faces.boxes]
+    faces.sources = [image] * len(faces)
     return faces

@@ -31,6 +31,8 @@ class FaceBatch:
     crops: np.ndarray | None = None  # (N, 112, 112, 3) uint8 BGR ArcFace-aligned crops, after alignment
     # Unwarped source pixels of each box: the JPEG scorer needs the codec's 8×8 grid intact.
     regions: list[np.ndarray] = field(default_factory=list)
+    # The image each face was found in (a reference, not a copy): the eye model cuts its eyes from it.
+    sources: list[np.ndarray] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.det_scores)
@@ -44,7 +46,8 @@ class FaceBatch:
         indices = np.arange(len(self))[keep]
         return FaceBatch(self.boxes[indices], self.det_scores[indices], self.landmarks[indices],
                          None if self.crops is None else self.crops[indices],
-                         [self.regions[i] for i in indices] if self.regions else [])
+                         [self.regions[i] for i in indices] if self.regions else [],
+                         [self.sources[i] for i in indices] if self.sources else [])
 
     def scaled(self, factor: float) -> "FaceBatch":
         """The same faces at another image scale (geometry only)."""
@@ -64,6 +67,7 @@ class FaceBatch:
             landmarks=np.repeat((TEMPLATE * scale)[None], n, axis=0).astype(np.float32),
             crops=crops,
             regions=list(crops),
+            sources=list(crops),
         )
 
     @classmethod
@@ -78,4 +82,5 @@ class FaceBatch:
             landmarks=np.concatenate([b.landmarks for b in batches]).astype(np.float32),
             crops=None if any(c is None for c in crops) else np.concatenate(crops),
             regions=[r for b in batches for r in b.regions],
+            sources=[s for b in batches for s in b.sources],
         )

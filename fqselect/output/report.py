@@ -94,7 +94,8 @@ def render_page(inputs: list[dict], failures: list[dict]) -> str:
 def _index(inputs: list[dict], failures: list[dict]) -> str:
     rows = ["<table class='index'><tr><th>input</th><th>kind</th><th>picks</th><th>best quality</th><th>status</th></tr>"]
     for number, entry in enumerate(inputs):
-        best = max((f["quality"] for f in entry["faces"]), default=None)
+        first = [f for f in entry["faces"] if f.get("rank") == 1]
+        best = first[0]["quality"] if first else None  # the best pick's (the one ranked first)
         status = "; ".join(entry.get("warnings", [])) or "ok"
         rows.append(f"<tr><td><a href='#input{number}'>{_e(entry['input'])}</a></td><td>{_e(entry.get('kind', ''))}</td>"
                     f"<td>{len(entry['faces'])}</td><td>{'' if best is None else f'{best:.3f}'}</td><td>{_e(status)}</td></tr>")
@@ -139,8 +140,7 @@ def _cards(entry: dict, faces: list[dict]) -> str:
         cards.append("<div class='card'><div class='row'>"
                      + (f"<img class='crop' src='{_e(crop)}' alt='crop'>" if crop else "")
                      + (f"<div class='frame'><img src='{_e(frame)}' alt='frame'>{box}</div>" if frame else "")
-                     + f"</div>#{face['rank']} quality <b>{face['quality']:.3f}</b>"
-                     + (f" · eyes {face['eyes_open']:.2f}" if face.get("eyes_open") is not None else "") + f" · {_e(where)}</div>")
+                     + f"</div>#{face['rank']} {_why(face)} · {_e(where)}</div>")
     return "<div class='row'>" + "".join(cards) + "</div>"
 
 
@@ -161,6 +161,16 @@ def _strip(timeline: list, faces: list[dict], width: int = 720, height: int = 80
               f"<text x='{width - 40}' y='{height - 2}' font-size='10' fill='#666'>{end:.1f} s</text>")
     return (f"<svg class='strip' width='{width}' height='{height}'><title>best face quality of each analysed frame; "
             f"red: the picks</title>{labels}<polyline points='{points}' fill='none' stroke='#36c' stroke-width='1.5'/>{dots}</svg>")
+
+
+def _why(face: dict) -> str:
+    """What a pick was ranked by and what went into it."""
+    parts = [f"score <b>{face['score']:.2f}</b>" if face.get("score") is not None else "",
+             f"quality {face['quality']:.3f}",
+             f"network {face['net_quality']:.3f}" if face.get("net_quality") is not None else "",
+             f"agreement {face['agreement']:.3f}" if face.get("agreement") is not None else "",
+             f"eyes {face['eyes_open']:.2f}" if face.get("eyes_open") is not None else ""]
+    return " · ".join(part for part in parts if part)
 
 
 def _e(text) -> str:

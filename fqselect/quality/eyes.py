@@ -8,7 +8,8 @@ of the eye cut from the source frame, and the lids' mean distance over the eye's
 opening. Trained on real eyes, it reads made-up, narrow and bespectacled open eyes as open, where a
 network trained on synthetic closures read heavy eyeliner as a shut lid (docs/eyes.md).
 
-`eyes_open` maps the opening onto 0–1 (OPEN_RATIO and up: 1; SHUT_RATIO and down: 0), and the ranking
+`eyes_open` maps the opening onto 0–1 by a logistic curve through SHUT_RATIO (0.08) and OPEN_RATIO
+(0.92), strictly increasing so that no two openings tie, and the ranking
 takes log-odds off faces whose eyes are not open (`eye_term`): a little under `--eyes prefer` (the
 default), more under `--eyes open`, nothing under `--eyes any`.
 """
@@ -21,7 +22,6 @@ import cv2
 import numpy as np
 
 from ..errors import UsageError
-from ..faces.align import region_origin
 from ..faces.batch import FaceBatch
 from ..zoo.files import package_weights
 from ..zoo.registry import register_model
@@ -39,6 +39,7 @@ LOWER, UPPER, CORNERS = list(range(1, 8)), list(range(9, 16)), (0, 8)
 # OPEN_RATIO is about the lower quartile of the validation identities' natural photos (most of them open
 # eyed); below SHUT_RATIO, under 40% of that, the lids all but meet (docs/eyes.md).
 OPEN_RATIO, SHUT_RATIO = 0.20, 0.08
+_MIDDLE, _SPREAD = (OPEN_RATIO + SHUT_RATIO) / 2, (OPEN_RATIO - SHUT_RATIO) / (2 * np.log(0.92 / 0.08))
 OPEN_EYES = 0.8  # the openness from which the ranking takes nothing off
 
 # The eye term of the ranking, on the log-odds scale of the quality: a face loses up to EYE_WEIGHT[mode]
@@ -55,20 +56,21 @@ def eye_term(openness, mode: str):
 
 def eye_crops(faces: FaceBatch) -> np.ndarray:
     """(2N, 3, 64, 64) float32 RGB crops of each face's two eyes, levelled along the eye line, cut from the
-    source pixels the faces came with (`FaceBatch.regions`); the image-left eye mirrored, as the model
-    takes one eye (the subject's left)."""
+    image each face was found in (`FaceBatch.sources`), as MediaPipe's iris pipeline cuts them: the model
+    takes the image-left eye (MediaPipe's "left", its landmarks 33 and 133), so the image-right one is
+    mirrored; edges replicated, values in [0, 1]."""
     crops = np.zeros((2 * len(faces), EYE_SIDE, EYE_SIDE, 3), np.uint8)
     for i in range(len(faces)):
-        region = faces.regions[i]
-        points = faces.landmarks[i, :2] - region_origin(faces.boxes[i])
+        region = faces.sources[i]
+        points = faces.landmarks[i, :2]
         left, right = points
         distance = max(float(np.linalg.norm(right - left)), 1.0)
         angle = float(np.degrees(np.arctan2(right[1] - left[1], right[0] - left[0])))
         for k, centre in enumerate(points):
             turn = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle, EYE_SIDE / (CROP_SCALE * distance))
             turn[:, 2] += (EYE_SIDE / 2 - centre[0], EYE_SIDE / 2 - centre[1])
-            eye = cv2.warpAffine(region, turn, (EYE_SIDE, EYE_SIDE), flags=cv2.INTER_LINEAR, borderValue=0)
-            crops[2 * i + k] = eye[:, ::-1] if k == 0 else eye
+            eye = cv2.warpAffine(region, turn, (EYE_SIDE, EYE_SIDE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            crops[2 * i + k] = eye[:, ::-1] if k == 1 else eye
     return (crops[..., ::-1].astype(np.float32) / 255.0).transpose(0, 3, 1, 2)
 
 
@@ -123,4 +125,4 @@ class EyeOpenness:
         if not len(faces):
             return np.zeros(0, np.float32)
         closer = self.openings(faces).min(axis=1)
-        return np.clip((closer - SHUT_RATIO) / (OPEN_RATIO - SHUT_RATIO), 0.0, 1.0).astype(np.float32)
+        return (1.0 / (1.0 + np.exp(-(closer - _MIDDLE) / _SPREAD))).astype(np.float32)
