@@ -50,8 +50,10 @@ def test_made_up_relaxed_open_eyes_read_open_and_shut_eyes_shut():
     assert np.all(shut <= 0.4), shut
 
 
-def test_eye_crops_are_levelled_and_the_image_left_eye_mirrored():
-    """A face whose two eyes differ (a bright left, a dark right) gives a mirrored bright crop first."""
+def test_eye_crops_take_the_image_left_eye_as_it_is_and_mirror_the_other():
+    """A face whose two eyes differ (a bright left half of the image, a dark right half): the first crop
+    is the bright eye as it is (its dark edge on the right), the second the dark eye mirrored (its bright
+    edge now on the right)."""
     region = np.zeros((200, 200, 3), np.uint8)
     region[:, :100] = 220
     landmarks = np.array([[[60, 90], [140, 90], [100, 120], [70, 150], [130, 150]]], np.float32)
@@ -60,7 +62,8 @@ def test_eye_crops_are_levelled_and_the_image_left_eye_mirrored():
     crops = eye_crops(faces)
     assert crops.shape == (2, 3, 64, 64) and crops.dtype == np.float32
     assert crops[0].mean() > 0.5 > crops[1].mean()
-    assert crops[0, :, :, 0].mean() < crops[0, :, :, -1].mean()  # mirrored: the dark edge now on the left
+    assert crops[0, :, :, 0].mean() > crops[0, :, :, -1].mean()
+    assert crops[1, :, :, -1].mean() > crops[1, :, :, 0].mean()
 
 
 def test_opening_is_the_lids_distance_over_the_width():
