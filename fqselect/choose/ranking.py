@@ -34,6 +34,7 @@ SHORTLIST = 12  # at most this many faces of one set are embedded and ranked
 # The shortlist's faces are at least this share of --min-gap apart: distinct moments (near-duplicates of
 # one moment would outweigh the others in the centre), yet a short clip still gives a set worth the name.
 SHORTLIST_GAP_SHARE = 0.25
+READABLE_EYES = 0.4  # a set's most open eyes must read at least this for the eyes to rank its faces
 
 
 def stream_merit(net_quality: float) -> float:
@@ -84,6 +85,13 @@ class SetRanker:
         self.eyes, self.calibration, self.embed, self.min_gap = eyes, calibration, embed, min_gap
         self.eye_model = eye_model if eyes != "any" else None  # under --eyes any the picks alone are measured
 
+    @staticmethod
+    def eyes_readable(candidates: list[Candidate]) -> bool:
+        """Whether any face of the set shows open eyes: where none does (eyes downcast throughout, or
+        too small or blurred to read), the eyes decide nothing among them."""
+        measured = [c.payload.eyes_open for c in candidates if c.payload.eyes_open is not None]
+        return bool(measured) and max(measured) >= READABLE_EYES
+
     @property
     def set_aware(self) -> bool:
         return self.calibration is not None and self.embed is not None
@@ -114,10 +122,11 @@ class SetRanker:
             agreed = agreement(self.embed(shortlist), net, self.embed.match)
             z = self.calibration.log_odds(net, agreed)
             score = logit(net) + self.calibration.evidence(agreed)
+        eyes = self.eyes if self.eyes_readable(shortlist) else "any"
         for i, candidate in enumerate(shortlist):
             pick = candidate.payload
             openness = pick.eyes_open
-            candidate.merit = float(score[i] + (0.0 if openness is None else eye_term(openness, self.eyes)))
+            candidate.merit = float(score[i] + (0.0 if openness is None else eye_term(openness, eyes)))
             candidate.quality = float(sigmoid(z[i]))
             pick.quality = round(candidate.quality, 4)
             pick.agreement = None if agreed is None else round(float(agreed[i]), 4)
