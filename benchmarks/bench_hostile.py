@@ -94,7 +94,7 @@ def main() -> None:
         stderr = proc.stderr.decode(errors="replace")
         leftovers = [p.name for p in (Path(tmp) / "out").glob(".*")]
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    summary = next((line for line in stderr.splitlines() if "input(s):" in line), "(no summary line)")
+    summary = next((line for line in stderr.splitlines() if " inputs: " in line), "(no summary line)")
     stray = [line for line in stderr.splitlines() if line and not line.startswith("fqselect")]
     picks = [line for line in proc.stdout.decode(errors="replace").splitlines() if line.startswith("{")]
     lines = [f"{len(paths)} inputs in one call (`-0` on stdin, `--workers {args.workers}`, `--out`); seed 0", "",

@@ -128,6 +128,8 @@ class Options:
         check_values(self)
         if self.end is not None and self.end <= self.start:
             raise UsageError(f"--end {self.end} must be after --start {self.start}")
+        if self.keyframes and self.exhaustive:
+            raise UsageError("--keyframes (keyframes only) and --exhaustive (every frame) contradict each other: choose one")
         if self.gallery is not None:  # a gallery names persons: it implies them
             object.__setattr__(self, "gallery", str(self.gallery))
             object.__setattr__(self, "per_person", True)

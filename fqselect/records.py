@@ -72,10 +72,11 @@ class Person:
     embedding: np.ndarray | None = None  # --embeddings: quality-weighted mean of the picks' embeddings
     identity: str | None = None
     similarity: float | None = None
+    timeline: list = field(default_factory=list)  # (time, quality) of its faces in frames searched whole
 
     def record(self) -> dict:
         record = {"id": self.id, "faces_seen": self.faces_seen, "first_time": round(self.first_time, 3),
-                  "last_time": round(self.last_time, 3)}
+                  "last_time": round(self.last_time, 3), "timeline": [[round(t, 3), q] for t, q in self.timeline]}
         if self.identity is not None:
             record.update(identity=self.identity, similarity=round(float(self.similarity), 4))
         return record
@@ -90,7 +91,9 @@ class InputResult:
     kind: str = ""
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what a user may want to know (fewer picks than asked, and why)
     picks: list[Pick] = field(default_factory=list)
+    frames_total: int = 0  # a video's frames, as its container says (0: unknown)
     frames_decoded: int = 0
     frames_analysed: int = 0  # frames the detector saw whole
     regions_analysed: int = 0  # face regions it searched again in a window's next-sharpest frames
@@ -101,6 +104,8 @@ class InputResult:
     persons: list[Person] = field(default_factory=list)
     timeline: list[tuple[float, float | None]] = field(default_factory=list)  # videos: (time, best quality)
     output_dir: str | None = None
+    run: str | None = None  # the batch run that produced it (run.batch.run_id), and its place in the run's order
+    position: int | None = None
 
     @property
     def ok(self) -> bool:

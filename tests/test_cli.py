@@ -75,10 +75,14 @@ def test_out_writes_frames_crops_and_manifest(clip, tmp_path):
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["input"] == str(path) and manifest["kind"] == "video" and manifest["frames_decoded"] == 24
     assert [f["rank"] for f in manifest["faces"]] == [1, 2, 3]
-    assert manifest["faces"] == json_lines(proc.stdout)  # one set of field names for both
-    for face in manifest["faces"]:
-        frame, crop = cv2.imread(face["frame_file"]), cv2.imread(face["crop_file"])
+    records = json_lines(proc.stdout)
+    assert [set(f) for f in manifest["faces"]] == [set(r) for r in records]  # one set of field names for both
+    for face, record in zip(manifest["faces"], records):
+        assert face["frame_file"] == Path(record["frame_file"]).name  # the manifest's: beside it; stdout's: as given
+        frame, crop = cv2.imread(str(folder / face["frame_file"])), cv2.imread(str(folder / face["crop_file"]))
         assert frame.shape == (360, 480, 3) and crop.shape == (112, 112, 3)
+        assert cv2.imread(record["crop_file"]) is not None
+    assert manifest["embedding_file"] == "embedding.npy" and manifest["embeddings_file"] == "embeddings.npy"
     mean, each = np.load(folder / "embedding.npy"), np.load(folder / "embeddings.npy")
     assert mean.shape == (128,) and each.shape == (3, 128)
     assert np.linalg.norm(mean) == pytest.approx(1, abs=1e-4)
@@ -86,6 +90,21 @@ def test_out_writes_frames_crops_and_manifest(clip, tmp_path):
 
     assert all(float(e @ mean) > SFACE_POINTS["match"] for e in each)  # one person: every pick matches the template
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no staging left behind
+
+
+def test_per_person_embeddings_follow_the_same_naming_per_person(clip, tmp_path):
+    """`embedding.npy` and `embeddings.npy` for the input, or `p00_embedding.npy` and `p00_embeddings.npy`
+    for each person with --per-person, each named in the manifest relative to it."""
+    path, _ = clip
+    proc = run_cli(path, "--out", tmp_path / "out", "-q", "--embeddings", "--per-person", "--top", "2")
+    assert proc.returncode == 0, proc.stderr
+    folder = tmp_path / "out" / "clip"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (person,) = manifest["persons"]
+    assert person["embedding_file"] == "p00_embedding.npy" and person["embeddings_file"] == "p00_embeddings.npy"
+    assert np.load(folder / person["embedding_file"]).shape == (128,)
+    assert np.load(folder / person["embeddings_file"]).shape == (len(person["selected"]), 128)
+    assert all(not Path(pick["crop_file"]).is_absolute() and (folder / pick["crop_file"]).is_file() for pick in person["selected"])
 
 
 def test_existing_output_is_kept_unless_overwrite_and_resume_skips(clip, tmp_path):
@@ -138,7 +157,7 @@ def test_bad_inputs_fail_alone_with_one_line_errors(clip, tmp_path):
     assert f"fqselect: no face: {blank}: no face found" in proc.stderr
     assert [p["source"] for p in json_lines(proc.stdout)] == [str(path)] * 3  # the good input still ran
     assert (out / "clip" / "manifest.json").is_file()
-    assert sorted(p.name for p in out.iterdir()) == ["clip", "failures.jsonl"]  # nothing for the bad ones but
+    assert sorted(p.name for p in out.iterdir()) == ["clip", "failures.jsonl", "run.json"]  # nothing for the bad ones but
     failed = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]  # their record
     assert {f["input"] for f in failed} == {str(missing), str(corrupt), str(text), str(empty), str(blank)}
 
@@ -275,7 +294,7 @@ def test_progress_and_notes_on_a_terminal(clip, tmp_path):
     assert len(json_lines(proc.stdout.decode())) == 3
     assert "━" in text  # rich's bar
     assert f"fqselect: error: {tmp_path / 'missing.mp4'}: no such file or folder" in text
-    assert "2 input(s): 1 ok" in text
+    assert "2 inputs: 1 ok" in text
 
 
 def test_an_image_whose_header_claims_60000_squared_pixels_fails_alone(clip, tmp_path):

@@ -32,7 +32,7 @@ def test_fuzz_corpus_every_input_accounted_for(tmp_path, face_photo):
     assert "Traceback" not in proc.stderr
     stray = [line for line in proc.stderr.splitlines() if line and not line.startswith("fqselect")]
     assert not stray, f"library noise on stderr: {stray[:5]}"
-    summary = next(line for line in proc.stderr.splitlines() if "input(s):" in line)
+    summary = next(line for line in proc.stderr.splitlines() if " inputs: " in line)
     counts = dict(zip(("ok", "skipped", "no_face", "failed"),
                       map(int, [summary.split(" ok")[0].split()[-1], summary.split(" skipped")[0].split()[-1],
                                 summary.split(" without a face")[0].split()[-1], summary.split(" failed")[0].split()[-1]])))

@@ -79,9 +79,22 @@ def test_report_renders_in_a_headless_browser(report_run, tmp_path):
     total = re.search(r'data-images-total="(\d+)"', dom)
     assert shown and total, dom[:500]
     assert int(shown.group(1)) == int(total.group(1)) == 8  # every image loaded from disk
-    shot = tmp_path / "report.png"
-    chromium("--window-size=1100,1400", f"--screenshot={shot}", url)
-    image = cv2.imread(str(shot))
-    assert image is not None and image.shape[:2] == (1400, 1100)
-    assert image.std() > 30  # not a blank page
-    assert (np.abs(image.astype(int) - 250).sum(axis=2) > 60).mean() > 0.1  # a tenth of it is picture, not paper
+    assert 'data-width="fits"' in dom
+    narrow = chromium("--virtual-time-budget=10000", "--window-size=480,1400", "--dump-dom", url).stdout
+    assert 'data-width="fits"' in narrow  # a phone-wide window needs no sideways scrolling
+    for width in (1400, 480):
+        shot = tmp_path / f"report-{width}.png"
+        chromium(f"--window-size={width},1400", f"--screenshot={shot}", url)
+        image = cv2.imread(str(shot))
+        assert image is not None and image.shape[:2] == (1400, width)
+        assert image.std() > 30  # not a blank page
+        assert (np.abs(image.astype(int) - 250).sum(axis=2) > 60).mean() > 0.1  # a tenth of it is picture, not paper
+
+
+def test_the_page_says_what_ran_and_links_every_image_to_its_file(report_run):
+    page = (report_run / "report.html").read_text()
+    assert "fqselect" in page and "Last run" in page and "options:" in page and "models:" in page
+    images = re.findall(r"<img[^>]*src='([^']+)'", page)
+    links = re.findall(r"<a href='([^']+)'", page)
+    assert images and all(image in links for image in images)  # each image opens its full-size file
+    assert "0.999" in page and "0 s" in page  # the quality strip's axes are labelled

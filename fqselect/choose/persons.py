@@ -57,6 +57,7 @@ class Track:
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))  # box corners, pixels/s
     best: TopKSelector = field(default_factory=lambda: TopKSelector(TEMPLATE_FACES))  # template faces
     frames: dict[int, float] = field(default_factory=dict)  # whole frames with a face of it: index -> time
+    qualities: dict[int, float] = field(default_factory=dict)  # ... and its quality there (the report's strip)
     faces_seen: int = 0
 
     @property
@@ -83,6 +84,7 @@ class Track:
         if whole_frame:
             self.best.offer(candidate)
             self.frames[candidate.payload.frame] = candidate.time
+            self.qualities[candidate.payload.frame] = round(float(candidate.net), 4)
             if candidate.time > self.last.time:
                 moved = np.array(candidate.payload.bbox, np.float32) - self.box
                 self.velocity = moved / (candidate.time - self.last.time)
@@ -204,6 +206,7 @@ class PersonTracker:
             first_time=min(t.first_time for t in members),
             last_time=max(t.last_time for t in members),
             template=self.template(best),
+            timeline=sorted((t.frames[i], t.qualities[i]) for t in members for i in t.frames),
             first_order=min(members, key=lambda t: (t.first_time, t.first.order)).first.order,
         )
 
@@ -220,6 +223,7 @@ class PersonTracker:
                 continue
             same.picks = greedy_picks(same.picks + person.picks, self.top, self.min_gap)
             same.candidates = same.candidates + person.candidates
+            same.timeline = sorted(same.timeline + person.timeline)
             same.faces_seen += person.faces_seen
             if (person.first_time, person.first_order) < (same.first_time, same.first_order):
                 same.first_time, same.first_order = person.first_time, person.first_order

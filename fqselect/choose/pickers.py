@@ -51,6 +51,9 @@ def choose(ranked: list[Candidate], others: list[Candidate], k: int, min_gap: fl
         free = [c.time for c in pool if all(abs(c.time - p.time) >= min_gap for p in taken)]
         if len(taken) + separated_count(free, min_gap) >= wanted:
             picks.append(candidate)
+    for pick in picks:  # those the ranking never reached are ranked by the network: say so
+        if pick.payload is not None and pick.payload.score is None:
+            pick.payload.score = round(pick.merit, 3)
     return picks
 
 

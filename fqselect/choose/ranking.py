@@ -25,7 +25,7 @@ import numpy as np
 
 from ..faces.align import face_region
 from ..faces.batch import FaceBatch
-from ..quality.agreement import MIN_SET, SetCalibration, agreement, logit, sigmoid
+from ..quality.agreement import MIN_SET, SetCalibration, agreement, logit, prior_weights, sigmoid
 from ..quality.eyes import eye_term
 from .topk import Candidate, greedy_picks
 
@@ -87,9 +87,11 @@ class SetRanker:
 
     @staticmethod
     def eyes_readable(candidates: list[Candidate]) -> bool:
-        """Whether any face of the set shows open eyes: where none does (eyes downcast throughout, or
-        too small or blurred to read), the eyes decide nothing among them."""
-        measured = [c.payload.eyes_open for c in candidates if c.payload.eyes_open is not None]
+        """Whether any of the set's good faces (full weight in its centre: `prior_weights`) shows open
+        eyes: where none does (eyes downcast throughout, or too small to read) the eyes decide nothing
+        among them; a blurred face's eyes, which can read open, do not count."""
+        good = prior_weights(np.array([c.net for c in candidates])) >= 0.5 if candidates else np.zeros(0, bool)
+        measured = [c.payload.eyes_open for c, keep in zip(candidates, good) if keep and c.payload.eyes_open is not None]
         return bool(measured) and max(measured) >= READABLE_EYES
 
     @property

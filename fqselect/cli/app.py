@@ -14,7 +14,7 @@ import re
 import sys
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from .. import __version__
 from ..errors import ExitCode, FQError, UsageError
@@ -60,6 +60,15 @@ def _bare_ray(args: list[str]) -> list[str]:
     return out
 
 
+class PlainUsage(TyperCommand):
+    """A command whose usage line names its arguments as written (`INPUT...`), not as typer marks a
+    required argument (`{INPUT...}`)."""
+
+    def collect_usage_pieces(self, ctx):
+        return ["[OPTIONS]", *(param.metavar or param.name.upper() for param in self.params
+                               if param.param_type_name == "argument")]
+
+
 class DefaultToSelect(TyperGroup):
     """`fqselect VIDEO ...` means `fqselect select VIDEO ...`: anything that is not a subcommand. The
     research commands are found by name, and imported only when asked for or listed."""
@@ -93,7 +102,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     no_args_is_help=True,
     help="Pick the best face frames from videos, image folders and image lists.\n\n"
-    "  fqselect VIDEO|FOLDER|IMAGE|- ... [--top 3] [--out DIR] [--jsonl] [--embeddings]\n\n" + EXIT_CODES_HELP,
+    "  fqselect VIDEO|FOLDER|IMAGE|- ... [--top 3] [--out DIR] [--jsonl] [--embeddings]\n\n"
+    "is `fqselect select ...`: `fqselect select --help` lists its options.\n\n" + EXIT_CODES_HELP,
 )
 
 
@@ -136,13 +146,22 @@ def run_app() -> int:
         return ExitCode.INTERRUPTED
     except typer.exceptions.TyperException as error:  # bad options, as parsed by typer (its own click)
         message = error.format_message() if hasattr(error, "format_message") else str(error)
-        fail(f"{message} (see fqselect --help)")
+        if message:  # `fqselect` alone printed the help and has nothing to add
+            fail(f"{message} (see {_help_for(error)})")
         return ExitCode.USAGE
     except Exception as error:  # a bug of ours: one line, and the traceback only when asked for
         if os.environ.get("FQSELECT_DEBUG") == "1":
             raise
         fail(f"internal error ({type(error).__name__}: {error}); FQSELECT_DEBUG=1 shows where. Please report it.")
         return ExitCode.INTERNAL
+
+
+def _help_for(error) -> str:
+    """Where the options of the command that refused them are listed."""
+    context = getattr(error, "ctx", None)
+    if context is None or context.parent is None:
+        return "fqselect select --help" if context is None else "fqselect --help"
+    return f"fqselect {context.info_name} --help"
 
 
 def flush_and_exit(code: int) -> None:

@@ -31,5 +31,5 @@ def models_command(
         problem = model.usable(model_pack)
         points = ", ".join(f"{k} {v}" for k, v in model.info.items() if k in ("match", "link")) if model.kind == "recognizer" else ""
         rows.append([model.kind, model.name, model.version, "yes" if problem is None else f"no: {problem}", model.source, points])
-    print_table(["kind", "name", "version", "usable", "weights", "operating points"], rows)
+    print_table(["kind", "name", "version", "usable", "weights", "operating points"], rows, wrap=("usable",))
 

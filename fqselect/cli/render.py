@@ -140,9 +140,11 @@ def print_picks(results: list[InputResult]) -> None:
     print_table(header, rows)
 
 
-def print_table(header: list[str], rows: list[list[str]]) -> None:
+def print_table(header: list[str], rows: list[list[str]], wrap: tuple[str, ...] = ()) -> None:
     """Aligned columns on stdout: rich's table on a terminal; plain text when piped (whole paths, easy to
-    cut or awk, and no rich import in a pipeline)."""
+    cut or awk, and no rich import in a pipeline). Only the columns named in `wrap` (prose) may wrap: a
+    path or a name is never split across lines; a table wider than the terminal is drawn at its own width
+    (the terminal folds the lines, and a copied path stays whole)."""
     if not rows:
         return
     if not sys.stdout.isatty():
@@ -153,30 +155,55 @@ def print_table(header: list[str], rows: list[list[str]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    console = Console(highlight=False)
     table = Table(box=None)
     for name in header:
-        table.add_column(name, overflow="fold")  # a narrow terminal wraps a path; it never cuts it
+        table.add_column(name, no_wrap=name not in wrap, overflow="fold" if name in wrap else "ignore")
     for row in rows:
         table.add_row(*row)
-    Console(highlight=False).print(table)
+    unwrapped = sum(max(len(c) for c in column) + 2 for name, column in zip(header, zip(header, *rows)) if name not in wrap)
+    needed = unwrapped + sum(24 for name in header if name in wrap)
+    if needed > console.width:
+        console = Console(highlight=False, width=needed)
+    console.print(table, crop=False)
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """`1 frame`, `2 frames`."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
 
 
 def summary(results: list[InputResult], quiet: bool, seconds: float) -> None:
+    """One line on stderr at the end of a run: the inputs by status, what was read and analysed, the faces
+    and persons; then each input's notes (fewer picks than asked, and why); then, for a batch, the
+    failures again, together, so that a long batch's are not scrolled away."""
     if quiet:
         return
     counts = {s: sum(r.status == s for r in results) for s in ("ok", "skipped", "no_face", "failed")}
-    frames = sum(r.frames_decoded for r in results)
-    analysed = sum(r.frames_analysed for r in results)
-    regions = sum(r.regions_analysed for r in results)
-    regions_note = f", {regions} face regions" if regions else ""
+    videos = [r for r in results if r.kind == "video"]
+    stills = [r for r in results if r.kind in ("folder", "image")]
+    parts = [f"{counted(len(results), 'input')}: {counts['ok']} ok, {counts['skipped']} skipped, "
+             f"{counts['no_face']} without a face, {counts['failed']} failed"]
+    if videos:
+        total = sum(r.frames_total for r in videos)
+        regions = sum(r.regions_analysed for r in videos)
+        parts.append(f"{counted(len(videos), 'video')}: " + (f"{counted(total, 'frame')}, " if total else "")
+                     + f"{sum(r.frames_decoded for r in videos)} decoded, {sum(r.frames_analysed for r in videos)} "
+                     f"searched whole" + (f", {counted(regions, 'face region')} searched again" if regions else ""))
+    if stills:
+        parts.append(counted(sum(r.frames_decoded for r in stills), "photo"))
     persons = sum(len(r.persons) for r in results)
+    faces = counted(sum(r.faces_seen for r in results), "face")
+    if persons:
+        faces += f", {counted(persons, 'person')}"
     embedded = sum(r.faces_embedded for r in results)
-    persons_note = f", {persons} person{'s' * (persons != 1)} ({embedded} faces embedded)" if persons else ""
-    faces = sum(r.faces_seen for r in results)
-    note(
-        f"fqselect: {len(results)} input(s): {counts['ok']} ok, {counts['skipped']} skipped, "
-        f"{counts['no_face']} without a face, {counts['failed']} failed; {frames} frames ({analysed} analysed{regions_note}), {faces} faces{persons_note}, {seconds:.1f} s"
-    )
-    for result in results:  # the reasons again, together, so a long batch's failures are not scrolled away
-        if result.status in ("failed", "no_face"):
-            note(f"fqselect:   {'no face' if result.status == 'no_face' else 'failed'} {result.input}: {result.error}")
+    if embedded:
+        faces += f" ({counted(embedded, 'face')} embedded)"
+    note("fqselect: " + "; ".join([*parts, faces, f"{seconds:.1f} s"]))
+    for result in results:
+        for message in result.notes:
+            note(f"fqselect: note: {result.input}: {message}")
+    if len(results) > 1:
+        for result in results:
+            if result.status in ("failed", "no_face"):
+                note(f"fqselect:   {'no face' if result.status == 'no_face' else 'failed'} {result.input}: {result.error}")

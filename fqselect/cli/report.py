@@ -7,11 +7,11 @@ from pathlib import Path
 import typer
 
 from ..errors import UsageError
-from .app import EXIT_CODES_HELP, app
+from .app import app
 from .render import note
 
 
-@app.command("report", epilog=EXIT_CODES_HELP)
+@app.command("report", epilog="Exit codes: 0 the report was written; 2 usage error (no such folder, no manifest in it).")
 def report_command(
     out: Path = typer.Argument(..., help="An --out folder of earlier runs."),
     sheet_only: bool = typer.Option(False, "--sheet-only", help="Only contact_sheet.png, no report.html."),

@@ -10,20 +10,21 @@ import typer
 
 from ..cores import usable_cores
 from ..errors import NO_FACE_REASON, UsageError
-from .app import EXIT_CODES_HELP, app, exit_code
+from .app import PlainUsage, app, exit_code
 from .inputs import expand_inputs, folder_or_file, limit_image_pixels
 from .options import plain, with_options
 from .render import fail, print_table, progress_bar, report_problem
 from .select import announce_scorer
 
 
-@app.command("score", epilog=EXIT_CODES_HELP)
+@app.command("score", cls=PlainUsage, epilog="Exit codes: 0 every image was scored; 1 some image could not be read; 2 usage error; "
+             "3 no image failed but some had no face.")
 @with_options("scorer", "detector", "model_pack", "min_face", "provider", "null", "max_pixels", "quiet",
               max_pixels={"help": "Refuse images larger than this many pixels, checked from the header before decoding "
                                   "(default: four 8K frames)."})
 def score_command(
-    inputs: list[str] = typer.Argument(..., help="Images or folders of images, or - to read paths from stdin."),
-    aligned: bool = typer.Option(False, "--aligned", help="Inputs are 112x112 ArcFace-aligned crops: no detection, one face each."),
+    inputs: list[str] = typer.Argument(..., metavar="IMAGE|FOLDER|-...", help="Images or folders of images, or - to read paths from stdin."),
+    aligned: bool = typer.Option(False, "--aligned", help="Inputs are 112x112 ArcFace-aligned crops: no detection, one face each. A crop does not tell how large the face was in its frame (the network's second input), so a pick's crop can score other than the run's net_quality."),
     jsonl: bool = typer.Option(False, "--jsonl", help="JSON lines even when stdout is a terminal (the default when piped)."),
     **values,
 ):

@@ -10,7 +10,7 @@ import typer
 from ..errors import UsageError
 from ..options import DEFAULT_NETWORK, split_values
 from ..records import InputResult
-from .app import EXIT_CODES_HELP, Interrupted, app, exit_code
+from .app import EXIT_CODES_HELP, Interrupted, PlainUsage, app, exit_code
 from .inputs import expand_inputs, limit_image_pixels
 from .options import ANALYSIS, RUN, plain, with_options
 from .render import (
@@ -25,10 +25,11 @@ from .render import (
 )
 
 
-@app.command("select", epilog=EXIT_CODES_HELP)
+@app.command("select", epilog=EXIT_CODES_HELP, cls=PlainUsage)
 @with_options(*ANALYSIS, *RUN)
 def select_command(
-    inputs: list[str] = typer.Argument(..., help="Videos, image folders (one template each), images, or - to read paths from stdin."),
+    inputs: list[str] = typer.Argument(..., metavar="VIDEO|FOLDER|IMAGE|-...",
+                                       help="Videos, image folders (one template each), images, or - to read paths from stdin."),
     **values,
 ):
     """Pick the TOP best faces of each input.
@@ -51,15 +52,17 @@ def select_command(
     if len(paths) == 1:  # runs in this process (batches are isolated per input by their workers)
         name_input(paths[0])
     from ..output.write import prepare_out_dir
-    from ..run.batch import Local, Ray, Workers, run_batch
+    from ..run.batch import Local, Ray, Workers, run_batch, run_id
     from ..run.bundle import check_models
     from ..zoo.sessions import set_provider
 
     set_provider(run.provider)
     if run.out is not None:
         prepare_out_dir(run.out)  # before any model loads: an unwritable --out is a usage error at once
-    announce_scorer(options.scorer, check_models(options))  # models load with the first input, as it decodes
+    scorer = check_models(options)  # models load with the first input, as it decodes
+    announce_scorer(options.scorer, scorer)
     executor = Ray(run.ray) if run.ray else Workers(run.workers or 0) if len(paths) > 1 else Local()
+    run_name = run_id()
     started = time.perf_counter()
     results: list[InputResult] = []
     emit = csv_writer() if run.csv else json_line if run.jsonl else None
@@ -76,7 +79,8 @@ def select_command(
             progress.update(frames_task, completed=done, total=planned)
 
         try:
-            for result in run_batch(paths, options, run.out, executor, run.overwrite, run.resume, on_frame, on_start):
+            for result in run_batch(paths, options, run.out, executor, run.overwrite, run.resume, on_frame, on_start,
+                                    run_name):
                 if result.input in at_work:
                     at_work.remove(result.input)
                 progress.update(overall, advance=1, description=_names(at_work))
@@ -89,7 +93,10 @@ def select_command(
     if emit is None and results:
         print_picks(results)
     if run.out is not None:
-        _write_report(run.out, results, run.report, run.sheet)
+        write_run(run.out, run_name, options, scorer, results)
+        _write_report(run.out, results, run.report, run.sheet, run_name)
+    if not run.quiet:
+        _note_ignored_options(options, results)
     summary(results, run.quiet, time.perf_counter() - started)
     raise typer.Exit(exit_code(failed=any(r.status == "failed" or r.warnings for r in results),
                                no_face=any(r.status == "no_face" for r in results)))
@@ -105,15 +112,50 @@ def announce_scorer(scorer_option: str, scorer_name: str) -> None:
              f"'{scorer_name}' scorer")
 
 
-def _write_report(out: Path, results: list[InputResult], report: bool, sheet: bool) -> None:
+def _write_report(out: Path, results: list[InputResult], report: bool, sheet: bool, run: str) -> None:
     """failures.jsonl always (the report's index reads it), and with --report the page and the sheet,
     with --sheet the sheet alone."""
     from ..output.report import build_report, write_failures
 
-    write_failures(out, results)
+    write_failures(out, results, run)
     if report or sheet:
         for path in build_report(out, sheet_only=not report):
             note(f"fqselect: wrote {path}")
+
+
+VIDEO_ONLY = ("start", "end", "every", "fps", "max_frames", "exhaustive", "keyframes", "window")
+
+
+def _note_ignored_options(options, results: list[InputResult]) -> None:
+    """A video-only option given while some inputs were images or folders: say they ignored it."""
+    from ..options import Options, settings
+
+    defaults = settings(Options)
+    given = [name for name in VIDEO_ONLY if getattr(options, name) != defaults[name][0]]
+    stills = [r for r in results if r.kind in ("image", "folder")]
+    if given and stills:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        note(f"fqselect: note: {flags} appl{'ies' if len(given) == 1 else 'y'} to videos; "
+             f"{len(stills)} image or folder input{'s' * (len(stills) != 1)} ignored {'it' if len(given) == 1 else 'them'}")
+
+
+def write_run(out: Path, run: str, options, scorer: str, results: list[InputResult]) -> None:
+    """`run.json` in --out: the last run's name, date, fqselect version, command, options and models, for
+    the report's header."""
+    import datetime
+    import json
+    import sys
+
+    from .. import __version__
+    from ..output.write import write_text_atomically
+
+    record = {"run": run, "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "fqselect_version": __version__, "command": " ".join(["fqselect", *sys.argv[1:]]),
+              "options": {k: v for k, v in vars(options).items()},
+              "models": {"detector": options.detector, "scorer": scorer, "recognizer": "sface" if not options.model_pack else "arcface",
+                         "eyes": "mediapipe iris landmarks"},
+              "inputs": len(results), "statuses": {s: sum(r.status == s for r in results) for s in ("ok", "skipped", "no_face", "failed")}}
+    write_text_atomically(out / "run.json", json.dumps(record, indent=2) + "\n")
 
 
 def _names(paths: list[str], width: int = 40) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import InputError, UsageError
 from ..options import Options
 from ..records import InputResult
-from .manifest import MANIFEST, manifest
+from .manifest import MANIFEST, embedding_groups, manifest
 
 JPEG_QUALITY = 95
 
@@ -40,24 +40,30 @@ def check_free(folder: Path, source: str, overwrite: bool) -> None:
         raise InputError(source, f"output {folder} exists (use --overwrite to replace it, --resume to skip it)")
 
 
+def pick_stem(pick, kind: str) -> str:
+    """A pick's file names' common part: its person (`p00_`), its rank, and its frame number in a video, or
+    the photo's own name in a folder or a single image."""
+    where = f"f{pick.frame:06d}" if kind == "video" else Path(pick.source).stem
+    return (f"p{pick.person:02d}_" if pick.person is not None else "") + f"r{pick.rank:02d}_{where}"
+
+
 def write_result(result: InputResult, options: Options, folder: Path, overwrite: bool) -> None:
-    """Write one input's files into `folder` atomically; fills in the picks' file names."""
+    """Write one input's files into `folder` atomically; fills in the picks' file names (as `folder/name`:
+    the manifest names them relative to itself)."""
     check_free(folder, result.input, overwrite)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}{_writer_mark(STAGING)}-"))
     staging.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700; the finished folder is a normal one
     try:
         for pick in result.picks:
-            stem = (f"p{pick.person:02d}_" if pick.person is not None else "") + f"r{pick.rank:02d}_f{pick.frame:06d}"
+            stem = pick_stem(pick, result.kind)
             pick.frame_file = str(folder / f"{stem}_frame.jpg")
             pick.crop_file = str(folder / f"{stem}_crop.png")
             _imwrite(staging / f"{stem}_frame.jpg", pick.image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
             _imwrite(staging / f"{stem}_crop.png", pick.crop)
-        if result.embedding is not None:
-            np.save(staging / "embedding.npy", result.embedding)
-            np.save(staging / "embeddings.npy", np.stack([p.embedding for p in result.picks]))
         if options.embeddings:
-            for person in result.persons:
-                np.save(staging / f"p{person.id:02d}_embedding.npy", person.embedding)
+            for prefix, template, picks in embedding_groups(result):
+                np.save(staging / f"{prefix}embedding.npy", template)
+                np.save(staging / f"{prefix}embeddings.npy", np.stack([p.embedding for p in picks]))
         (staging / MANIFEST).write_text(json.dumps(manifest(result, options), indent=2) + "\n")
         _swap_into_place(staging, folder)
     except BaseException:
@@ -120,6 +126,13 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # someone else's process: alive
         return True
     return True
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """A small file replaced whole (written beside it, then renamed): a reader never sees half of it."""
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False, encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(handle.name, path)
 
 
 def _imwrite(path: Path, image: np.ndarray, params: list[int] | None = None) -> None:

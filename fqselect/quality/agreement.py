@@ -16,10 +16,10 @@ import numpy as np
 
 MIN_SET = 3  # fewer faces make no centre of the others worth the name: the network alone ranks them
 ITERATIONS = 6
-# A face's weight in the centre grows with the odds of its network quality up to this quality, and is
-# the same for every face above it: the person's centre is that of their good faces (a set of damaged
-# faces otherwise agrees best with its blurriest, nearest the average of all), while among good faces
-# the network's order, close to arbitrary there, decides nothing.
+# A face's weight in the centre grows with the odds of its network quality up to this quality (or up to
+# the set's best, where that is lower), and is the same for every face above it: the person's centre is
+# that of their good faces (a set of damaged faces otherwise agrees best with its blurriest, nearest the
+# average of all), while among good faces the network's order, close to arbitrary there, decides nothing.
 FULL_WEIGHT_QUALITY = 0.95
 GATE_SHARPNESS = 16.0  # how sharply a face that does not match the centre loses its weight (LightQNet's s)
 
@@ -38,10 +38,12 @@ def robust_weights(embeddings: np.ndarray, prior: np.ndarray, match: float) -> n
 
 
 def prior_weights(net_quality: np.ndarray) -> np.ndarray:
-    """Each face's weight in the centre before agreement is known (FULL_WEIGHT_QUALITY)."""
+    """Each face's weight in the centre before agreement is known: full from FULL_WEIGHT_QUALITY up, or
+    from the set's best quality where that is lower (a set of damaged faces is centred on its least
+    damaged ones), and less by the odds below that."""
     q = np.clip(np.asarray(net_quality, np.float64), 1e-6, 1 - 1e-6)
-    full = FULL_WEIGHT_QUALITY / (1 - FULL_WEIGHT_QUALITY)
-    return np.clip(q / (1 - q) / full, 1e-3, 1.0)
+    reference = min(FULL_WEIGHT_QUALITY, float(q.max()))
+    return np.clip((q / (1 - q)) / (reference / (1 - reference)), 1e-3, 1.0)
 
 
 def agreement(embeddings: np.ndarray, net_quality: np.ndarray, match: float) -> np.ndarray | None:

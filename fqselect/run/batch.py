@@ -5,6 +5,7 @@ the same without output folders."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Protocol
@@ -67,22 +68,33 @@ class Ray:
 
 def run_batch(paths: list[str], options: Options, out: str | Path | None = None, executor: Executor = Local(),
               overwrite: bool = False, resume: bool = False, progress: Progress | None = None,
-              on_start: Started | None = None) -> Iterator[InputResult]:
+              on_start: Started | None = None, run: str | None = None) -> Iterator[InputResult]:
     """Every input's result, in input order, each already written to `out/<name>/` when `out` is given.
 
     Inputs whose folder is complete are `skipped` with `resume`; an existing folder is never replaced
     without `overwrite` (that input fails, the others run). Every status is reported in the results: a
-    batch never raises for one input (UsageError only for an unusable `out`)."""
+    batch never raises for one input (UsageError only for an unusable `out`). `run` names the run in the
+    manifests (default: a new `run_id()`), with each input's place in the run's order."""
     out = prepare_out_dir(Path(out)) if out is not None else None
+    run = run or run_id()
     names = output_names(paths)
     folders = {path: (out / names[path] if out is not None else None) for path in paths}
     prechecked = {path: _precheck(path, folders[path], overwrite, resume) for path in paths}
     running = executor.map([p for p in paths if prechecked[p] is None], options, progress, on_start)
-    for path in paths:
+    for position, path in enumerate(paths):
         result = prechecked[path] or next(running)
+        result.run, result.position = run, position
         if folders[path] is not None and result.status == "ok":
-            _write(result, options, folders[path], overwrite)
+            result = _write(result, options, folders[path], overwrite, resume)
         yield result
+
+
+def run_id() -> str:
+    """A run's name: when it started (UTC), where and by which process."""
+    import datetime
+    import socket
+
+    return f"{datetime.datetime.now(datetime.timezone.utc):%Y%m%dT%H%M%SZ}-{socket.gethostname()}-{os.getpid()}"
 
 
 def select_many(paths: list[str], options: Options, executor: Executor = Local(), progress: Progress | None = None,
@@ -97,8 +109,7 @@ def _precheck(path: str, folder: Path | None, overwrite: bool, resume: bool) -> 
     if folder is None:
         return None
     if resume and is_complete(folder):  # its picks again, from its manifest: a resumed run's stdout is complete
-        picks = [Pick.from_record(record) for record in read_picks(folder)]
-        return InputResult(input=path, status="skipped", output_dir=str(folder), picks=picks)
+        return skipped(path, folder)
     try:
         check_free(folder, path, overwrite)
     except InputError as error:
@@ -106,8 +117,27 @@ def _precheck(path: str, folder: Path | None, overwrite: bool, resume: bool) -> 
     return None
 
 
-def _write(result: InputResult, options: Options, folder: Path, overwrite: bool) -> None:
+def skipped(path: str, folder: Path) -> InputResult:
+    """A complete output folder's input, skipped: its picks from its manifest, their files named as a run
+    names them (`folder/name`; the manifest names them relative to itself)."""
+    picks = []
+    for record in read_picks(folder):
+        pick = Pick.from_record(record)
+        pick.frame_file = str(folder / pick.frame_file) if pick.frame_file else None
+        pick.crop_file = str(folder / pick.crop_file) if pick.crop_file else None
+        picks.append(pick)
+    return InputResult(input=path, status="skipped", output_dir=str(folder), picks=picks)
+
+
+def _write(result: InputResult, options: Options, folder: Path, overwrite: bool, resume: bool) -> InputResult:
+    """The result written to its folder; where another run (sharing --out, with --resume) completed the
+    folder meanwhile, that folder stands and the input is skipped."""
     try:
         write_result(result, options, folder, overwrite)
-    except (InputError, OSError) as error:
-        result.status, result.error = "failed", getattr(error, "reason", None) or f"cannot write output ({error})"
+    except InputError as error:
+        if resume and is_complete(folder):
+            return skipped(result.input, folder)
+        result.status, result.error = "failed", error.reason
+    except OSError as error:
+        result.status, result.error = "failed", f"cannot write output ({error})"
+    return result

@@ -62,7 +62,13 @@ def process_input(path: str, options: Options, progress: Progress | None = None)
 def _analyse(source: InputSource, options: Options, result: InputResult, progress: Progress | None) -> None:
     result.kind = source.kind
     min_gap = options.min_gap if source.kind == "video" else 0.0
-    window = options.window_for(getattr(source, "seconds", lambda: None)())
+    seconds = getattr(source, "seconds", lambda: None)()
+    if source.kind == "video":
+        result.frames_total = source.frame_count
+        length = source.frame_count / source.fps if source.frame_count else None
+        if length and options.start >= length:
+            raise InputError(source.path, f"--start {options.start:g} is past the video's end ({length:.1f} s)")
+    window = options.window_for(seconds)
     budget = window_budget(options.top, window, min_gap)
     with _decoded_windows(source, options, window, budget) as (reader, windows):  # decoding starts while models load
         models = models_for(options)
@@ -86,6 +92,21 @@ def _analyse(source: InputSource, options: Options, result: InputResult, progres
     _finish(picker, options, models, result)
     if not result.picks:
         raise NoFaceError(source.path, f"no face reached --min-quality {options.min_quality}")
+    if not options.per_person and len(result.picks) < options.top:
+        result.notes.append(shortfall(result, options, min_gap, seconds))
+
+
+def shortfall(result: InputResult, options: Options, min_gap: float, seconds: float | None) -> str:
+    """Why an input gave fewer picks than --top."""
+    got = f"{len(result.picks)} of {options.top} picks"
+    if result.faces_seen < options.top:
+        return f"{got}: only {result.faces_seen} face{'s' * (result.faces_seen != 1)} found"
+    if options.min_quality > 0:
+        return f"{got}: no more faces reached --min-quality {options.min_quality:g}"
+    if min_gap > 0 and seconds:
+        spacing = f"; --keyframes reads at most {2 / (options.window or 1.0):g} keyframes a second" if options.keyframes else ""
+        return f"{got}: picks are --min-gap {min_gap:g} s apart, and the video is {seconds:.1f} s long{spacing}"
+    return f"{got}: no more faces could be picked"
 
 
 def make_picker(options: Options, models: ModelBundle, kind: str, min_gap: float) -> Picker:

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
 
 from ..decode.readahead import images_ahead
+from ..decode.video import VIDEO_SUFFIXES
 from ..errors import NO_FACE_REASON, InputError
 from ..faces import ALIGNED_SIZE, FaceBatch, detect_and_align
 from ..faces.detect import load_detector
@@ -39,6 +41,8 @@ def score_images(
     pending: list[tuple[str, FaceBatch | None, str | None]] = []
     pending_faces = 0
     for path, image, error in images_ahead(paths):
+        if error is not None and Path(path).suffix.lower() in VIDEO_SUFFIXES:
+            error = f"a video: `fqselect score` scores images (`fqselect {path}` picks a video's faces)"
         batch = None
         if error is None:
             try:
