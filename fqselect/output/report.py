@@ -87,6 +87,10 @@ h1{font-size:22px;margin:8px 0}h2{font-size:17px;margin:28px 0 6px;overflow-wrap
 .run{color:#444;font-size:13px;margin-bottom:12px}.run code{background:#eee;padding:1px 4px;border-radius:3px;overflow-wrap:anywhere}
 table.index{border-collapse:collapse;width:100%}table.index td,table.index th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:left;overflow-wrap:anywhere}
 table.index .n{white-space:nowrap;overflow-wrap:normal}
+@media (max-width:640px){table.index tr,table.index td{display:block}table.index tr:first-child{display:none}
+table.index tr{border-bottom:1px solid #ddd;padding:4px 0}table.index td{border:none;padding:1px 4px}
+table.index td.n{display:inline-block;padding-right:12px}table.index td:empty{display:none}
+table.index td[data-label]::before{content:attr(data-label) ": ";color:#666}}
 .failed{color:#b00}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(380px,1fr));gap:12px;margin:6px 0}
 .card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:6px;font-size:12px;display:flex;gap:8px;align-items:flex-start}
@@ -136,10 +140,10 @@ def _index(inputs: list[dict], failures: list[dict]) -> str:
         best = "" if not first else (f"{first[0]['score']:.2f}, " if first[0].get("score") is not None else "") + f"{first[0]['quality']:.3f}"
         status = "; ".join([*entry.get("warnings", []), *entry.get("notes", [])]) or "ok"
         rows.append(f"<tr><td><a href='#input{number}'>{_e(entry['input'])}</a></td><td class='n'>{_e(entry.get('kind', ''))}</td>"
-                    f"<td class='n'>{len(entry['faces'])}</td><td class='n'>{best}</td><td>{_e(status)}</td></tr>")
+                    f"<td class='n' data-label='picks'>{len(entry['faces'])}</td><td class='n' data-label='first pick'>{best}</td><td>{_e(status)}</td></tr>")
     for failure in failures:
         label = "no face" if failure["status"] == "no_face" else "failed"
-        rows.append(f"<tr class='failed'><td>{_e(failure['input'])}</td><td></td><td class='n'>0</td><td></td>"
+        rows.append(f"<tr class='failed'><td>{_e(failure['input'])}</td><td></td><td class='n' data-label='picks'>0</td><td></td>"
                     f"<td>{label}: {_e(failure.get('error') or '')}</td></tr>")
     return "\n".join(rows) + "</table>"
 
@@ -150,7 +154,8 @@ def _section(number: int, entry: dict) -> str:
         counts = (f"video: {entry.get('frames_decoded', 0)} frames decoded, {entry.get('frames_analysed', 0)} searched "
                   f"whole, {entry.get('faces_seen', 0)} faces seen")
     else:
-        counts = f"{kind}: {entry.get('frames_decoded', 0)} photo(s), {entry.get('faces_seen', 0)} faces seen"
+        photos = entry.get('frames_decoded', 0)
+        counts = f"{kind}: {photos} photo{'s' * (photos != 1)}, {entry.get('faces_seen', 0)} faces seen"
     parts = [f"<h2 id='input{number}'>{_e(entry['input'])}</h2>", f"<div class='meta'>{_e(counts)}</div>"]
     persons = entry.get("persons")
     if entry.get("timeline") and kind == "video":
