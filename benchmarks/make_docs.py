@@ -39,10 +39,10 @@ def results_table(file: str, number: int) -> str:
 
 def options_table() -> str:
     sys.path.insert(0, str(ROOT))
-    from fqselect.options import Options, RunOptions, settings
+    from fqselect.options import LiveOptions, Options, RunOptions, settings
 
     rows = ["| option | meaning | default |", "| --- | --- | --- |"]
-    for cls in (Options, RunOptions):
+    for cls in (Options, RunOptions, LiveOptions):
         for name, (default, setting) in settings(cls).items():
             if not setting.command:
                 continue

@@ -1,4 +1,4 @@
-"""fqselect — pick the best face frames from videos, image folders and image lists.
+"""fqselect — pick the best face frames from videos, image folders, image lists and live streams.
 
 The Python API the CLI is built on::
 

@@ -2,7 +2,9 @@
 
 from .run.guard import guard_command
 from .run.process import single_threaded_blas
+from .urls import hide_credentials
 
+hide_credentials()  # before the guard forks: neither process shows a stream's password in `ps`
 guard_command()  # first: forking costs about a millisecond before numpy and OpenCV load
 single_threaded_blas()  # before numpy and OpenCV load, which importing the CLI does
 

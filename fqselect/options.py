@@ -17,6 +17,8 @@ from .errors import UsageError
 
 # Panels group the command's options in `--help`.
 SELECTION, SAMPLING, MODELS, OUTPUT, BATCH, INPUT = "Selection", "Sampling (videos)", "Models", "Output", "Batch", "Input"
+LIVE = "Live streams (rtsp://, http(s)://, /dev/videoN, --follow)"
+TRANSPORTS = ("tcp", "udp")
 
 EYES_MODES = ("prefer", "any", "open")
 PROVIDERS = ("auto", "cpu", "cuda")
@@ -221,11 +223,34 @@ class RunOptions:
             raise UsageError("--report and --sheet write into the output folder: give --out DIR")
 
 
-def split_values(values: dict) -> tuple[Options, RunOptions]:
-    """The command's parsed values as the two option sets (each checks its own)."""
+@dataclass(frozen=True)
+class LiveOptions:
+    """How a live stream is watched: when a person counts as gone, how often a long stay is reported, how
+    a stalled or dropped stream is retried, and when to stop."""
+
+    follow: bool = option(False, "Read file inputs as streams being written (as tail -f): MPEG-TS, MKV or FLV "
+                          "files a recorder is appending to.", LIVE)
+    leave: float = option(2.0, "Seconds a person must be out of view to be final: their picks are then emitted.",
+                          LIVE, min=0.1)
+    emit_every: float | None = option(None, "Also emit a running best shot of everyone in view this often "
+                                      "(seconds; records say final: false).", LIVE, min=1.0)
+    timeout: float = option(10.0, "Seconds without a packet before the stream counts as stalled and is reopened.",
+                            LIVE, min=0.5)
+    duration: float | None = option(None, "Stop after this many seconds (everyone in view is emitted).", LIVE, min=0.1)
+    transport: str = option("tcp", "RTSP transport: tcp or udp.", LIVE, choices=TRANSPORTS)
+    status_every: float = option(30.0, "Seconds between status lines on stderr (frames received, decoded, "
+                                 "analysed, dropped; the lag).", LIVE, min=1.0)
+
+    def __post_init__(self):
+        check_values(self)
+
+
+def split_values(values: dict) -> tuple[Options, RunOptions, LiveOptions]:
+    """The command's parsed values as its option sets (each checks its own)."""
     analysis = {name: values[name] for name in settings(Options) if name in values}
     run = {name: values[name] for name in settings(RunOptions) if name in values}
+    live = {name: values[name] for name in settings(LiveOptions) if name in values}
     options = Options(**analysis)
     if options.embeddings and run.get("out") is None:
         raise UsageError("--embeddings writes .npy files: give --out DIR")
-    return options, RunOptions(**run)
+    return options, RunOptions(**run), LiveOptions(**live)

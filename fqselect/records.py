@@ -39,6 +39,7 @@ class Pick:
     image: np.ndarray | None = field(default=None, repr=False)
     crop: np.ndarray | None = field(default=None, repr=False)
     embedding: np.ndarray | None = field(default=None, repr=False)
+    captured_at: str | None = None  # a live stream's: when its frame arrived (ISO 8601, UTC)
 
     RECORD_FIELDS = ("source", "frame", "time", "frame_size", "bbox", "landmarks", "det_score", "quality", "net_quality",
                      "agreement", "set_faces", "eyes_open", "score", "rank", "scorer", "scorer_version", "frame_file",
@@ -52,7 +53,7 @@ class Pick:
 
     def record(self) -> dict:
         record = {name: getattr(self, name) for name in self.RECORD_FIELDS}
-        record.update({name: getattr(self, name) for name in ("person", "identity", "similarity")
+        record.update({name: getattr(self, name) for name in ("person", "identity", "similarity", "captured_at")
                        if getattr(self, name) is not None})
         return record
 

@@ -14,10 +14,10 @@ def test_generated_docs_are_up_to_date():
 
 
 def test_every_option_of_the_command_is_in_the_readme():
-    from fqselect.options import Options, RunOptions, settings
+    from fqselect.options import LiveOptions, Options, RunOptions, settings
 
     readme = (ROOT / "README.md").read_text()
-    for cls in (Options, RunOptions):
+    for cls in (Options, RunOptions, LiveOptions):
         for name, (_, setting) in settings(cls).items():
             if setting.command:
                 assert f"`{', '.join(setting.spellings(name))}`" in readme, name

@@ -9,7 +9,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "fqselect"
 
 # Lowest first. A module may import from its own layer and the layers below it, never above.
 LAYERS = [
-    ("fqselect.errors", "fqselect.options", "fqselect.cores", "fqselect.records"),
+    ("fqselect.errors", "fqselect.options", "fqselect.cores", "fqselect.records", "fqselect.urls"),
     ("fqselect.zoo",),
     ("fqselect.decode",),
     ("fqselect.faces",),

@@ -145,7 +145,7 @@ def test_persons_the_gallery_names_alike_are_one_person():
 
     class Gallery:
         def label(self, template):
-            return ("A", 0.6) if template[0] > 0.5 else ("unknown", 0.1)
+            return ("A", 0.6) if template[0] > 0.4 else ("unknown", 0.1)
 
     def face(frame, x, embedding, quality):
         crop = np.zeros((1, 4), np.float32)
@@ -156,7 +156,35 @@ def test_persons_the_gallery_names_alike_are_one_person():
 
     tracker = PersonTracker(top=2, min_gap=0.0, min_quality=0.0, recognizer=Recognizer())
     tracker.update([face(0, 0, [1, 0, 0, 0], 0.9), face(0, 300, [0, 0, 1, 0], 0.8)])
-    tracker.update([face(50, 500, [0.6, 0.8, 0, 0], 0.7)])  # A again, 5 s later, elsewhere, unlike A's first track
+    tracker.update([face(50, 500, [0.45, 0.893, 0, 0], 0.7)])  # A again, 5 s later, elsewhere, too unlike to link
     persons = tracker.persons(Gallery())
     assert [(p.id, p.identity, p.faces_seen) for p in persons] == [(0, "A", 2), (1, "unknown", 1)]
     assert [c.payload.frame for c in persons[0].picks] == [0, 50]
+
+
+def test_a_track_unseen_past_the_timeout_continues_only_by_likeness():
+    """A live stream's analysis may skip to keyframes seconds apart: the same face continues its track,
+    another face at the same place does not, and a track unseen too long ends at the next frame."""
+    from fqselect.choose.persons import PersonTracker
+    from fqselect.choose.topk import Candidate
+    from fqselect.records import Pick
+
+    class Recognizer:
+        points = {"match": 0.38, "link": 0.5, "link_min": 0.2}
+
+        def embed(self, crops):
+            return crops.reshape(len(crops), -1)[:, :4].astype(np.float32)
+
+    def face(time, embedding):
+        crop = np.zeros((1, 4), np.float32)
+        crop[0] = embedding
+        pick = Pick(source="s", frame=int(time * 10), time=time, bbox=[0, 0, 100, 100], landmarks=[], det_score=0.9,
+                    quality=0.9, crop=crop)
+        return Candidate(0.9, time, order=int(time * 1000), payload=pick)
+
+    tracker = PersonTracker(top=2, min_gap=0.0, min_quality=0.0, recognizer=Recognizer(), timeout=1.0)
+    [a] = tracker.update([face(0.0, [1, 0, 0, 0])])
+    assert tracker.update([face(3.0, [0.9, 0.436, 0, 0])]) == [a]  # 3 s later, alike: the same track
+    [b] = tracker.update([face(6.0, [0, 1, 0, 0])])  # 3 s later, same place, someone else
+    assert b is not a and tracker.finished == [a] and tracker.active == [b]
+    assert tracker.expire(6.5) == [] and tracker.expire(7.5) == [b]

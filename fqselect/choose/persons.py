@@ -95,8 +95,10 @@ class PersonTracker:
     """Links faces to tracks (`update` for a whole frame's faces, `refine` for faces found again near
     them); `persons()` merges and ranks at the end. Faces are embedded only when needed (`embedded`)."""
 
-    def __init__(self, top: int, min_gap: float, min_quality: float, recognizer, link_by_overlap: bool = True):
+    def __init__(self, top: int, min_gap: float, min_quality: float, recognizer, link_by_overlap: bool = True,
+                 timeout: float = TRACK_TIMEOUT):
         self.top, self.min_gap, self.min_quality = top, min_gap, min_quality
+        self.timeout = timeout  # seconds a track may go unseen before it ends
         self.link_by_overlap = link_by_overlap  # False: embed every face (the reference benchmarks compare with)
         self.recognizer = recognizer
         self.embed = Embedder(recognizer)
@@ -112,13 +114,17 @@ class PersonTracker:
         if not candidates:
             return []
         now = candidates[0].time
-        self.finished += [t for t in self.active if now - t.last_time > TRACK_TIMEOUT]
-        self.active = [t for t in self.active if now - t.last_time <= TRACK_TIMEOUT]
-        assigned = self._link_by_overlap(candidates) if self.link_by_overlap else {}
-        undecided = [i for i in range(len(candidates)) if i not in assigned]
-        if undecided:
-            free = [t for t in self.active if t not in assigned.values()]
-            assigned.update(self._link_by_likeness([candidates[i] for i in undecided], undecided, free))
+        stale = [t for t in self.active if now - t.last_time > self.timeout]
+        recent = [t for t in self.active if t not in stale]
+        assigned = self._link_by_overlap(candidates, recent) if self.link_by_overlap else {}
+        # A track unseen for longer than the timeout continues only by the face itself (a live stream's
+        # analysis may skip to keyframes seconds apart); where it stands no longer counts.
+        for tracks, by_place in ((recent, True), (stale, False)):
+            undecided = [i for i in range(len(candidates)) if i not in assigned]
+            free = [t for t in tracks if t not in assigned.values()]
+            if undecided and free:
+                assigned.update(self._link_by_likeness([candidates[i] for i in undecided], undecided, free, by_place))
+        self.finished += self.expire(now, keep=set(map(id, assigned.values())))
         tracks = []
         for i, candidate in enumerate(candidates):
             track = assigned.get(i)
@@ -129,6 +135,14 @@ class PersonTracker:
             track.add(candidate)
             tracks.append(track)
         return tracks
+
+    def expire(self, now: float, keep: set[int] = frozenset()) -> list[Track]:
+        """The active tracks unseen for longer than the timeout at `now` (but those whose id is in `keep`):
+        no longer active, returned (a live stream emits them and forgets them; `update` keeps them for the
+        persons at the end)."""
+        ended = [t for t in self.active if now - t.last_time > self.timeout and id(t) not in keep]
+        self.active = [t for t in self.active if t not in ended]
+        return ended
 
     def refine(self, found: list[Candidate], near: list[Candidate], tracks: list[Track]) -> tuple[list[Candidate], list[Track]]:
         """Faces found again in a window's next frame, searched near `near` (the faces of `tracks`): each
@@ -145,28 +159,27 @@ class PersonTracker:
                 owners.append(track)
         return linked, owners
 
-    def _link_by_overlap(self, candidates: list[Candidate]) -> dict[int, Track]:
-        """Faces whose box overlaps exactly one live track's (and that track's only them) strongly."""
-        if not self.active:
+    def _link_by_overlap(self, candidates: list[Candidate], tracks: list[Track]) -> dict[int, Track]:
+        """Faces whose box overlaps exactly one of the tracks' (and that track's only them) strongly."""
+        if not tracks:
             return {}
         now = candidates[0].time
-        overlap = box_iou(_boxes(candidates), np.stack([t.predicted_box(now) for t in self.active]))
+        overlap = box_iou(_boxes(candidates), np.stack([t.predicted_box(now) for t in tracks]))
         assigned = {}
         for face, row in enumerate(overlap):
             track = int(row.argmax())
             rivals = np.sum(row >= LINK_IOU) + np.sum(overlap[:, track] >= LINK_IOU)
             if row[track] >= LINK_SOLID_IOU and rivals == 2:  # itself, counted once in each direction
-                assigned[face] = self.active[track]
+                assigned[face] = tracks[track]
         return assigned
 
-    def _link_by_likeness(self, candidates: list[Candidate], positions: list[int], tracks: list[Track]) -> dict[int, Track]:
-        if not tracks:
-            return {}
+    def _link_by_likeness(self, candidates: list[Candidate], positions: list[int], tracks: list[Track],
+                          by_place: bool = True) -> dict[int, Track]:
         embeddings = self.embed(candidates)
         overlap = box_iou(_boxes(candidates), np.stack([t.predicted_box(candidates[0].time) for t in tracks]))
         alike = embeddings @ self.embed([t.last for t in tracks]).T
         points = self.recognizer.points
-        allowed = ((overlap >= LINK_IOU) & (alike >= points["link_min"])) | (alike >= points["link"])
+        allowed = ((overlap >= LINK_IOU) & (alike >= points["link_min"]) & by_place) | (alike >= points["link"])
         score = np.where(allowed, alike + overlap, -np.inf)
         assigned: dict[int, Track] = {}
         used: set[int] = set()
@@ -185,7 +198,7 @@ class PersonTracker:
     def persons(self, gallery=None) -> list[Person]:
         tracks = [t for t in self.finished + self.active if t.selector.picks()]
         groups = merge_tracks(tracks, [self.template(t.best.picks()) for t in tracks], self.recognizer.points["match"])
-        persons = [self._person(members) for members in groups]
+        persons = [self.person_of(members) for members in groups]
         if gallery is not None:
             for person in persons:
                 person.identity, person.similarity = gallery.label(person.template)
@@ -195,7 +208,8 @@ class PersonTracker:
             person.id = number
         return persons
 
-    def _person(self, members: list[Track]) -> Person:
+    def person_of(self, members: list[Track]) -> Person:
+        """The person these tracks are (id -1 until numbered)."""
         picks = greedy_picks([c for t in members for c in t.selector.pool], self.top, self.min_gap)
         best = sorted((c for t in members for c in t.best.picks()), key=lambda c: -c.quality)[:TEMPLATE_FACES]
         return Person(

@@ -222,16 +222,25 @@ class PersonPicker:
 
     def finish(self) -> Selection:
         persons = self.tracker.persons(self.gallery)
-        size = max(self.k, self.ranker.shortlist_size(len(persons)))
         for person in persons:
-            ranked = self.ranker.rank(person.candidates, size, self.k)
-            others = [c for c in person.candidates if not any(c is r for r in ranked)]
-            person.picks = choose(ranked, others, self.k, self.min_gap, self.min_quality)
+            pick_within(person, self.ranker, self.k, self.min_gap, self.min_quality, len(persons))
         persons = [person for person in persons if person.picks]
         for number, person in enumerate(persons):  # in order of first appearance, as the tracker numbered them
             person.id = number
-            for candidate in person.picks:
-                pick = candidate.payload
-                pick.person, pick.identity = person.id, person.identity
-                pick.similarity = None if person.similarity is None else round(float(person.similarity), 4)
+            mark_person(person)
         return Selection([person.picks for person in persons], persons, self.tracker.embedded)
+
+
+def pick_within(person: Person, ranker: SetRanker, k: int, min_gap: float, min_quality: float, sets: int = 1) -> None:
+    """The person's `k` picks (`person.picks`), ranked within the person's own faces."""
+    ranked = ranker.rank(person.candidates, max(k, ranker.shortlist_size(sets)), k)
+    others = [c for c in person.candidates if not any(c is r for r in ranked)]
+    person.picks = choose(ranked, others, k, min_gap, min_quality)
+
+
+def mark_person(person: Person) -> None:
+    """The person's id and name on each of its picks."""
+    for candidate in person.picks:
+        pick = candidate.payload
+        pick.person, pick.identity = person.id, person.identity
+        pick.similarity = None if person.similarity is None else round(float(person.similarity), 4)

@@ -101,8 +101,8 @@ app = typer.Typer(
     add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
     pretty_exceptions_enable=False,
     no_args_is_help=True,
-    help="Pick the best face frames from videos, image folders and image lists.\n\n"
-    "  fqselect VIDEO|FOLDER|IMAGE|- ... [--top 3] [--out DIR] [--jsonl] [--embeddings]\n\n"
+    help="Pick the best face frames from videos, image folders, image lists and live streams.\n\n"
+    "  fqselect VIDEO|FOLDER|IMAGE|URL|- ... [--top 3] [--out DIR] [--jsonl] [--embeddings]\n\n"
     "is `fqselect select ...`: `fqselect select --help` lists its options.\n\n" + EXIT_CODES_HELP,
 )
 

@@ -11,9 +11,9 @@ from typing import Callable, Optional
 
 import typer
 
-from ..options import Options, RunOptions, settings
+from ..options import LiveOptions, Options, RunOptions, settings
 
-SOURCES = (Options, RunOptions)
+SOURCES = (Options, RunOptions, LiveOptions)
 
 
 def _hint(cls, name: str):
@@ -70,3 +70,4 @@ def with_options(*names: str, **overrides: dict) -> Callable:
 
 ANALYSIS = tuple(name for name, (_, setting) in settings(Options).items() if setting.command)
 RUN = tuple(settings(RunOptions))
+LIVE = tuple(settings(LiveOptions))

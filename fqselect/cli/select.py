@@ -12,7 +12,7 @@ from ..options import DEFAULT_NETWORK, split_values
 from ..records import InputResult
 from .app import EXIT_CODES_HELP, Interrupted, PlainUsage, app, exit_code
 from .inputs import expand_inputs, limit_image_pixels
-from .options import ANALYSIS, RUN, plain, with_options
+from .options import ANALYSIS, LIVE, RUN, plain, with_options
 from .render import (
     csv_writer,
     json_line,
@@ -26,10 +26,11 @@ from .render import (
 
 
 @app.command("select", epilog=EXIT_CODES_HELP, cls=PlainUsage)
-@with_options(*ANALYSIS, *RUN)
+@with_options(*ANALYSIS, *RUN, *LIVE)
 def select_command(
-    inputs: list[str] = typer.Argument(..., metavar="VIDEO|FOLDER|IMAGE|-...",
-                                       help="Videos, image folders (one template each), images, or - to read paths from stdin."),
+    inputs: list[str] = typer.Argument(..., metavar="VIDEO|FOLDER|IMAGE|URL|-...",
+                                       help="Videos, image folders (one template each), images, live stream URLs "
+                                            "(rtsp://, http:// …, watched until they end), or - to read paths from stdin."),
     **values,
 ):
     """Pick the TOP best faces of each input.
@@ -41,16 +42,19 @@ def select_command(
       find /archive -name '*.mp4' -print0 | fqselect - -0 --jsonl --out picks --resume > picks.jsonl
 
       fqselect cctv.mp4 --per-person --gallery known_people/ --csv > persons.csv
+
+      fqselect rtsp://user:pass@cam.local/stream --out shots --jsonl     (each person's best shots as they leave)
     """
     limit_image_pixels(values["max_pixels"])
-    options, run = split_values(plain(values))
+    options, run, live = split_values(plain(values))
     paths = expand_inputs(inputs, run.null)
     from ..run.guard import name_input
+    from ..urls import is_stream, masked
 
     if not paths:
         raise UsageError("no inputs (give paths, or - with paths on stdin)")
     if len(paths) == 1:  # runs in this process (batches are isolated per input by their workers)
-        name_input(paths[0])
+        name_input(masked(paths[0]))
     from ..output.write import prepare_out_dir
     from ..run.batch import Local, Ray, Workers, run_batch, run_id
     from ..run.bundle import check_models
@@ -59,6 +63,12 @@ def select_command(
     set_provider(run.provider)
     if run.out is not None:
         prepare_out_dir(run.out)  # before any model loads: an unwritable --out is a usage error at once
+    if live.follow or any(is_stream(path) for path in paths):
+        from .live import check_live, watch_sources
+
+        check_live(paths, run, live)
+        check_models(options)
+        raise typer.Exit(watch_sources(paths, options, run, live))
     scorer = check_models(options)  # models load with the first input, as it decodes
     announce_scorer(options.scorer, scorer)
     executor = Ray(run.ray) if run.ray else Workers(run.workers or 0) if len(paths) > 1 else Local()

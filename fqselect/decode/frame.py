@@ -17,13 +17,14 @@ class Frame:
     """One decoded frame. `image` (BGR uint8) is converted from the decoder's picture on first use, so a
     frame the pre-screen drops is never converted; `luma` is its luminance, for judging sharpness."""
 
-    __slots__ = ("index", "time", "source", "_image", "_picture", "_rotate")
+    __slots__ = ("index", "time", "source", "captured_at", "_image", "_picture", "_rotate")
 
     def __init__(self, index: int, time: float, image: np.ndarray | None, source: str,
                  picture=None, rotate: int | None = None):
         self.index = index  # 0-based frame index in the video; the image's position in a folder; 0 for one image
         self.time = time  # seconds from the start of the video (presentation timestamp); 0 for images
         self.source = source  # the file this frame came from (the image's own path inside a folder)
+        self.captured_at = None  # a live stream's frames: when it arrived (ISO 8601, UTC)
         self._image, self._picture, self._rotate = image, picture, rotate
 
     @property

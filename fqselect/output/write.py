@@ -43,7 +43,7 @@ def check_free(folder: Path, source: str, overwrite: bool) -> None:
 def pick_stem(pick, kind: str) -> str:
     """A pick's file names' common part: its person (`p00_`), its rank, and its frame number in a video, or
     the photo's own name in a folder or a single image."""
-    where = f"f{pick.frame:06d}" if kind == "video" else Path(pick.source).stem
+    where = f"f{pick.frame:06d}" if kind in ("video", "stream") else Path(pick.source).stem
     return (f"p{pick.person:02d}_" if pick.person is not None else "") + f"r{pick.rank:02d}_{where}"
 
 

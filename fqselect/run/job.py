@@ -20,7 +20,7 @@ from typing import Iterator
 import numpy as np
 
 from ..choose.persons import PersonTracker
-from ..choose.pickers import OneSet, PersonPicker, Picker, TopKPicker, TrackedSets
+from ..choose.pickers import OneSet, PersonPicker, Picker, Selection, TopKPicker, TrackedSets
 from ..choose.ranking import Embedder, SetRanker, measure_eyes, stream_merit
 from ..choose.topk import Candidate
 from ..decode import FRAME_TIME_SLACK, Frame, open_input
@@ -292,6 +292,7 @@ def analyse_frame(frame: Frame, models: ModelBundle, min_face: int = 0, regions:
                 net_quality=round(float(qualities[i]), 4),
                 image=frame.image,
                 crop=faces.crops[i],
+                captured_at=frame.captured_at,
             ),
         )
         for i in range(len(faces))
@@ -299,11 +300,14 @@ def analyse_frame(frame: Frame, models: ModelBundle, min_face: int = 0, regions:
 
 
 def _finish(picker: Picker, options: Options, models: ModelBundle, result: InputResult) -> None:
-    """The picker's picks, ranked within their group and named by their scorer, each with its eyes'
-    openness (measured here under --eyes any, where only the picks need it), and with --embeddings their
-    embeddings and each group's quality-weighted template."""
-    selection = picker.finish()
-    result.persons, result.faces_embedded = selection.persons, selection.embedded
+    finish_selection(picker.finish(), options, models, result)
+
+
+def finish_selection(selection: Selection, options: Options, models: ModelBundle, result: InputResult) -> None:
+    """The selection's picks into `result`, ranked within their group and named by their scorer, each with
+    its eyes' openness (measured here under --eyes any, where only the picks need it), and with
+    --embeddings their embeddings and each group's quality-weighted template."""
+    result.persons, result.faces_embedded = selection.persons, result.faces_embedded + selection.embedded
     for number, group in enumerate(selection.groups):
         picks = [candidate.payload for candidate in group]
         for rank, pick in enumerate(picks, start=1):
