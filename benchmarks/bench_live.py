@@ -148,8 +148,9 @@ def latency_runs(videos: Path, work: Path) -> list[str]:
 def soak(videos: Path, work: Path, minutes: float) -> list[str]:
     clip = make_clip(videos, work, 720)
     server, url = serve(clip, loops=-1)
-    process = subprocess.Popen([sys.executable, "-m", "fqselect", url, "--jsonl", "--status-every", "60"], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    shots = work / "shots"
+    process = subprocess.Popen([sys.executable, "-m", "fqselect", url, "--jsonl", "--status-every", "60", "--out", shots],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     persons = []
     threading.Thread(target=lambda: [persons.append(line) for line in process.stdout], daemon=True).start()
     samples = []
@@ -170,11 +171,19 @@ def soak(videos: Path, work: Path, minutes: float) -> list[str]:
         process.send_signal(signal.SIGTERM)
         process.wait(30)
         server.kill()
-    warm = next(s for s in samples if s[0] >= 300)  # after five minutes: models, arenas and caches settled
+    warm_up = min(300.0, minutes * 10)  # five minutes (on a 30-minute soak): models, arenas and caches settled
+    warm = next(s for s in samples if s[0] >= warm_up)
     end = samples[-1]
+    finals = {json.loads(line)["crop_file"] for line in persons if json.loads(line)["final"]}
+    folders = [f for f in shots.glob("*/*/p*") if f.is_dir()]
+    complete = sum((f / "manifest.json").is_file() and all(
+        (f / p[key]).is_file() for p in json.loads((f / "manifest.json").read_text())["faces"]
+        for key in ("crop_file", "frame_file")) for f in folders)
     return ["| after | RSS MiB | open fds | threads | records |", "| --- | --- | --- | --- | --- |",
             *(f"| {s[0] / 60:.0f} min | {s[1]:.1f} | {s[2]} | {s[3]} | {s[4]} |" for s in (samples[0], warm, end)),
-            "", f"RSS from 5 min to the end: {100 * (end[1] - warm[1]) / warm[1]:+.1f}%"]
+            "", f"RSS from {warm[0] / 60:.0f} min to the end: {100 * (end[1] - warm[1]) / warm[1]:+.1f}%; final picks emitted: "
+            f"{len(finals)}, all on disk: {all(Path(f).is_file() for f in finals)}; person folders: {len(folders)}, "
+            f"complete (manifest and every file it lists): {complete}"]
 
 
 def main() -> None:

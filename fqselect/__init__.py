@@ -25,7 +25,7 @@ _os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(_MAX_PIXELS))
 # The API loads on first use (PEP 562), not with the package: the `fqselect` command configures its
 # process before numpy and OpenCV load (see __main__.py).
 _API = {
-    "select": "api", "score_images": "api", "score_crops": "api", "select_many": "run.batch", "run_batch": "run.batch",
+    "select": "api", "watch": "api", "score_images": "api", "score_crops": "api", "select_many": "run.batch", "run_batch": "run.batch",
     "Local": "run.batch", "Workers": "run.batch", "Ray": "run.batch",
     "process_input": "run.job", "Options": "options", "InputResult": "records", "Pick": "records",
     "ExitCode": "errors", "FQError": "errors", "InputError": "errors", "UsageError": "errors",
@@ -41,7 +41,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "select", "score_images", "score_crops", "select_many", "run_batch", "Local", "Workers", "Ray", "process_input",
+    "select", "watch", "score_images", "score_crops", "select_many", "run_batch", "Local", "Workers", "Ray", "process_input",
     "Options", "InputResult", "Pick",
     "ExitCode", "FQError", "InputError", "UsageError", "__version__",
 ]

@@ -261,3 +261,12 @@ def test_live_usage_errors(tmp_path):
     assert proc.returncode == 2 and "cannot be mixed" in proc.stderr
     proc = run_cli("rtsp://127.0.0.1:9/cam", "--report", "--out", tmp_path)
     assert proc.returncode == 2 and "--report" in proc.stderr
+
+
+def test_python_api_watches_a_stream(clip):
+    import fqselect
+
+    records, lines = [], []
+    fqselect.watch(str(clip["ts"]), records.append, follow=True, timeout=1.0, leave=1.0, top=1, log=lines.append)
+    assert [(r["person"], r["final"]) for r in records] == [(0, True), (1, True)]
+    assert any("stopped growing" in line for line in lines)
