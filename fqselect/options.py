@@ -90,8 +90,9 @@ class Options:
     min_quality: float = option(0.0, "Never pick faces below this quality.", SELECTION, min=0.0, max=1.0)
     eyes: str = option(
         "prefer", "prefer: a face whose eyes are not open (eyes_open, 0-1, the more closed eye) loses up to 1.5 of "
-        "its score (log-odds), so open eyes win unless the recogniser rates a face far better; open: up to 4 "
-        "(gallery enrollment); any: the eyes are not ranked on.", SELECTION, choices=EYES_MODES)
+        "its score (log-odds), and as much again when they look aside (gaze), so open eyes looking at the camera "
+        "win unless the recogniser rates a face far better; open: up to 4 each (gallery enrollment); any: the "
+        "eyes are not ranked on.", SELECTION, choices=EYES_MODES)
     min_gap: float = option(1.0, "Seconds between picks from one video.", SELECTION, min=0.0)
     min_face: int = option(0, "Ignore faces whose box is smaller than this many pixels.", SELECTION, min=0)
     per_person: bool = option(False, "Link faces into persons and pick the TOP best of each person.", SELECTION)

@@ -32,17 +32,18 @@ class Pick:
     identity: str | None = None  # --gallery: the matched name, or "unknown"
     similarity: float | None = None  # --gallery: cosine of the person's template to that name's
     eyes_open: float | None = None  # openness of the face's more closed eye (quality/eyes.py)
+    gaze: float | None = None  # how far aside the eyes look (0: at the camera; quality/eyes.py)
     net_quality: float | None = None  # the quality network's own calibrated score
     agreement: float | None = None  # cosine to its set's centre of the other faces (None: no set)
     set_faces: int | None = None  # faces of its set the agreement was measured among (None: no set)
-    score: float | None = None  # what it was ranked by: log-odds of the quality, plus the eye term
+    score: float | None = None  # what it was ranked by: log-odds of the quality, plus the eyes' terms
     image: np.ndarray | None = field(default=None, repr=False)
     crop: np.ndarray | None = field(default=None, repr=False)
     embedding: np.ndarray | None = field(default=None, repr=False)
     captured_at: str | None = None  # a live stream's: when its frame arrived (ISO 8601, UTC)
 
     RECORD_FIELDS = ("source", "frame", "time", "frame_size", "bbox", "landmarks", "det_score", "quality", "net_quality",
-                     "agreement", "set_faces", "eyes_open", "score", "rank", "scorer", "scorer_version", "frame_file",
+                     "agreement", "set_faces", "eyes_open", "gaze", "score", "rank", "scorer", "scorer_version", "frame_file",
                      "crop_file")
 
     @classmethod

@@ -13,7 +13,8 @@ from fqselect.faces.align import detect_and_align
 from fqselect.faces.batch import FaceBatch
 from fqselect.faces.detect import load_detector
 from fqselect.options import Options
-from fqselect.quality.eyes import EYE_WEIGHT, OPEN_EYES, EyeOpenness, eye_crops, eye_term, opening
+from fqselect.quality.eyes import (EYE_WEIGHT, GAZE_AHEAD, GAZE_ASIDE, OPEN_EYES, EyeOpenness, eye_crops, eye_term, gaze,
+                                   gaze_term, opening)
 from fqselect.run.job import process_input
 
 VIDEOS = SHARED / "videos"
@@ -48,6 +49,28 @@ def test_made_up_relaxed_open_eyes_read_open_and_shut_eyes_shut():
     assert np.all(opened >= 0.8), opened
     shut = model.score(largest_faces(frames_of("talking_d9.mp4", [448]) + frames_of("talking_d13.mp4", [80])))
     assert np.all(shut <= 0.4), shut
+
+
+@pytest.mark.skipif(not (VIDEOS / "talking_d0.mp4").is_file(), reason="../shared/videos not present")
+def test_side_glances_read_as_gaze_and_lose_to_faces_looking_ahead():
+    """talking_d0 frame 24 and talking_d10 frame 72: the eyes turned to one side, then the other (the
+    head frontal); talking_d0 frame 72 and talking_d10 frame 0: looking at the camera."""
+    model = EyeOpenness()
+    openness, gaze = model.read(largest_faces(frames_of("talking_d0.mp4", [24, 72]) + frames_of("talking_d10.mp4", [0, 72])))
+    assert np.all(openness >= 0.8), openness
+    assert gaze[1] < GAZE_AHEAD and gaze[2] < GAZE_AHEAD, gaze
+    assert gaze[0] > GAZE_ASIDE and gaze[3] > GAZE_ASIDE, gaze
+    assert np.all(gaze_term(gaze[[0, 3]], "prefer") == -EYE_WEIGHT["prefer"]) and np.all(gaze_term(gaze[[1, 2]], "prefer") == 0)
+
+
+def test_gaze_is_how_far_the_irises_sit_off_the_middle_sideways():
+    """Both irises moved towards image-right by a tenth of the eye's width: the image-left eye's iris
+    sits at 0.6 of its eye, the mirrored eye's at 0.4; the gaze is 0.1. Irises in the middle: 0."""
+    contours = np.zeros((4, 71, 2), np.float32)
+    contours[:, 8] = (40, 0)
+    irises = np.zeros((4, 5, 2), np.float32)
+    irises[:, 0] = [(24, 3), (16, -2), (20, 0), (20, 5)]  # off the corner line vertically: no matter
+    assert gaze(contours, irises) == pytest.approx([0.1, 0.0])
 
 
 def test_eye_crops_take_the_image_left_eye_as_it_is_and_mirror_the_other():

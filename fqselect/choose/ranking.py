@@ -26,7 +26,7 @@ import numpy as np
 from ..faces.align import face_region
 from ..faces.batch import FaceBatch
 from ..quality.agreement import MIN_SET, SetCalibration, agreement, logit, prior_weights, sigmoid
-from ..quality.eyes import eye_term
+from ..quality.eyes import eye_term, gaze_term
 from .topk import Candidate, greedy_picks
 
 EMBED_BUDGET = 24  # faces an input's ranking may embed, shared among its sets
@@ -44,7 +44,7 @@ def stream_merit(net_quality: float) -> float:
 
 
 def measure_eyes(candidates: list[Candidate], eyes) -> None:
-    """Each candidate's `eyes_open` (those not measured yet), from the frame it came from."""
+    """Each candidate's `eyes_open` and `gaze` (those not measured yet), from the frame it came from."""
     missing = [c.payload for c in candidates if c.payload.eyes_open is None and c.payload.image is not None]
     if not missing or eyes is None:
         return
@@ -52,8 +52,8 @@ def measure_eyes(candidates: list[Candidate], eyes) -> None:
     faces = FaceBatch(boxes, np.ones(len(missing), np.float32), np.array([p.landmarks for p in missing], np.float32),
                       np.stack([p.crop for p in missing]), [face_region(p.image, box) for p, box in zip(missing, boxes)],
                       [p.image for p in missing])
-    for pick, value in zip(missing, eyes.score(faces)):
-        pick.eyes_open = round(float(value), 4)
+    for pick, openness, gaze in zip(missing, *eyes.read(faces)):
+        pick.eyes_open, pick.gaze = round(float(openness), 4), round(float(gaze), 3)
 
 
 class Embedder:
@@ -94,6 +94,17 @@ class SetRanker:
         measured = [c.payload.eyes_open for c, keep in zip(candidates, good) if keep and c.payload.eyes_open is not None]
         return bool(measured) and max(measured) >= READABLE_EYES
 
+    @staticmethod
+    def eye_terms(pick, eyes: str) -> float:
+        """The eyes' part of a face's score: shut eyes, and open eyes looking aside (an iris is read only in
+        an open eye), cost log-odds."""
+        if pick.eyes_open is None:
+            return 0.0
+        term = float(eye_term(pick.eyes_open, eyes))
+        if pick.gaze is not None and pick.eyes_open >= READABLE_EYES:
+            term += float(gaze_term(pick.gaze, eyes))
+        return term
+
     @property
     def set_aware(self) -> bool:
         return self.calibration is not None and self.embed is not None
@@ -127,8 +138,7 @@ class SetRanker:
         eyes = self.eyes if self.eyes_readable(shortlist) else "any"
         for i, candidate in enumerate(shortlist):
             pick = candidate.payload
-            openness = pick.eyes_open
-            candidate.merit = float(score[i] + (0.0 if openness is None else eye_term(openness, eyes)))
+            candidate.merit = float(score[i] + self.eye_terms(pick, eyes))
             candidate.quality = float(sigmoid(z[i]))
             pick.quality = round(candidate.quality, 4)
             pick.agreement = None if agreed is None else round(float(agreed[i]), 4)

@@ -77,7 +77,7 @@ def progress_bar(quiet: bool):
 
 
 CSV_COLUMNS = ["source", "person", "identity", "similarity", "rank", "frame", "time", "score", "quality", "net_quality",
-               "agreement", "set_faces", "eyes_open", "det_score", "x1", "y1", "x2", "y2", "width", "height", "landmarks",
+               "agreement", "set_faces", "eyes_open", "gaze", "det_score", "x1", "y1", "x2", "y2", "width", "height", "landmarks",
                "scorer", "scorer_version", "frame_file", "crop_file"]
 
 

@@ -8,6 +8,10 @@ of the eye cut from the source frame, and the lids' mean distance over the eye's
 opening. Trained on real eyes, it reads made-up, narrow and bespectacled open eyes as open, where a
 network trained on synthetic closures read heavy eyeliner as a shut lid (docs/eyes.md).
 
+The same model places each iris: `gaze` is how far the irises sit off the middle of the eyes, sideways,
+as a share of the eye's width (0 looking at the camera; a side glance reads about 0.2), and the ranking
+takes log-odds off a face that looks aside (`gaze_term`), which the recogniser barely minds either.
+
 `eyes_open` maps the opening onto 0–1 by a logistic curve through SHUT_RATIO (0.08) and OPEN_RATIO
 (0.92), strictly increasing so that no two openings tie, and the ranking
 takes log-odds off faces whose eyes are not open (`eye_term`): a little under `--eyes prefer` (the
@@ -46,6 +50,17 @@ OPEN_EYES = 0.8  # the openness from which the ranking takes nothing off
 # log-odds as its more closed eye's openness falls from OPEN_EYES to 0 (a shut eye costs the whole
 # weight); wider eyes earn nothing (wide-eyed surprise is no better for enrollment than calm open eyes).
 EYE_WEIGHT = {"any": 0.0, "prefer": 1.5, "open": 4.0}
+# A gaze under GAZE_AHEAD costs nothing; from there to GAZE_ASIDE the face loses up to the eye weight, as
+# for shut eyes. On the talking clips the faces looking at the camera read under 0.04, glances 0.18-0.25
+# (docs/eyes.md).
+GAZE_AHEAD, GAZE_ASIDE = 0.06, 0.15
+IRIS_CENTRE = 0  # of the model's 5 iris points
+
+
+def gaze_term(gaze, mode: str):
+    """What the gaze adds to a face's ranking score (0 or less) under --eyes `mode`."""
+    shortfall = np.clip((np.asarray(gaze, np.float64) - GAZE_AHEAD) / (GAZE_ASIDE - GAZE_AHEAD), 0.0, 1.0)
+    return -EYE_WEIGHT[mode] * shortfall
 
 
 def eye_term(openness, mode: str):
@@ -81,6 +96,18 @@ def opening(contours: np.ndarray) -> np.ndarray:
     return gap / np.maximum(width, 1e-3)
 
 
+def gaze(contours: np.ndarray, irises: np.ndarray) -> np.ndarray:
+    """(N,) the sideways gaze of N faces from their 2N eyes' contour (2N, 71, 2) and iris (2N, 5, 2) points,
+    image-left eye first, the image-right one mirrored (as `eye_crops` cuts them): each iris centre's place
+    along its eye's corner line (0.5: the middle); looking aside moves both irises one way, which in the
+    mirrored crop is the other way, so half the difference of the two places is the gaze."""
+    start, end = contours[:, CORNERS[0]], contours[:, CORNERS[1]]
+    axis = end - start
+    place = ((irises[:, IRIS_CENTRE] - start) * axis).sum(axis=1) / np.maximum((axis**2).sum(axis=1), 1e-6)
+    place = place.reshape(-1, 2)
+    return np.abs(place[:, 0] - place[:, 1]) / 2
+
+
 def check_eye_model(_pack: str | None = None) -> Path:
     """The installed eye model's path; UsageError when it is missing (a broken install)."""
     path = package_weights() / EYE_MODEL
@@ -112,17 +139,29 @@ class EyeOpenness:
         self.session = load_session(self.path, "an eye landmark model")
         self.input_name = self.session.get_inputs()[0].name
 
-    def openings(self, faces: FaceBatch) -> np.ndarray:
-        """(N, 2) the opening of each face's image-left and image-right eye."""
+    def landmarks(self, faces: FaceBatch) -> tuple[np.ndarray, np.ndarray]:
+        """The 2N eyes' contour (2N, 71, 2) and iris (2N, 5, 2) points in their 64×64 crops."""
         crops = eye_crops(faces)
         contours = np.empty((len(crops), 71, 2), np.float32)
+        irises = np.empty((len(crops), 5, 2), np.float32)
         for start in range(0, len(crops), self.batch_size):
-            out = self.session.run(None, {self.input_name: crops[start : start + self.batch_size]})[0]
-            contours[start : start + len(out)] = out.reshape(len(out), 71, 3)[:, :, :2]
-        return opening(contours).reshape(-1, 2)
+            contour, iris = self.session.run(None, {self.input_name: crops[start : start + self.batch_size]})
+            contours[start : start + len(contour)] = contour.reshape(len(contour), 71, 3)[:, :, :2]
+            irises[start : start + len(iris)] = iris.reshape(len(iris), 5, 3)[:, :, :2]
+        return contours, irises
+
+    def openings(self, faces: FaceBatch) -> np.ndarray:
+        """(N, 2) the opening of each face's image-left and image-right eye."""
+        return opening(self.landmarks(faces)[0]).reshape(-1, 2)
+
+    def read(self, faces: FaceBatch) -> tuple[np.ndarray, np.ndarray]:
+        """(N,) openness (as `score`) and (N,) sideways gaze of each face."""
+        if not len(faces):
+            return np.zeros(0, np.float32), np.zeros(0, np.float32)
+        contours, irises = self.landmarks(faces)
+        closer = opening(contours).reshape(-1, 2).min(axis=1)
+        openness = 1.0 / (1.0 + np.exp(-(closer - _MIDDLE) / _SPREAD))
+        return openness.astype(np.float32), gaze(contours, irises).astype(np.float32)
 
     def score(self, faces: FaceBatch) -> np.ndarray:
-        if not len(faces):
-            return np.zeros(0, np.float32)
-        closer = self.openings(faces).min(axis=1)
-        return (1.0 / (1.0 + np.exp(-(closer - _MIDDLE) / _SPREAD))).astype(np.float32)
+        return self.read(faces)[0]

@@ -73,7 +73,7 @@ def _score_pending(pending, scorer: Scorer, eye_model: EyeOpenness | None, align
     if batches:
         faces = FaceBatch.concat(batches)
         qualities = iter(scorer.score(faces).tolist())
-        openness = iter(eye_model.score(faces).tolist() if eye_model else [])
+        openness, gazes = (iter(values.tolist()) for values in (eye_model.read(faces) if eye_model else ([], [])))
     for path, batch, error in pending:
         if batch is None:
             yield {"path": path, "error": error}
@@ -82,6 +82,7 @@ def _score_pending(pending, scorer: Scorer, eye_model: EyeOpenness | None, align
             record = {"path": path, "face": i, "quality": round(next(qualities), 4), "scorer": scorer.name}
             if eye_model:
                 record["eyes_open"] = round(next(openness), 4)
+                record["gaze"] = round(next(gazes), 3)
             if not aligned:
                 record["bbox"] = [round(float(v), 1) for v in batch.boxes[i]]
                 record["landmarks"] = [[round(float(x), 2), round(float(y), 2)] for x, y in batch.landmarks[i]]
