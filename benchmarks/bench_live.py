@@ -180,7 +180,7 @@ def soak(videos: Path, work: Path, minutes: float) -> list[str]:
         (f / p[key]).is_file() for p in json.loads((f / "manifest.json").read_text())["faces"]
         for key in ("crop_file", "frame_file")) for f in folders)
     return ["| after | RSS MiB | open fds | threads | records |", "| --- | --- | --- | --- | --- |",
-            *(f"| {s[0] / 60:.0f} min | {s[1]:.1f} | {s[2]} | {s[3]} | {s[4]} |" for s in (samples[0], warm, end)),
+            *(f"| {s[0] / 60:.1f} min | {s[1]:.1f} | {s[2]} | {s[3]} | {s[4]} |" for s in (samples[0], warm, end)),
             "", f"RSS from {warm[0] / 60:.0f} min to the end: {100 * (end[1] - warm[1]) / warm[1]:+.1f}%; final picks emitted: "
             f"{len(finals)}, all on disk: {all(Path(f).is_file() for f in finals)}; person folders: {len(folders)}, "
             f"complete (manifest and every file it lists): {complete}"]

@@ -164,7 +164,8 @@ def test_persons_the_gallery_names_alike_are_one_person():
 
 def test_a_track_unseen_past_the_timeout_continues_only_by_likeness():
     """A live stream's analysis may skip to keyframes seconds apart: the same face continues its track,
-    another face at the same place does not, and a track unseen too long ends at the next frame."""
+    another face at the same place does not (nor, past place_gap, one that replaces a person at their
+    spot), and a track unseen too long ends at the next frame."""
     from fqselect.choose.persons import PersonTracker
     from fqselect.choose.topk import Candidate
     from fqselect.records import Pick
@@ -181,6 +182,11 @@ def test_a_track_unseen_past_the_timeout_continues_only_by_likeness():
         pick = Pick(source="s", frame=int(time * 10), time=time, bbox=[0, 0, 100, 100], landmarks=[], det_score=0.9,
                     quality=0.9, crop=crop)
         return Candidate(0.9, time, order=int(time * 1000), payload=pick)
+
+    replaced = PersonTracker(top=2, min_gap=0.0, min_quality=0.0, recognizer=Recognizer(), timeout=2.0, place_gap=1.0)
+    [first] = replaced.update([face(0.0, [1, 0, 0, 0])])
+    [second] = replaced.update([face(1.5, [0, 1, 0, 0])])  # 1.5 s later, the same spot, someone else
+    assert second is not first and replaced.active == [first, second]
 
     tracker = PersonTracker(top=2, min_gap=0.0, min_quality=0.0, recognizer=Recognizer(), timeout=1.0)
     [a] = tracker.update([face(0.0, [1, 0, 0, 0])])

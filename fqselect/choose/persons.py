@@ -96,9 +96,12 @@ class PersonTracker:
     them); `persons()` merges and ranks at the end. Faces are embedded only when needed (`embedded`)."""
 
     def __init__(self, top: int, min_gap: float, min_quality: float, recognizer, link_by_overlap: bool = True,
-                 timeout: float = TRACK_TIMEOUT):
+                 timeout: float = TRACK_TIMEOUT, place_gap: float | None = None):
         self.top, self.min_gap, self.min_quality = top, min_gap, min_quality
         self.timeout = timeout  # seconds a track may go unseen before it ends
+        # seconds unseen after which where a track's face was no longer links a face to it (only the face
+        # itself does): one person replacing another at the same spot is then two persons
+        self.place_gap = timeout if place_gap is None else place_gap
         self.link_by_overlap = link_by_overlap  # False: embed every face (the reference benchmarks compare with)
         self.recognizer = recognizer
         self.embed = Embedder(recognizer)
@@ -114,12 +117,12 @@ class PersonTracker:
         if not candidates:
             return []
         now = candidates[0].time
-        stale = [t for t in self.active if now - t.last_time > self.timeout]
-        recent = [t for t in self.active if t not in stale]
-        assigned = self._link_by_overlap(candidates, recent) if self.link_by_overlap else {}
-        # A track unseen for longer than the timeout continues only by the face itself (a live stream's
-        # analysis may skip to keyframes seconds apart); where it stands no longer counts.
-        for tracks, by_place in ((recent, True), (stale, False)):
+        near = [t for t in self.active if now - t.last_time <= self.place_gap]
+        away = [t for t in self.active if t not in near]
+        assigned = self._link_by_overlap(candidates, near) if self.link_by_overlap else {}
+        # A track unseen for longer than place_gap (or the timeout: a live stream's analysis may skip to
+        # keyframes seconds apart) continues only by the face itself; where it stood no longer counts.
+        for tracks, by_place in ((near, True), (away, False)):
             undecided = [i for i in range(len(candidates)) if i not in assigned]
             free = [t for t in tracks if t not in assigned.values()]
             if undecided and free:

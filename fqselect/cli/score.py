@@ -28,7 +28,7 @@ def score_command(
     jsonl: bool = typer.Option(False, "--jsonl", help="JSON lines even when stdout is a terminal (the default when piped)."),
     **values,
 ):
-    """Score every face in each image; one JSON object per face (path, quality, eyes_open, bbox, landmarks).
+    """Score every face in each image; one JSON object per face (path, quality, eyes_open, gaze, bbox, landmarks).
 
     Examples:
 

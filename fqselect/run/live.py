@@ -33,6 +33,8 @@ from .job import analyse_frame, finish_selection, set_calibration
 LIVE_WINDOW = 0.5  # seconds of stream whose sharpest frame is analysed (--window overrides): keeps the
 # delay from a person leaving to their record near --leave (docs/live.md)
 
+PLACE_WINDOWS = 2  # analysed windows a person may go unseen and still be linked by where their face was
+
 Emit = Callable[[dict], None]
 
 
@@ -54,11 +56,11 @@ class Watcher:
         self.gallery = self.models.gallery(options.gallery, options.match_threshold) if options.gallery else None
         self.reader = StreamReader(source, live.transport, live.timeout, live.follow, log)
         self.name = self.reader.name
+        self.window = options.window or LIVE_WINDOW
         self.tracker = PersonTracker(options.top, options.min_gap, options.min_quality, self.models.recognizer,
-                                     timeout=live.leave)
+                                     timeout=live.leave, place_gap=min(live.leave, PLACE_WINDOWS * self.window))
         self.ranker = SetRanker(options.eyes, set_calibration(options, self.models), self.tracker.embed,
                                 options.min_gap, self.models.eyes)
-        self.window = options.window or LIVE_WINDOW
         self.out = out / stream_folder_name(source) if out is not None else None
         self.numbers = itertools.count()
         self.person_numbers: dict[int, int] = {}  # id(track) -> the person's number on this stream
