@@ -1,6 +1,7 @@
 """The fast default video path against the thorough one (--exhaustive), on a generated group clip."""
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -133,7 +134,10 @@ def test_reading_ahead_starts_at_once_and_stops_on_close(group_clip):
     """The decoder runs ahead while the caller still loads models, and leaves no thread behind."""
     with open_input(str(group_clip), Options(exhaustive=True).sampling) as source:
         with ReadAhead(source.frames(), size=4) as frames:
-            frames._thread.join(timeout=30)  # not iterated yet: it blocks on its full queue
+            deadline = time.monotonic() + 30
+            while source.decoded < 5 and time.monotonic() < deadline:  # not iterated yet: it fills its queue
+                time.sleep(0.01)
+            time.sleep(0.5)  # and then blocks on it, decoding no further
             assert source.decoded == 5  # four frames queued, the fifth waiting for room
             assert next(iter(frames)).index == 0
         assert not frames._thread.is_alive()
