@@ -235,8 +235,8 @@ class LiveOptions:
                           LIVE, min=0.1)
     emit_every: float | None = option(None, "Also emit a running best shot of everyone in view this often "
                                       "(seconds; records say final: false).", LIVE, min=1.0)
-    timeout: float = option(10.0, "Seconds without a packet before the stream counts as stalled and is reopened.",
-                            LIVE, min=0.5)
+    timeout: float = option(10.0, "Seconds without a packet before the stream counts as stalled and is reopened "
+                            "(a --follow file that has not grown for this long is done).", LIVE, min=0.5)
     duration: float | None = option(None, "Stop after this many seconds (everyone in view is emitted).", LIVE, min=0.1)
     transport: str = option("tcp", "RTSP transport: tcp or udp.", LIVE, choices=TRANSPORTS)
     status_every: float = option(30.0, "Seconds between status lines on stderr (frames received, decoded, "
