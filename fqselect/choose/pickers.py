@@ -22,6 +22,14 @@ from .topk import Candidate, TopKSelector, separated_count, unblocked_stretches
 # face's quality also moves with small changes of pose and landmark placement between frames, which
 # sharpness does not see. Merits are log-odds, so the margin is one too (docs/benchmarks.md).
 REFINE_LOG_ODDS = 0.5
+# The pre-screen sends a window's sharpest frames to the detector, so a ranked face is the best of the
+# frames analysed, not of its moment: at the end the moments of the faces that could be the first pick
+# (this many seconds either side, every frame) are searched again near the face, and the network's best
+# of what is found judged in the face's place (docs/sets.md).
+POLISH_MOMENTS = 2
+POLISH_SECONDS = 0.15
+POLISH_FRAMES = 10
+POLISH_JUDGED = 2
 
 
 def refine_margin(quality: float) -> float:
@@ -75,9 +83,9 @@ class GapSearch(Protocol):
     def holding(self, times: list[float]) -> list[tuple[float, float]]:
         """The spans that hold one of these times."""
 
-    def windows(self, stretches: list[tuple[float, float]], keep: int | None = None) -> Iterator:
+    def windows(self, stretches: list[tuple[float, float]], keep: int | None = None, every_frame: bool = False) -> Iterator:
         """Each stretch decoded again as one window of its `keep` sharpest frames not analysed yet (None:
-        as many as a window of the first pass)."""
+        as many as a window of the first pass; `every_frame`: non-reference frames decoded too)."""
 
     def analyse(self, window) -> None:
         """A window analysed as any other (its faces offered to the picker)."""
@@ -96,8 +104,8 @@ class Picker(Protocol):
     def fill_gaps(self, search: GapSearch) -> None:
         """Fewer picks than asked for although pickable faces were seen: search what the gap left unseen."""
 
-    def finish(self) -> Selection:
-        """The picks."""
+    def finish(self, search: GapSearch | None = None) -> Selection:
+        """The picks; with `search` (a pre-screened video), the first pick's moment searched again."""
 
 
 class Sets(Protocol):
@@ -172,15 +180,39 @@ class TopKPicker:
             for window in search.windows(unblocked_stretches(search.spans, taken, self.min_gap)):
                 search.analyse(window)
 
-    def finish(self) -> Selection:
+    def finish(self, search: GapSearch | None = None) -> Selection:
         sets = self.sets.sets()
         size = max(self.k, self.ranker.shortlist_size(len(sets)))
         ranked = [c for faces in sets for c in self.ranker.rank(faces, size, self.k)]
         others = [c for faces in sets for c in faces if not any(c is r for r in ranked)]
+        if search is not None:
+            ranked = self.polish(ranked, search)
         picks = choose(ranked, others, self.k, self.min_gap, self.min_quality)
         embedded = self.ranker.embed.embedded if self.ranker.embed else 0
         return Selection([picks], embedded=embedded)
 
+    def polish(self, ranked: list[Candidate], search: GapSearch) -> list[Candidate]:
+        """The moments of the ranked faces that could be the first pick (at most POLISH_MOMENTS, within
+        REFINE_LOG_ODDS of the best) searched again, each face replaced by a better one of its moment where
+        one is found (`polished`)."""
+        order = sorted(ranked, key=Candidate.sort_key)[:POLISH_MOMENTS]
+        bar = order[0].merit - REFINE_LOG_ODDS if order else math.inf
+        better = {id(c): self.polished(c, search) for c in order if c.merit >= bar and c.ranked_in is not None}
+        return [better.get(id(c), c) for c in ranked]
+
+    def polished(self, face: Candidate, search: GapSearch) -> Candidate:
+        """Every frame around the face that its set did not rank, the sharpest searched near it; the
+        network's best of what is found judged in its place (`SetRanker.judge_in_place_of`). The best of
+        them if it scores higher, else the face."""
+        ranked_frames = face.ranked_in[0].frames
+        stretch = (max(0.0, face.time - POLISH_SECONDS), face.time + POLISH_SECONDS)
+        found = [other for window in search.windows([stretch], POLISH_FRAMES, every_frame=True) for frame in window.frames
+                 if frame.index not in ranked_frames for other in search.search_near(frame, [face])]
+        found = sorted((c for c in found if c.quality >= self.min_quality), key=Candidate.sort_key)[:POLISH_JUDGED]
+        if not found:
+            return face
+        best = self.ranker.judge_in_place_of(found, face)[0]
+        return best if best.merit > face.merit else face
 
 class PersonPicker:
     """Faces linked into persons (`PersonTracker`); each person's `k` best faces, ranked within the
@@ -220,7 +252,7 @@ class PersonPicker:
                 anchor = min(faces, key=lambda c: abs(c.time - window.frames[0].time))
                 self.tracker.refine(search.search_near(window.frames[0], [anchor]), [anchor], [track])
 
-    def finish(self) -> Selection:
+    def finish(self, search: GapSearch | None = None) -> Selection:
         persons = self.tracker.persons(self.gallery)
         for person in persons:
             pick_within(person, self.ranker, self.k, self.min_gap, self.min_quality, len(persons))

@@ -19,13 +19,14 @@ turns the shortlist's merits into the final ones and fills in each pick's `net_q
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from ..faces.align import face_region
 from ..faces.batch import FaceBatch
-from ..quality.agreement import MIN_SET, SetCalibration, agreement, logit, prior_weights, sigmoid
+from ..quality.agreement import MIN_SET, SetCalibration, agreement_in_place_of, centre_weights, logit, prior_weights, sigmoid
 from ..quality.eyes import eye_term, gaze_term
 from .topk import Candidate, greedy_picks
 
@@ -74,6 +75,18 @@ class Embedder:
     @property
     def match(self) -> float:
         return self.recognizer.points["match"]
+
+
+@dataclass
+class RankedSet:
+    """What a set's ranking measured, kept on each ranked face to judge faces found later against the set:
+    the frames its faces came from, how the eyes counted, and where set-aware the unit embeddings and each
+    face's weight in the centre (no candidate is held: a live watcher's emitted persons are freed at once)."""
+
+    frames: frozenset
+    eyes: str
+    embeddings: np.ndarray | None = None
+    weights: np.ndarray | None = None
 
 
 class SetRanker:
@@ -128,23 +141,44 @@ class SetRanker:
         """The set's shortlist, each candidate's merit and pick fields final; best first."""
         shortlist = self.shortlist(candidates, size, k) if self.set_aware else list(candidates)
         measure_eyes(shortlist, self.eye_model)
-        net = np.array([c.net for c in shortlist])
-        z = score = logit(net)
-        agreed = None
+        ranked = RankedSet(frozenset(c.payload.frame for c in shortlist), self.eyes if self.eyes_readable(shortlist) else "any")
         if self.set_aware and len(shortlist) >= MIN_SET:
-            agreed = agreement(self.embed(shortlist), net, self.embed.match)
-            z = self.calibration.log_odds(net, agreed)
-            score = logit(net) + self.calibration.evidence(agreed)
-        eyes = self.eyes if self.eyes_readable(shortlist) else "any"
+            ranked.embeddings = self.embed(shortlist).astype(np.float64)
+            ranked.weights = centre_weights(ranked.embeddings, np.array([c.net for c in shortlist]), self.embed.match)
         for i, candidate in enumerate(shortlist):
-            pick = candidate.payload
-            candidate.merit = float(score[i] + self.eye_terms(pick, eyes))
-            candidate.quality = float(sigmoid(z[i]))
-            pick.quality = round(candidate.quality, 4)
-            pick.agreement = None if agreed is None else round(float(agreed[i]), 4)
-            pick.set_faces = None if agreed is None else len(shortlist)
-            pick.score = round(candidate.merit, 3)
+            agreed = None if ranked.weights is None else agreement_in_place_of(ranked.embeddings[i], i, ranked.embeddings,
+                                                                               ranked.weights)
+            self._judge(candidate, agreed, ranked)
+            candidate.ranked_in = (ranked, i)
         return sorted(shortlist, key=Candidate.sort_key)
+
+    def _judge(self, candidate: Candidate, agreed: float | None, ranked: RankedSet) -> None:
+        """The candidate's final merit and pick fields, given its agreement within its set (None: none)."""
+        pick, net = candidate.payload, logit(candidate.net)
+        z = score = net
+        if agreed is not None:
+            z = self.calibration.a * net + float(self.calibration.evidence(agreed))
+            score = net + float(self.calibration.evidence(agreed))
+        candidate.merit = float(score + self.eye_terms(pick, ranked.eyes))
+        candidate.quality = float(sigmoid(z))
+        pick.quality = round(candidate.quality, 4)
+        pick.agreement = None if agreed is None else round(float(agreed), 4)
+        pick.set_faces = None if agreed is None else len(ranked.weights)
+        pick.score = round(candidate.merit, 3)
+
+    def judge_in_place_of(self, found: list[Candidate], ranked_face: Candidate) -> list[Candidate]:
+        """Faces found after the ranking (other frames of a ranked face's moment), each judged as if it
+        stood in the set in place of that face: its agreement with the set's other faces, its eyes. Best
+        first."""
+        ranked, i = ranked_face.ranked_in
+        measure_eyes(found, self.eye_model)
+        if ranked.weights is not None:
+            embeddings = self.embed(found).astype(np.float64)
+        for j, candidate in enumerate(found):
+            agreed = None if ranked.weights is None else agreement_in_place_of(embeddings[j], i, ranked.embeddings,
+                                                                               ranked.weights)
+            self._judge(candidate, agreed, ranked)
+        return sorted(found, key=Candidate.sort_key)
 
 
 EmbedFn = Callable[[list[Candidate]], np.ndarray]

@@ -20,6 +20,7 @@ class Candidate:
     payload: Any = field(default=None, compare=False)
     quality: float | None = None  # what --min-quality bounds (None: the merit itself)
     net: float | None = None  # the quality network's score, unrounded (None: the quality)
+    ranked_in: Any = field(default=None, compare=False, repr=False)  # its set's ranking and its place in it
 
     def __post_init__(self):
         if self.quality is None:

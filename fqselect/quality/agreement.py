@@ -52,11 +52,20 @@ def agreement(embeddings: np.ndarray, net_quality: np.ndarray, match: float) -> 
     if len(embeddings) < MIN_SET:
         return None
     embeddings = np.asarray(embeddings, np.float64)
-    weights = robust_weights(embeddings, prior_weights(net_quality), match)
-    total = weights @ embeddings
-    others = total[None, :] - weights[:, None] * embeddings  # each face's centre without itself
-    others /= np.linalg.norm(others, axis=1, keepdims=True) + 1e-12
-    return np.einsum("ij,ij->i", embeddings, others)
+    weights = centre_weights(embeddings, net_quality, match)
+    return np.array([agreement_in_place_of(e, i, embeddings, weights) for i, e in enumerate(embeddings)])
+
+
+def centre_weights(embeddings: np.ndarray, net_quality: np.ndarray, match: float) -> np.ndarray:
+    """Each face's weight in the person's centre (`robust_weights` from `prior_weights`)."""
+    return robust_weights(np.asarray(embeddings, np.float64), prior_weights(net_quality), match)
+
+
+def agreement_in_place_of(embedding: np.ndarray, i: int, embeddings: np.ndarray, weights: np.ndarray) -> float:
+    """The cosine of a unit embedding to the centre of a set's faces other than face i (`weights`: each
+    face's weight in the centre): face i's own agreement, or that of another face standing in for it."""
+    centre = weights @ embeddings - weights[i] * embeddings[i]
+    return float(np.dot(embedding, centre) / (np.linalg.norm(centre) + 1e-12))
 
 
 def logit(q) -> np.ndarray:

@@ -89,7 +89,7 @@ def _analyse(source: InputSource, options: Options, result: InputResult, progres
     result.warnings.extend(reader.warnings)
     if result.faces_seen == 0:
         raise NoFaceError(source.path)
-    _finish(picker, options, models, result)
+    finish_selection(picker.finish(job if fills_gaps else None), options, models, result)
     if not result.picks:
         raise NoFaceError(source.path, f"no face reached --min-quality {options.min_quality}")
     if not options.per_person and len(result.picks) < options.top:
@@ -248,12 +248,16 @@ class Job:
     def holding(self, times: list[float]) -> list[tuple[float, float]]:
         return self.pickable.holding(times)
 
-    def windows(self, stretches: list[tuple[float, float]], keep: int | None = None) -> Iterator[Window]:
+    def windows(self, stretches: list[tuple[float, float]], keep: int | None = None,
+                every_frame: bool = False) -> Iterator[Window]:
         """Each stretch of the video decoded again as one window of its `keep` sharpest frames not analysed
-        yet. A file that fails now only ends them: the picks it gave stand."""
+        yet (`every_frame`: the non-reference frames the pre-screen leaves out decoded too). A file that
+        fails now only ends them: the picks it gave stand."""
         analysed = self.pickable.analysed
+        prescreen = self.options.sampling.prescreen and not every_frame
         for start, end in stretches:
-            sampling = replace(self.options.sampling, start=max(0.0, start - FRAME_TIME_SLACK), end=end + FRAME_TIME_SLACK)
+            sampling = replace(self.options.sampling, start=max(0.0, start - FRAME_TIME_SLACK), end=end + FRAME_TIME_SLACK,
+                               prescreen=prescreen)
             try:
                 with open_input(self.path, sampling) as source:
                     frames = (f for f in source.frames() if f.index not in analysed)
@@ -297,10 +301,6 @@ def analyse_frame(frame: Frame, models: ModelBundle, min_face: int = 0, regions:
         )
         for i in range(len(faces))
     ]
-
-
-def _finish(picker: Picker, options: Options, models: ModelBundle, result: InputResult) -> None:
-    finish_selection(picker.finish(), options, models, result)
 
 
 def finish_selection(selection: Selection, options: Options, models: ModelBundle, result: InputResult) -> None:
