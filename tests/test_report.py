@@ -3,6 +3,7 @@ rendered by a real headless browser (Debian's Chromium; skipped where it is not 
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -98,3 +99,13 @@ def test_the_page_says_what_ran_and_links_every_image_to_its_file(report_run):
     links = re.findall(r"<a href='([^']+)'", page)
     assert images and all(image in links for image in images)  # each image opens its full-size file
     assert "0.999" in page and "0 s" in page  # the quality strip's axes are labelled
+
+
+def test_the_index_shows_the_first_picks_score_and_quality(report_run):
+    """The index's "first pick" is the rank-1 pick's ranking score and quality (it once showed the best
+    quality of any pick, which rank 1 need not have)."""
+    page = (report_run / "report.html").read_text()
+    manifest = json.loads((report_run / "example" / "manifest.json").read_text())
+    first = manifest["faces"][0]
+    assert first["rank"] == 1
+    assert f"data-label='first pick'>{first['score']:.2f}, {first['quality']:.3f}</td>" in page

@@ -7,13 +7,13 @@ from pathlib import Path
 import typer
 
 from ..errors import UsageError
-from .app import app
+from .app import PlainUsage, app
 from .render import note
 
 
-@app.command("report", epilog="Exit codes: 0 the report was written; 2 usage error (no such folder, no manifest in it).")
+@app.command("report", cls=PlainUsage, epilog="Exit codes: 0 the report was written; 2 usage error (no such folder, no manifest in it).")
 def report_command(
-    out: Path = typer.Argument(..., help="An --out folder of earlier runs."),
+    out: Path = typer.Argument(..., metavar="OUT", help="An --out folder of earlier runs."),
     sheet_only: bool = typer.Option(False, "--sheet-only", help="Only contact_sheet.png, no report.html."),
 ):
     """Rebuild report.html and contact_sheet.png of an --out folder from its manifests (after --resume runs too).

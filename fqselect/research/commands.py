@@ -9,6 +9,7 @@ from typing import List, Optional
 
 import typer
 
+from ..cli.app import PlainUsage
 from ..cli.render import note, progress_bar
 from ..errors import UsageError
 from . import (
@@ -26,10 +27,10 @@ from . import (
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
 
-@app.command("eval", epilog="Needs the \\[eval] extra for plots and dlib, and an identity-labelled folder (<identity>/<images>); "
+@app.command("eval", cls=PlainUsage, epilog="Needs the \\[eval] extra for plots and dlib, and an identity-labelled folder (<identity>/<images>); "
                                 "embeddings are cached under ~/.cache/fqselect. Exit codes: 0 done; 2 usage error.")
 def eval_command(
-    dataset: Path = typer.Argument(..., help="A folder laid out as <identity>/<images>."),
+    dataset: Path = typer.Argument(..., metavar="FOLDER", help="A folder laid out as <identity>/<images>."),
     people: Optional[Path] = typer.Option(None, "--people", help="Only these identities (LFW people list such as peopleDevTest.txt, or one name per line)."),
     out: Path = typer.Option(Path("eval"), "--out", "-o", help="Folder for results.md, results.json, edc.png, tar.png."),
     scorers: Optional[str] = typer.Option(None, "--scorers", help="Comma-separated scorers (default: every baseline and every network in zoo/weights/)."),
