@@ -3,10 +3,12 @@
     python benchmarks/bench_against.py --before 2ba9843 [--rounds 5] [--seconds 60] [--out PATH]
 
 B is checked out into a temporary git worktree. Every command runs as `python -m fqselect ...` with its
-checkout as the working directory, so each imports its own package; after one warm-up run each, the
+checkout as the working directory, so each imports its own package, compiled to bytecode as an install
+leaves it; after one warm-up run each, the
 rounds alternate A B A B. Inputs: the six-face group clip of examples/make_example.make_group_clip
 (`--seconds` long, 25 fps) as H.264 with B-frames, IP-camera H.264 and HEVC at 1280×720 and H.264 at
-1920×1080, and a folder of 20 photos of one CelebA identity (../shared/data/celeba). Also `--per-person`
+1920×1080, the one-face clip of make_example.make_clip as long, and a folder of 20 photos of one CelebA
+identity (../shared/data/celeba). Also `--per-person`
 against the default on the H.264 720p clip (A alone) and `fqselect --help`. Reported: median wall
 seconds, the median of the rounds' A/B ratios (this VM's spread is about ±0.1), peak RSS.
 """
@@ -14,6 +16,7 @@ seconds, the median of the rounds' A/B ratios (this VM's spread is about ±0.1),
 from __future__ import annotations
 
 import argparse
+import compileall
 import datetime
 import statistics
 import subprocess
@@ -79,12 +82,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work, before = Path(tmp), Path(tmp) / "before"
         subprocess.run(["git", "worktree", "add", "--detach", "-q", str(before), args.before], cwd=ROOT, check=True)
+        for checkout in (ROOT, before):  # as an install leaves them (this VM sets PYTHONDONTWRITEBYTECODE)
+            compileall.compile_dir(checkout / "fqselect", quiet=1)
         try:
             inputs = []
             for name, encoding, size in CLIPS:
                 clip = work / f"{encoding}_{size[1]}p.mp4"
                 make.make_group_clip(clip, size, args.seconds * 25, encoding=encoding)
                 inputs.append((f"{args.seconds}-s six-face group clip, {name}", (str(clip), *COMMAND)))
+            one = work / "one_face.mp4"
+            make.make_clip(one, fps=25, seconds=args.seconds / 8)
+            inputs.append((f"{args.seconds}-s one-face clip (make_clip, eight degradations)", (str(one), *COMMAND)))
             folder = photo_folder(args.shared, work)
             if folder:
                 inputs.append((f"a folder of {FOLDER_PHOTOS} CelebA photos of one person", (str(folder), *COMMAND)))

@@ -42,6 +42,13 @@ def default_threads() -> int:
     return _env_count("FQSELECT_THREADS") or max(1, usable_cores() - 1)
 
 
+def recognizer_threads() -> int:
+    """Threads for the recogniser's session: FQSELECT_THREADS, else every usable core. It embeds mostly
+    at the end of an input, once decoding is over (the set ranking's shortlist, the persons' templates),
+    when a one-thread session would leave a core idle (docs/benchmarks.md)."""
+    return _env_count("FQSELECT_THREADS") or usable_cores()
+
+
 def decoder_threads(frame_pixels: int = 0, threading_from: int = FRAME_THREADING_MIN_PIXELS) -> int:
     """FFmpeg threads for decoding frames of this many pixels: FQSELECT_DECODER_THREADS, else the cores
     onnxruntime sessions leave free, and two wherever there are two cores for frames of `threading_from`

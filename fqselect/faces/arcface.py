@@ -7,6 +7,7 @@ import numpy as np
 from ..errors import UsageError
 from ..zoo.files import model_pack_file
 from ..zoo.registry import register_model
+from ..cores import recognizer_threads
 from ..zoo.sessions import create_session
 from .recognize import normalised
 
@@ -27,7 +28,7 @@ class ArcFaceRecognizer:
         from insightface.model_zoo import ArcFaceONNX
 
         path = _pack_recognizer(pack)
-        self.model = ArcFaceONNX(model_file=str(path), session=create_session(path))
+        self.model = ArcFaceONNX(model_file=str(path), session=create_session(path, recognizer_threads()))
         self.name = f"arcface:{path.parent.name}/{path.stem}"
 
     def embed(self, crops: np.ndarray) -> np.ndarray:

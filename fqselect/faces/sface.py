@@ -13,6 +13,7 @@ import numpy as np
 from ..errors import UsageError
 from ..zoo.files import cache_dir, packaged_model
 from ..zoo.registry import register_model
+from ..cores import recognizer_threads
 from ..zoo.sessions import create_session
 from .recognize import batched, normalised
 
@@ -102,7 +103,7 @@ class SFaceRecognizer:
     batch_size = 1  # on the CPU, larger batches cost more per face (docs/benchmarks.md)
 
     def __init__(self):
-        self.session = create_session(repaired_sface())
+        self.session = create_session(repaired_sface(), recognizer_threads())
         self.input_name = self.session.get_inputs()[0].name
 
     def embed(self, crops: np.ndarray) -> np.ndarray:
