@@ -74,6 +74,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--help-only", action="store_true", help="time `fqselect --help` alone")
     args = parser.parse_args()
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
     dirty = " with uncommitted changes" if subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=ROOT).returncode else ""
@@ -86,14 +87,15 @@ def main() -> None:
             compileall.compile_dir(checkout / "fqselect", quiet=1)
         try:
             inputs = []
-            for name, encoding, size in CLIPS:
+            for name, encoding, size in () if args.help_only else CLIPS:
                 clip = work / f"{encoding}_{size[1]}p.mp4"
                 make.make_group_clip(clip, size, args.seconds * 25, encoding=encoding)
                 inputs.append((f"{args.seconds}-s six-face group clip, {name}", (str(clip), *COMMAND)))
-            one = work / "one_face.mp4"
-            make.make_clip(one, fps=25, seconds=args.seconds / 8)
-            inputs.append((f"{args.seconds}-s one-face clip (make_clip, eight degradations)", (str(one), *COMMAND)))
-            folder = photo_folder(args.shared, work)
+            if not args.help_only:
+                one = work / "one_face.mp4"
+                make.make_clip(one, fps=25, seconds=args.seconds / 8)
+                inputs.append((f"{args.seconds}-s one-face clip (make_clip, eight degradations)", (str(one), *COMMAND)))
+            folder = None if args.help_only else photo_folder(args.shared, work)
             if folder:
                 inputs.append((f"a folder of {FOLDER_PHOTOS} CelebA photos of one person", (str(folder), *COMMAND)))
             inputs.append(("`fqselect --help`", ("--help",)))
@@ -101,11 +103,14 @@ def main() -> None:
                 a_s, b_s, ratio, a_mib, b_mib = paired((ROOT, command), (before, command), args.rounds)
                 rows.append(f"| {name} | {args.rounds} | {a_s:.3f} | {b_s:.3f} | {ratio:.2f} | {a_mib} / {b_mib} |")
                 print(rows[-1], flush=True)
-            clip = inputs[0][1][0]
-            per_person, default, ratio, *_ = paired((ROOT, (clip, *COMMAND, "--per-person")), (ROOT, (clip, *COMMAND)), args.rounds)
-            extra = (f"`--per-person` against the default, both of A, on the H.264 720p clip: {per_person:.3f} against "
-                     f"{default:.3f} s, {ratio:.2f}× ({args.rounds} pairs).")
-            print(extra)
+            extra = ""
+            if not args.help_only:
+                clip = inputs[0][1][0]
+                per_person, default, ratio, *_ = paired((ROOT, (clip, *COMMAND, "--per-person")), (ROOT, (clip, *COMMAND)),
+                                                        args.rounds)
+                extra = (f"`--per-person` against the default, both of A, on the H.264 720p clip: {per_person:.3f} against "
+                         f"{default:.3f} s, {ratio:.2f}× ({args.rounds} pairs).")
+                print(extra)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=ROOT)
     text = "\n".join([

@@ -5,6 +5,7 @@ is written once and every command that offers an option offers it alike."""
 from __future__ import annotations
 
 import enum
+import functools
 import inspect
 import typing
 from typing import Callable, Optional
@@ -16,9 +17,15 @@ from ..options import LiveOptions, Options, RunOptions, settings
 SOURCES = (Options, RunOptions, LiveOptions)
 
 
+@functools.cache
+def _type_hints(cls) -> dict:
+    """The class's field types, evaluated once (each evaluation compiles every annotation: `--help` pays it)."""
+    return typing.get_type_hints(cls)
+
+
 def _hint(cls, name: str):
     """The field's type as typer reads it (`X | None` as Optional[X])."""
-    hint = typing.get_type_hints(cls)[name]
+    hint = _type_hints(cls)[name]
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     return Optional[args[0]] if len(args) == 1 and type(None) in typing.get_args(hint) else hint
 
