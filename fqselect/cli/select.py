@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from ..errors import UsageError
 from ..options import DEFAULT_NETWORK, split_values
-from ..records import InputResult
 from .app import EXIT_CODES_HELP, Interrupted, PlainUsage, app, exit_code
 from .inputs import expand_inputs, limit_image_pixels
 from .options import ANALYSIS, LIVE, RUN, plain, with_options
@@ -23,6 +23,9 @@ from .render import (
     summary,
     warn,
 )
+
+if TYPE_CHECKING:  # the records load with the first run, not with `--help`
+    from ..records import InputResult
 
 
 @app.command("select", epilog=EXIT_CODES_HELP, cls=PlainUsage)
