@@ -149,7 +149,7 @@ def _discover_networks() -> list[ModelInfo]:
         except UsageError:
             card = {}  # listed; choosing it reports the broken card (scorer_name checks it)
         found.append(ModelInfo("scorer", name, str(card.get("version", "1")), partial(NetworkScorer.from_weights, path),
-                               source="fqselect/weights (this project's network)",
+                               source="fqselect/zoo/weights (this project's network)",
                                info={"input": card.get("preprocessing", {}), "params": card.get("params"),
                                      "calibrated": bool(card.get("calibration"))}))
     return found
