@@ -45,7 +45,7 @@ def default_threads() -> int:
 def recognizer_threads() -> int:
     """Threads for the recogniser's session: FQSELECT_THREADS, else every usable core. It embeds mostly
     at the end of an input, once decoding is over (the set ranking's shortlist, the persons' templates),
-    when a one-thread session would leave a core idle (docs/benchmarks.md)."""
+    when a one-thread session would leave a core idle (docs/sets.md)."""
     return _env_count("FQSELECT_THREADS") or usable_cores()
 
 

@@ -105,7 +105,8 @@ class Picker(Protocol):
         """Fewer picks than asked for although pickable faces were seen: search what the gap left unseen."""
 
     def finish(self, search: GapSearch | None = None) -> Selection:
-        """The picks; with `search` (a pre-screened video), the first pick's moment searched again."""
+        """The picks; with `search` (a pre-screened video), the moments that could give the first pick
+        searched again."""
 
 
 class Sets(Protocol):
@@ -213,6 +214,7 @@ class TopKPicker:
             return face
         best = self.ranker.judge_in_place_of(found, face)[0]
         return best if best.merit > face.merit else face
+
 
 class PersonPicker:
     """Faces linked into persons (`PersonTracker`); each person's `k` best faces, ranked within the

@@ -154,10 +154,10 @@ class SetRanker:
 
     def _judge(self, candidate: Candidate, agreed: float | None, ranked: RankedSet) -> None:
         """The candidate's final merit and pick fields, given its agreement within its set (None: none)."""
-        pick, net = candidate.payload, logit(candidate.net)
+        pick, net = candidate.payload, float(logit(candidate.net))
         z = score = net
         if agreed is not None:
-            z = self.calibration.a * net + float(self.calibration.evidence(agreed))
+            z = float(self.calibration.log_odds(candidate.net, agreed))
             score = net + float(self.calibration.evidence(agreed))
         candidate.merit = float(score + self.eye_terms(pick, ranked.eyes))
         candidate.quality = float(sigmoid(z))

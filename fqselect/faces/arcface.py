@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..cores import recognizer_threads
 from ..errors import UsageError
 from ..zoo.files import model_pack_file
 from ..zoo.registry import register_model
-from ..cores import recognizer_threads
 from ..zoo.sessions import create_session
 from .recognize import normalised
 

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..cores import recognizer_threads
 from ..errors import UsageError
 from ..zoo.files import cache_dir, packaged_model
 from ..zoo.registry import register_model
-from ..cores import recognizer_threads
 from ..zoo.sessions import create_session
 from .recognize import batched, normalised
 
