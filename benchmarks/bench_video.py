@@ -13,8 +13,9 @@ camera makes it, no B-frames and a keyframe a second; HEVC with x265's defaults)
   medians over `--rounds` rounds of back-to-back runs (on a shared 2-core VM single runs vary by ±20%),
   with the command's peak RSS;
 - in-process (models loaded, as a batch worker runs): the default path's fps and ratio (median of
-  paired runs), frames judged a second (pictures the pre-screen looked at), and top-1 quality of the
-  default path and of --keyframes against --exhaustive (every frame through the detector).
+  paired runs), frames judged a second (pictures the pre-screen looked at), and the first pick's score
+  (what picks are ranked by; its quality where there is no score) of the default path and of --keyframes
+  against --exhaustive (every frame through the detector).
 The real clips are 3–34 s long, so for them only the in-process figures are given (a whole command on a
 3-s clip measures start-up). Peak RSS of the whole command is also measured on a 1- and a 10-minute clip.
 """
@@ -124,7 +125,11 @@ def paired_pipeline(path: Path, rounds: int) -> tuple[float, float, object]:
 
 
 def top1(result) -> float:
-    return result.picks[0].quality if result.picks else float("nan")
+    """The first pick's score (what the picks are ranked by: log-odds), its quality where it has none."""
+    if not result.picks:
+        return float("nan")
+    first = result.picks[0]
+    return first.score if first.score is not None else first.quality
 
 
 def measure_clip(name: str, path: Path, rounds: int, command: bool) -> str:
@@ -164,7 +169,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="fqvideo-"))
     lines = [
         "| clip | frames | decode-only fps: OpenCV / PyAV (no conversion) | default fps (in-process) | **ratio** | "
-        "frames judged a second | top-1 quality default / exhaustive | `--keyframes` fps (in-process) | ratio | "
+        "frames judged a second | top-1 score default / exhaustive | `--keyframes` fps (in-process) | ratio | "
         "top-1 `--keyframes` | `--top 3` fps (command) | **ratio** | `--keyframes` fps (command) | **ratio** | peak RSS (command) |",
         "| --- " * 15 + "|",
     ]
