@@ -88,6 +88,11 @@ class RankedSet:
     embeddings: np.ndarray | None = None
     weights: np.ndarray | None = None
 
+    def agreement(self, embedding: np.ndarray | None, i: int) -> float | None:
+        """The agreement of a face standing as face i of the set (face i itself, or another frame of its
+        moment), None where the set has no centre."""
+        return None if self.weights is None else agreement_in_place_of(embedding, i, self.embeddings, self.weights)
+
 
 class SetRanker:
     """Ranks each set's candidates: with a set calibration and a recogniser, by network, agreement and
@@ -146,9 +151,7 @@ class SetRanker:
             ranked.embeddings = self.embed(shortlist).astype(np.float64)
             ranked.weights = centre_weights(ranked.embeddings, np.array([c.net for c in shortlist]), self.embed.match)
         for i, candidate in enumerate(shortlist):
-            agreed = None if ranked.weights is None else agreement_in_place_of(ranked.embeddings[i], i, ranked.embeddings,
-                                                                               ranked.weights)
-            self._judge(candidate, agreed, ranked)
+            self._judge(candidate, ranked.agreement(None if ranked.embeddings is None else ranked.embeddings[i], i), ranked)
             candidate.ranked_in = (ranked, i)
         return sorted(shortlist, key=Candidate.sort_key)
 
@@ -172,12 +175,9 @@ class SetRanker:
         first."""
         ranked, i = ranked_face.ranked_in
         measure_eyes(found, self.eye_model)
-        if ranked.weights is not None:
-            embeddings = self.embed(found).astype(np.float64)
-        for j, candidate in enumerate(found):
-            agreed = None if ranked.weights is None else agreement_in_place_of(embeddings[j], i, ranked.embeddings,
-                                                                               ranked.weights)
-            self._judge(candidate, agreed, ranked)
+        embeddings = self.embed(found).astype(np.float64) if ranked.weights is not None else [None] * len(found)
+        for candidate, embedding in zip(found, embeddings):
+            self._judge(candidate, ranked.agreement(embedding, i), ranked)
         return sorted(found, key=Candidate.sort_key)
 
 

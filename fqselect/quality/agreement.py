@@ -53,7 +53,9 @@ def agreement(embeddings: np.ndarray, net_quality: np.ndarray, match: float) -> 
         return None
     embeddings = np.asarray(embeddings, np.float64)
     weights = centre_weights(embeddings, net_quality, match)
-    return np.array([agreement_in_place_of(e, i, embeddings, weights) for i, e in enumerate(embeddings)])
+    others = (weights @ embeddings)[None, :] - weights[:, None] * embeddings  # each face's centre without itself
+    others /= np.linalg.norm(others, axis=1, keepdims=True) + 1e-12
+    return np.einsum("ij,ij->i", embeddings, others)
 
 
 def centre_weights(embeddings: np.ndarray, net_quality: np.ndarray, match: float) -> np.ndarray:
