@@ -42,10 +42,10 @@ def default_threads() -> int:
     return _env_count("FQSELECT_THREADS") or max(1, usable_cores() - 1)
 
 
-def recognizer_threads() -> int:
-    """Threads for the recogniser's session: FQSELECT_THREADS, else every usable core. It embeds mostly
-    at the end of an input, once decoding is over (the set ranking's shortlist, the persons' templates),
-    when a one-thread session would leave a core idle (docs/sets.md)."""
+def ranking_threads() -> int:
+    """Threads for the sessions of the set ranking (the recogniser, the eye model): FQSELECT_THREADS, else
+    every usable core. They run mostly at the end of an input, once decoding is over (the ranked faces'
+    embeddings and eyes), when a one-thread session would leave a core idle (docs/sets.md)."""
     return _env_count("FQSELECT_THREADS") or usable_cores()
 
 

@@ -11,6 +11,10 @@ if TYPE_CHECKING:
 
 
 
+FRAME_JPEG_QUALITY = 95  # the picks' frames as written, and held frames compressed to save memory
+PATCH_MARGIN = 0.5  # a compressed frame keeps this share of the face box's side around the face
+
+
 @dataclass
 class Pick:
     """One selected face. `record()` is its JSON form (manifest entries and --jsonl lines)."""
@@ -41,6 +45,11 @@ class Pick:
     crop: np.ndarray | None = field(default=None, repr=False)
     embedding: np.ndarray | None = field(default=None, repr=False)
     captured_at: str | None = None  # a live stream's: when its frame arrived (ISO 8601, UTC)
+    # A held face's frame compressed to save memory (`compress_frame`): the frame as the output's JPEG, and
+    # the pixels around the face (the eye model's input) with their top-left corner in the frame.
+    frame_jpeg: bytes | None = field(default=None, repr=False)
+    patch: np.ndarray | None = field(default=None, repr=False)
+    patch_origin: tuple[int, int] = (0, 0)
 
     RECORD_FIELDS = ("source", "frame", "time", "frame_size", "bbox", "landmarks", "det_score", "quality", "net_quality",
                      "agreement", "set_faces", "eyes_open", "gaze", "score", "rank", "scorer", "scorer_version", "frame_file",
@@ -49,8 +58,30 @@ class Pick:
     @classmethod
     def from_record(cls, record: dict) -> "Pick":
         """A pick from its JSON record (a manifest's `faces` entry): no pixels, no embedding."""
-        names = {f.name for f in fields(cls)} - {"image", "crop", "embedding"}
+        names = {f.name for f in fields(cls)} - {"image", "crop", "embedding", "frame_jpeg", "patch", "patch_origin"}
         return cls(**{key: value for key, value in record.items() if key in names})
+
+    def compress_frame(self, jpeg: bytes) -> None:
+        """Keep the frame as `jpeg` (its encoding, shared by the faces of one frame) and the pixels around
+        the face, not the decoded frame."""
+        if self.image is None:
+            return
+        x1, y1, x2, y2 = self.bbox
+        margin = max(x2 - x1, y2 - y1) * PATCH_MARGIN
+        height, width = self.image.shape[:2]
+        left, top = max(0, int(x1 - margin)), max(0, int(y1 - margin))
+        right, bottom = min(width, int(x2 + margin) + 1), min(height, int(y2 + margin) + 1)
+        self.patch, self.patch_origin = self.image[top:bottom, left:right].copy(), (left, top)
+        self.frame_jpeg, self.image = jpeg, None
+
+    def frame_image(self) -> np.ndarray | None:
+        """The frame, decoded again where it was compressed."""
+        if self.image is None and self.frame_jpeg is not None:
+            import cv2
+            import numpy as np
+
+            return cv2.imdecode(np.frombuffer(self.frame_jpeg, np.uint8), cv2.IMREAD_COLOR)
+        return self.image
 
     def record(self) -> dict:
         record = {name: getattr(self, name) for name in self.RECORD_FIELDS}
@@ -75,6 +106,28 @@ class Person:
     identity: str | None = None
     similarity: float | None = None
     timeline: list = field(default_factory=list)  # (time, quality) of its faces in frames searched whole
+
+    def compress_frame(self, jpeg: bytes) -> None:
+        """Keep the frame as `jpeg` (its encoding, shared by the faces of one frame) and the pixels around
+        the face, not the decoded frame."""
+        if self.image is None:
+            return
+        x1, y1, x2, y2 = self.bbox
+        margin = max(x2 - x1, y2 - y1) * PATCH_MARGIN
+        height, width = self.image.shape[:2]
+        left, top = max(0, int(x1 - margin)), max(0, int(y1 - margin))
+        right, bottom = min(width, int(x2 + margin) + 1), min(height, int(y2 + margin) + 1)
+        self.patch, self.patch_origin = self.image[top:bottom, left:right].copy(), (left, top)
+        self.frame_jpeg, self.image = jpeg, None
+
+    def frame_image(self) -> np.ndarray | None:
+        """The frame, decoded again where it was compressed."""
+        if self.image is None and self.frame_jpeg is not None:
+            import cv2
+            import numpy as np
+
+            return cv2.imdecode(np.frombuffer(self.frame_jpeg, np.uint8), cv2.IMREAD_COLOR)
+        return self.image
 
     def record(self) -> dict:
         record = {"id": self.id, "faces_seen": self.faces_seen, "first_time": round(self.first_time, 3),
@@ -117,7 +170,7 @@ class InputResult:
         """Forget the picks' frames and crops once they are written or reported: a batch of thousands
         of inputs keeps only their records, so memory does not grow with the number of inputs."""
         for pick in self.picks:
-            pick.image = pick.crop = None
+            pick.image = pick.crop = pick.frame_jpeg = pick.patch = None
 
 
 Progress = Callable[[int, int | None], None]  # (frames analysed so far, frames planned or None)

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from ..faces.recognize import quality_weighted_mean
-from ..records import Person
+from ..records import FRAME_JPEG_QUALITY, Person
 from .ranking import SHORTLIST, SHORTLIST_GAP_SHARE, Embedder
 from .topk import Candidate, TopKSelector, greedy_picks
 
@@ -36,6 +37,10 @@ LINK_SOLID_IOU = 0.5  # a box overlapping one track's this much, with no rival a
 TRACK_TIMEOUT = 2.0  # seconds without a face before a track ends
 TEMPLATE_FACES = 3  # a track's best whole-frame faces that make its template
 MERGE_MAX_OVERLAP = 1.0  # seconds two tracks may both have a face in the same frames and still be one person
+POOL_SLACK = 4  # faces a track's shortlist pool holds beyond those that could still matter (each holds its frame)
+# Bytes of decoded frames the tracks' faces may hold; beyond it the frames of the weakest faces are held
+# compressed (as the output's JPEG, and the pixels around the face), so memory stays flat with video length.
+FRAME_BUDGET = 96 * 2**20
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -53,7 +58,8 @@ class Track:
     selector: TopKSelector  # its k best faces by the streaming merit: what refinement and gap filling ask
     pool: TopKSelector  # its SHORTLIST best: what its person's final ranking chooses among
     first: Candidate  # its first face of a whole frame (ids follow first appearance)
-    last: Candidate  # its latest face (box, and crop to embed when linking needs it)
+    last: Candidate  # its latest face (its box)
+    known: Candidate | None = None  # its latest face embedded: what linking by likeness compares with
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))  # box corners, pixels/s
     best: TopKSelector = field(default_factory=lambda: TopKSelector(TEMPLATE_FACES))  # template faces
     frames: dict[int, float] = field(default_factory=dict)  # whole frames with a face of it: index -> time
@@ -81,6 +87,8 @@ class Track:
         self.selector.offer(candidate)
         self.pool.offer(candidate)
         self.faces_seen += 1
+        if candidate.payload.embedding is not None:
+            self.known = candidate
         if whole_frame:
             self.best.offer(candidate)
             self.frames[candidate.payload.frame] = candidate.time
@@ -96,7 +104,7 @@ class PersonTracker:
     them); `persons()` merges and ranks at the end. Faces are embedded only when needed (`embedded`)."""
 
     def __init__(self, top: int, min_gap: float, min_quality: float, recognizer, link_by_overlap: bool = True,
-                 timeout: float = TRACK_TIMEOUT, place_gap: float | None = None):
+                 timeout: float = TRACK_TIMEOUT, place_gap: float | None = None, frame_budget: int | None = FRAME_BUDGET):
         self.top, self.min_gap, self.min_quality = top, min_gap, min_quality
         self.timeout = timeout  # seconds a track may go unseen before it ends
         # seconds unseen after which where a track's face was no longer links a face to it (only the face
@@ -105,6 +113,7 @@ class PersonTracker:
         self.link_by_overlap = link_by_overlap  # False: embed every face (the reference benchmarks compare with)
         self.recognizer = recognizer
         self.embed = Embedder(recognizer)
+        self.frame_budget = frame_budget  # None: every held face keeps its decoded frame
         self.active: list[Track] = []
         self.finished: list[Track] = []
 
@@ -133,11 +142,19 @@ class PersonTracker:
             track = assigned.get(i)
             if track is None:
                 track = Track(TopKSelector(self.top, self.min_gap, self.min_quality),
-                              TopKSelector(max(SHORTLIST, self.top), self.min_gap * SHORTLIST_GAP_SHARE), candidate, candidate)
+                              TopKSelector(max(SHORTLIST, self.top), self.min_gap * SHORTLIST_GAP_SHARE, slack=POOL_SLACK),
+                              candidate, candidate)
                 self.active.append(track)
             track.add(candidate)
             tracks.append(track)
+        if self.frame_budget is not None:
+            compress_weakest(self.held(), self.frame_budget)
         return tracks
+
+    def held(self) -> list[Candidate]:
+        """Every face the tracks hold."""
+        return [c for t in self.active + self.finished
+                for c in (*t.pool.pool, *t.selector.pool, *t.best.pool, t.first, t.last, *((t.known,) if t.known else ()))]
 
     def expire(self, now: float, keep: set[int] = frozenset()) -> list[Track]:
         """The active tracks unseen for longer than the timeout at `now` (but those whose id is in `keep`):
@@ -166,8 +183,7 @@ class PersonTracker:
         """Faces whose box overlaps exactly one of the tracks' (and that track's only them) strongly."""
         if not tracks:
             return {}
-        now = candidates[0].time
-        overlap = box_iou(_boxes(candidates), np.stack([t.predicted_box(now) for t in tracks]))
+        overlap = track_overlap(candidates, tracks)
         assigned = {}
         for face, row in enumerate(overlap):
             track = int(row.argmax())
@@ -179,8 +195,11 @@ class PersonTracker:
     def _link_by_likeness(self, candidates: list[Candidate], positions: list[int], tracks: list[Track],
                           by_place: bool = True) -> dict[int, Track]:
         embeddings = self.embed(candidates)
-        overlap = box_iou(_boxes(candidates), np.stack([t.predicted_box(candidates[0].time) for t in tracks]))
-        alike = embeddings @ self.embed([t.last for t in tracks]).T
+        overlap = track_overlap(candidates, tracks)
+        known = [t.last if t.known is None else t.known for t in tracks]  # embedded once, compared again later
+        alike = embeddings @ self.embed(known).T
+        for track, face in zip(tracks, known):
+            track.known = face
         points = self.recognizer.points
         allowed = ((overlap >= LINK_IOU) & (alike >= points["link_min"]) & by_place) | (alike >= points["link"])
         score = np.where(allowed, alike + overlap, -np.inf)
@@ -247,6 +266,35 @@ class PersonTracker:
             same.last_time = max(same.last_time, person.last_time)
             same.similarity = max(same.similarity, person.similarity)
         return kept
+
+
+def track_overlap(candidates: list[Candidate], tracks: list[Track]) -> np.ndarray:
+    """How much each face's box overlaps where each track's face was last or should be now, moving on as
+    it last moved (the better of the two: a box that jittered between two frames a second apart predicts a
+    move that did not happen)."""
+    boxes, now = _boxes(candidates), candidates[0].time
+    return np.maximum(box_iou(boxes, np.stack([t.box for t in tracks])),
+                      box_iou(boxes, np.stack([t.predicted_box(now) for t in tracks])))
+
+
+def compress_weakest(faces: list[Candidate], budget: int) -> None:
+    """While the decoded frames these faces hold take more than `budget` bytes, the frame whose best face
+    is weakest is held compressed (`Pick.compress_frame`) by every face that holds it."""
+    frames: dict[int, tuple[float, np.ndarray, dict]] = {}
+    for candidate in faces:
+        image = candidate.payload.image
+        if image is not None:
+            merit, _, picks = frames.get(id(image), (-np.inf, image, {}))
+            picks[id(candidate.payload)] = candidate.payload
+            frames[id(image)] = (max(merit, candidate.merit), image, picks)
+    total = sum(image.nbytes for _, image, _ in frames.values())
+    for _, image, picks in sorted(frames.values(), key=lambda entry: entry[0]):
+        if total <= budget:
+            return
+        jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, FRAME_JPEG_QUALITY])[1].tobytes()
+        for pick in picks.values():
+            pick.compress_frame(jpeg)
+        total -= image.nbytes
 
 
 def _boxes(candidates: list[Candidate]) -> np.ndarray:

@@ -10,13 +10,17 @@ links faces into persons and picks each person's best. The job does not know whi
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Iterator, Protocol
 
+import numpy as np
+
+from ..quality.agreement import MIN_SET
 from ..records import Person
-from .persons import PersonTracker
+from .persons import MERGE_MAX_OVERLAP, PersonTracker, Track, shared_seconds
 from .ranking import SHORTLIST, SetRanker
-from .topk import Candidate, TopKSelector, separated_count, unblocked_stretches
+from .topk import Candidate, TopKSelector, greedy_picks, separated_count, unblocked_stretches
 
 # A face this close to becoming a pick sends the window's next-sharpest frame to the detector too: a
 # face's quality also moves with small changes of pose and landmark placement between frames, which
@@ -110,11 +114,15 @@ class Picker(Protocol):
 
 
 class Sets(Protocol):
-    """Which faces belong together (one person's): what the final ranking measures agreement within."""
+    """Which faces belong together (one person's): what the final ranking measures agreement within. The
+    faces come in parts (a track, a folder), the part holding the best face first; a part joins a set."""
 
     def offer(self, faces: list[Candidate], near: list[Candidate] | None = None) -> None: ...
 
-    def sets(self) -> list[list[Candidate]]: ...
+    def parts(self) -> list[list[Candidate]]: ...
+
+    def join(self, part: int) -> int:
+        """The id of the set part `part` belongs to: an earlier part's set, or a new one."""
 
 
 class OneSet:
@@ -128,16 +136,23 @@ class OneSet:
         for candidate in faces:
             self.pool.offer(candidate)
 
-    def sets(self) -> list[list[Candidate]]:
+    def parts(self) -> list[list[Candidate]]:
         return [self.pool.pool] if self.pool.pool else []
+
+    def join(self, part: int) -> int:
+        return 0
 
 
 class TrackedSets:
-    """A video's faces, linked into persons by a tracker: each person is a set."""
+    """A video's faces, linked into tracks by a tracker; tracks whose templates match (as `merge_tracks`
+    finds persons) are one set. A track's template is embedded only when the track joins, so the tracks
+    whose faces cannot reach the picks are never embedded."""
 
     def __init__(self, tracker: PersonTracker):
         self.tracker = tracker
         self._tracks: dict[int, object] = {}  # the last offered faces' tracks, by the face's id
+        self._parts: list[Track] = []
+        self._joined: list[tuple[Track, np.ndarray, int]] = []  # track, template, set id
 
     def offer(self, faces: list[Candidate], near: list[Candidate] | None = None) -> None:
         if near is None:
@@ -146,8 +161,24 @@ class TrackedSets:
             faces, tracks = self.tracker.refine(faces, near, [self._tracks[id(c)] for c in near])
         self._tracks = {id(c): t for c, t in zip(faces, tracks)}
 
-    def sets(self) -> list[list[Candidate]]:
-        return [person.candidates for person in self.tracker.persons()]
+    def parts(self) -> list[list[Candidate]]:
+        tracks = [t for t in self.tracker.finished + self.tracker.active if t.selector.picks()]
+        self._parts = sorted(tracks, key=lambda t: min(c.sort_key() for c in t.pool.pool))
+        return [t.pool.pool for t in self._parts]
+
+    def join(self, part: int) -> int:
+        """The set of the most alike track joined before whose template matches at the recogniser's FMR
+        1e-3 point and with which this one shares frames for at most MERGE_MAX_OVERLAP seconds; else a new
+        set."""
+        track = self._parts[part]
+        template = self.tracker.template(track.best.picks())
+        match = self.tracker.recognizer.points["match"]
+        alike = sorted(((float(template @ other), set_id) for _, other, set_id in self._joined), reverse=True)
+        chosen = next((set_id for similarity, set_id in alike if similarity >= match and all(
+            shared_seconds(track, member) <= MERGE_MAX_OVERLAP for member, _, s in self._joined if s == set_id)),
+            len({set_id for *_, set_id in self._joined}))
+        self._joined.append((track, template, chosen))
+        return chosen
 
 
 class TopKPicker:
@@ -182,34 +213,63 @@ class TopKPicker:
                 search.analyse(window)
 
     def finish(self, search: GapSearch | None = None) -> Selection:
-        sets = self.sets.sets()
-        size = max(self.k, self.ranker.shortlist_size(len(sets)))
-        ranked = [c for faces in sets for c in self.ranker.rank(faces, size, self.k)]
-        others = [c for faces in sets for c in faces if not any(c is r for r in ranked)]
+        parts = self.sets.parts()
+        ranked = self.rank_sets(parts)
+        ranked_ids = set(map(id, ranked))
+        others = [c for faces in parts for c in faces if id(c) not in ranked_ids]
         if search is not None:
             ranked = self.polish(ranked, search)
         picks = choose(ranked, others, self.k, self.min_gap, self.min_quality)
         embedded = self.ranker.embed.embedded if self.ranker.embed else 0
         return Selection([picks], embedded=embedded)
 
+    def rank_sets(self, parts: list[list[Candidate]]) -> list[Candidate]:
+        """Each set's shortlist ranked, best part first, until no face of the parts left can reach the
+        picks: a face's final merit is at most its streaming merit plus the ranker's `reach`, so a part
+        whose best face falls short of the k-th pick so far by more is never embedded (nor any after it)."""
+        size = max(self.k, self.ranker.shortlist_size(sum(len(faces) >= MIN_SET for faces in parts)))
+        members: dict[int, list[Candidate]] = {}
+        ranked: dict[int, list[Candidate]] = {}
+        for part, faces in enumerate(parts):
+            if max(c.merit for c in faces) + self.ranker.reach < self.kth_merit([c for r in ranked.values() for c in r]):
+                break
+            set_id = self.sets.join(part)
+            self.ranker.unrank(members.get(set_id, []))
+            members[set_id] = members.get(set_id, []) + faces
+            ranked[set_id] = self.ranker.rank(members[set_id], size, self.k)
+        return [c for faces in ranked.values() for c in faces]
+
+    def kth_merit(self, ranked: list[Candidate]) -> float:
+        """The merit of the k-th of the greedy picks among these faces (-inf while they make fewer)."""
+        picks = greedy_picks([c for c in ranked if c.quality >= self.min_quality], self.k, self.min_gap)
+        return picks[-1].merit if len(picks) == self.k else -math.inf
+
     def polish(self, ranked: list[Candidate], search: GapSearch) -> list[Candidate]:
         """The moments of the ranked faces that could be the first pick (at most POLISH_MOMENTS, within
-        REFINE_LOG_ODDS of the best) searched again, each face replaced by a better one of its moment where
-        one is found (`polished`)."""
+        REFINE_LOG_ODDS of the best) searched again, each on a thread of its own (decoding ended: the
+        cores are free), each face replaced by a better one of its moment where one is found (`polished`)."""
         order = sorted(ranked, key=Candidate.sort_key)[:POLISH_MOMENTS]
         bar = order[0].merit - REFINE_LOG_ODDS if order else math.inf
-        better = {id(c): self.polished(c, search) for c in order if c.merit >= bar and c.ranked_in is not None}
+        faces = [c for c in order if c.merit >= bar and c.ranked_in is not None]
+        if not faces:
+            return ranked
+        with ThreadPoolExecutor(len(faces), thread_name_prefix="fqselect-polish") as threads:
+            found = list(threads.map(lambda face: self.found_near(face, search), faces))
+        better = {id(face): self.polished(face, near) for face, near in zip(faces, found)}
         return [better.get(id(c), c) for c in ranked]
 
-    def polished(self, face: Candidate, search: GapSearch) -> Candidate:
-        """Every frame around the face that its set did not rank, the sharpest searched near it; the
-        network's best of what is found judged in its place (`SetRanker.judge_in_place_of`). The best of
-        them if it scores higher, else the face."""
+    def found_near(self, face: Candidate, search: GapSearch) -> list[Candidate]:
+        """Every frame around the face that its set did not rank, searched near it: the network's
+        POLISH_JUDGED best of the faces found."""
         ranked_frames = face.ranked_in[0].frames
         stretch = (max(0.0, face.time - POLISH_SECONDS), face.time + POLISH_SECONDS)
         found = [other for window in search.windows([stretch], POLISH_FRAMES, every_frame=True) for frame in window.frames
                  if frame.index not in ranked_frames for other in search.search_near(frame, [face])]
-        found = sorted((c for c in found if c.quality >= self.min_quality), key=Candidate.sort_key)[:POLISH_JUDGED]
+        return sorted((c for c in found if c.quality >= self.min_quality), key=Candidate.sort_key)[:POLISH_JUDGED]
+
+    def polished(self, face: Candidate, found: list[Candidate]) -> Candidate:
+        """The best of the faces found around a ranked face, judged in its place
+        (`SetRanker.judge_in_place_of`), if it scores higher; else the face."""
         if not found:
             return face
         best = self.ranker.judge_in_place_of(found, face)[0]

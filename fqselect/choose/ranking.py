@@ -45,14 +45,17 @@ def stream_merit(net_quality: float) -> float:
 
 
 def measure_eyes(candidates: list[Candidate], eyes) -> None:
-    """Each candidate's `eyes_open` and `gaze` (those not measured yet), from the frame it came from."""
-    missing = [c.payload for c in candidates if c.payload.eyes_open is None and c.payload.image is not None]
+    """Each candidate's `eyes_open` and `gaze` (those not measured yet), from the frame it came from (or
+    the pixels around the face, where its frame is held compressed)."""
+    missing = [c.payload for c in candidates if c.payload.eyes_open is None
+               and (c.payload.image is not None or c.payload.patch is not None)]
     if not missing or eyes is None:
         return
-    boxes = np.array([p.bbox for p in missing], np.float32)
-    faces = FaceBatch(boxes, np.ones(len(missing), np.float32), np.array([p.landmarks for p in missing], np.float32),
-                      np.stack([p.crop for p in missing]), [face_region(p.image, box) for p, box in zip(missing, boxes)],
-                      [p.image for p in missing])
+    origins = np.array([(0, 0) if p.image is not None else p.patch_origin for p in missing], np.float32)
+    boxes = np.array([p.bbox for p in missing], np.float32) - np.tile(origins, 2)
+    sources = [p.image if p.image is not None else p.patch for p in missing]
+    faces = FaceBatch(boxes, np.ones(len(missing), np.float32), np.array([p.landmarks for p in missing], np.float32) - origins[:, None],
+                      np.stack([p.crop for p in missing]), [face_region(image, box) for image, box in zip(sources, boxes)], sources)
     for pick, openness, gaze in zip(missing, *eyes.read(faces)):
         pick.eyes_open, pick.gaze = round(float(openness), 4), round(float(gaze), 3)
 
@@ -127,6 +130,12 @@ class SetRanker:
     def set_aware(self) -> bool:
         return self.calibration is not None and self.embed is not None
 
+    @property
+    def reach(self) -> float:
+        """The most a face's final merit can exceed its streaming merit: the agreement's evidence at
+        agreement 1 (a cosine); the eyes' terms only cost."""
+        return float(self.calibration.evidence(1.0)) if self.set_aware else 0.0
+
     def shortlist_size(self, sets: int) -> int:
         return max(MIN_SET, min(SHORTLIST, EMBED_BUDGET // max(1, sets)))
 
@@ -154,6 +163,15 @@ class SetRanker:
             self._judge(candidate, ranked.agreement(None if ranked.embeddings is None else ranked.embeddings[i], i), ranked)
             candidate.ranked_in = (ranked, i)
         return sorted(shortlist, key=Candidate.sort_key)
+
+    @staticmethod
+    def unrank(candidates: list[Candidate]) -> None:
+        """The candidates back as they streamed (a set that grew is ranked again from its streaming merits)."""
+        for candidate in candidates:
+            if candidate.ranked_in is not None:
+                candidate.merit, candidate.quality, candidate.ranked_in = stream_merit(candidate.net), candidate.net, None
+                pick = candidate.payload
+                pick.quality, pick.agreement, pick.set_faces, pick.score = round(candidate.net, 4), None, None, None
 
     def _judge(self, candidate: Candidate, agreed: float | None, ranked: RankedSet) -> None:
         """The candidate's final merit and pick fields, given its agreement within its set (None: none)."""

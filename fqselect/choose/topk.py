@@ -85,20 +85,23 @@ class TopKSelector:
     keeping only the candidates that could still become picks (`still_possible`): in a video that is
     the faces of a few gaps' worth of time, whatever its length."""
 
-    def __init__(self, k: int, min_gap: float = 0.0, min_quality: float = 0.0):
+    def __init__(self, k: int, min_gap: float = 0.0, min_quality: float = 0.0, slack: int | None = None):
         self.k = k
         self.min_gap = min_gap
         self.min_quality = min_quality
+        # Candidates beyond those that could still matter kept before pruning again (None: as many again,
+        # amortised for speed; a few, where each candidate holds its frame and memory counts).
+        self.slack = slack
         self.pool: list[Candidate] = []
         self.offered = 0
         self.settled = False  # the pool holds k candidates 2·min_gap apart: worse faces cannot matter
-        self._prune_at = 4 * k
+        self._prune_at = 4 * k if slack is None else k + slack
         self._pruned = True
 
     def _prune(self) -> None:
         self.pool = still_possible(self.pool, self.k, self.min_gap)
         self.settled = len(self.pool) >= self.k and separated_count([c.time for c in self.pool], 2 * self.min_gap) >= self.k
-        self._prune_at = max(4 * self.k, 2 * len(self.pool))
+        self._prune_at = max(4 * self.k, 2 * len(self.pool)) if self.slack is None else len(self.pool) + self.slack
         self._pruned = True
 
     def threshold(self) -> float:

@@ -60,6 +60,7 @@ class VideoInput(Video):
         self._origin = self.stream.start_time or 0  # the first frame's timestamp, in time-base units
         self._counted, self._waiting = 0, []  # display order: frames shown so far, timestamps demuxed but not yet shown
         self._last_keyframe: float | None = None  # time of the last keyframe sent to the decoder (--keyframes)
+        self._decode_all_from: int | None = None  # the timestamp from which skipped frames are decoded again
         self.stopped_early = False
 
     def frames(self) -> Iterator[Frame]:
@@ -68,6 +69,7 @@ class VideoInput(Video):
         schedule = Schedule(self.sampling)
         if self.from_keyframe is None:
             self._seek(self.sampling.start)
+            self._skip_before(self.sampling.start)
         else:
             self._seek_keyframe(self.from_keyframe)
         for picture in self._pictures():
@@ -150,6 +152,9 @@ class VideoInput(Video):
                 bisect.insort(self._waiting, packet.pts)
             if packet is not None and self._too_close(packet):
                 continue
+            if self._decode_all_from is not None and packet is not None and packet.pts is not None \
+                    and packet.pts >= self._decode_all_from:  # in decoding order: every later shown frame too
+                self.stream.codec_context.skip_frame, self._decode_all_from = "DEFAULT", None
             try:
                 pictures = self.stream.codec_context.decode(packet)
             except av.FFmpegError:
@@ -195,19 +200,47 @@ class VideoInput(Video):
         return index, time
 
     def _seek(self, start: float) -> None:
-        """Seek to the keyframe at or before SEEK_MARGIN seconds before `start` (by timestamp, so variable
-        frame rates land right too); where the container cannot seek, decode from the beginning."""
+        """Seek to the keyframe at or before `start` (by timestamp, so variable frame rates land right
+        too); where that lands after it (a container seeking by byte estimates, a keyframe shown after its
+        timestamp), to the keyframe SEEK_MARGIN seconds earlier; where the container cannot seek, decode
+        from the beginning. Aiming at `start` itself spares a search near a keyframe the decoding of the
+        whole group of pictures before it."""
         import av
 
-        target = start - SEEK_MARGIN
-        if target <= 0:
-            return
-        try:
-            self.container.seek(self._origin + int(target / self.stream.time_base), stream=self.stream, backward=True)
-        except av.FFmpegError:
-            return
+        for margin in (0.0, SEEK_MARGIN):
+            target = start - margin
+            if target <= 0:
+                return
+            try:
+                self.container.seek(self._origin + int(target / self.stream.time_base), stream=self.stream, backward=True)
+                if margin == SEEK_MARGIN or self._landed_by(start):
+                    break
+            except av.FFmpegError:
+                return
         self.stream.codec_context.flush_buffers()
         self._counted, self._waiting = None, []
+
+    def _skip_before(self, start: float) -> None:
+        """Where every frame is wanted from `start` on, the non-reference frames before it (between the
+        keyframe a seek landed on and `start`) are not decoded: nothing refers to them."""
+        codec = self.stream.codec_context
+        if start > 0 and codec.skip_frame == "DEFAULT":
+            codec.skip_frame = "NONREF"
+            self._decode_all_from = self._origin + int(start / self.stream.time_base)
+
+    def _landed_by(self, start: float) -> bool:
+        """Whether the first packet after a seek is shown by `start` (the packet is then read again: the
+        same seek is repeated)."""
+        import av
+
+        try:
+            packet = next(self.container.demux(self.stream))
+        except (StopIteration, av.FFmpegError):
+            return False
+        if packet.pts is None or self._seconds(packet.pts) > start:
+            return False
+        self.container.seek(packet.pts, stream=self.stream, backward=True)
+        return True
 
     def _seek_keyframe(self, pts: int) -> None:
         """Seek to the keyframe with this timestamp (a chunk's start); frames are numbered from 0 there."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..cores import recognizer_threads
+from ..cores import ranking_threads
 from ..errors import UsageError
 from ..zoo.files import model_pack_file
 from ..zoo.registry import register_model
@@ -28,7 +28,7 @@ class ArcFaceRecognizer:
         from insightface.model_zoo import ArcFaceONNX
 
         path = _pack_recognizer(pack)
-        self.model = ArcFaceONNX(model_file=str(path), session=create_session(path, recognizer_threads()))
+        self.model = ArcFaceONNX(model_file=str(path), session=create_session(path, ranking_threads()))
         self.name = f"arcface:{path.parent.name}/{path.stem}"
 
     def embed(self, crops: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..cores import recognizer_threads
+from ..cores import ranking_threads
 from ..errors import UsageError
 from ..zoo.files import cache_dir, packaged_model
 from ..zoo.registry import register_model
@@ -103,7 +103,7 @@ class SFaceRecognizer:
     batch_size = 1  # on the CPU, larger batches cost more per face (docs/benchmarks.md)
 
     def __init__(self):
-        self.session = create_session(repaired_sface(), recognizer_threads())
+        self.session = create_session(repaired_sface(), ranking_threads())
         self.input_name = self.session.get_inputs()[0].name
 
     def embed(self, crops: np.ndarray) -> np.ndarray:

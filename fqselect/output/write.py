@@ -17,10 +17,9 @@ import numpy as np
 
 from ..errors import InputError, UsageError
 from ..options import Options
-from ..records import InputResult
+from ..records import FRAME_JPEG_QUALITY, InputResult
 from .manifest import MANIFEST, embedding_groups, manifest
 
-JPEG_QUALITY = 95
 
 
 def prepare_out_dir(out: Path) -> Path:
@@ -58,7 +57,10 @@ def write_result(result: InputResult, options: Options, folder: Path, overwrite:
             stem = pick_stem(pick, result.kind)
             pick.frame_file = str(folder / f"{stem}_frame.jpg")
             pick.crop_file = str(folder / f"{stem}_crop.png")
-            _imwrite(staging / f"{stem}_frame.jpg", pick.image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+            if pick.frame_jpeg is not None:  # held compressed (at the same quality): written as it is
+                (staging / f"{stem}_frame.jpg").write_bytes(pick.frame_jpeg)
+            else:
+                _imwrite(staging / f"{stem}_frame.jpg", pick.image, [cv2.IMWRITE_JPEG_QUALITY, FRAME_JPEG_QUALITY])
             _imwrite(staging / f"{stem}_crop.png", pick.crop)
         if options.embeddings:
             for prefix, template, picks in embedding_groups(result):

@@ -25,6 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..cores import ranking_threads
 from ..errors import UsageError
 from ..faces.batch import FaceBatch
 from ..zoo.files import package_weights
@@ -136,7 +137,7 @@ class EyeOpenness:
 
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path else check_eye_model()
-        self.session = load_session(self.path, "an eye landmark model")
+        self.session = load_session(self.path, "an eye landmark model", ranking_threads())
         self.input_name = self.session.get_inputs()[0].name
 
     def landmarks(self, faces: FaceBatch) -> tuple[np.ndarray, np.ndarray]:

@@ -4,6 +4,7 @@ when something embeds faces), loaded once per process and reused for every input
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -30,17 +31,46 @@ class ModelBundle:
     eyes: EyeOpenness | None = None  # None: the eye network is not installed
     _recognizer: object = None
     _galleries: dict = field(default_factory=dict)
+    _loading: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def recognizer(self):
-        if self._recognizer is None:  # loaded by the first input that embeds a face
-            self._recognizer = load_recognizer(self.model_pack)
+        with self._loading:
+            if self._recognizer is None:  # loaded by the first input that embeds a face
+                self._recognizer = load_recognizer(self.model_pack)
         return self._recognizer
+
+    def recognizer_soon(self) -> "Deferred":
+        """The recogniser, loading on a background thread: an input's set ranking embeds faces only when
+        overlap cannot link them or at the end, so its first frames need not wait for the load."""
+        return Deferred(lambda: self.recognizer)
 
     def gallery(self, folder: str, threshold: float | None = None) -> Gallery:
         if (folder, threshold) not in self._galleries:
             self._galleries[folder, threshold] = read_gallery(Path(folder), self.detector, self.recognizer, threshold)
         return self._galleries[folder, threshold]
+
+
+class Deferred:
+    """A model being loaded on a background thread; its attributes wait for the load (and raise what it
+    raised)."""
+
+    def __init__(self, load):
+        self._model, self._error = None, None
+        self._thread = threading.Thread(target=self._load, args=(load,), name="fqselect-load", daemon=True)
+        self._thread.start()
+
+    def _load(self, load) -> None:
+        try:
+            self._model = load()
+        except BaseException as error:  # raised again where the model is first used
+            self._error = error
+
+    def __getattr__(self, name: str):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return getattr(self._model, name)
 
 
 def read_gallery(folder: Path, detector, recognizer, threshold: float | None = None) -> Gallery:

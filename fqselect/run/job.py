@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -121,11 +122,12 @@ def make_picker(options: Options, models: ModelBundle, kind: str, min_gap: float
         return PersonPicker(top, min_gap, quality, tracker, SetRanker(options.eyes, calibration, tracker.embed, min_gap, models.eyes),
                             gallery)
     if calibration is not None and kind == "video":
-        tracker = PersonTracker(top, min_gap, quality, models.recognizer)
+        tracker = PersonTracker(top, min_gap, quality, models.recognizer_soon())
         return TopKPicker(top, min_gap, quality, TrackedSets(tracker),
                           SetRanker(options.eyes, calibration, tracker.embed, min_gap, models.eyes))
     if calibration is not None and kind == "folder":
-        return TopKPicker(top, min_gap, quality, OneSet(top), SetRanker(options.eyes, calibration, Embedder(models.recognizer), eye_model=models.eyes))
+        return TopKPicker(top, min_gap, quality, OneSet(top),
+                          SetRanker(options.eyes, calibration, Embedder(models.recognizer_soon()), eye_model=models.eyes))
     return TopKPicker(top, min_gap, quality, OneSet(top, min_gap), SetRanker(options.eyes, min_gap=min_gap, eye_model=models.eyes))
 
 
@@ -205,6 +207,7 @@ class Job:
     result: InputResult
     budget: int
     pickable: PickableWindows
+    _counting: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def analyse(self, window: Window) -> None:
         """The window's sharpest frame goes through the detector whole; while the picker finds a face of
@@ -237,7 +240,8 @@ class Job:
     def near(self, frame: Frame, faces: list[Candidate]) -> list[Candidate]:
         """A frame searched only near the faces of another frame of its window."""
         regions = np.array([c.payload.bbox for c in faces], np.float32)
-        self.result.regions_analysed += len(regions)
+        with self._counting:
+            self.result.regions_analysed += len(regions)
         return analyse_frame(frame, self.models, self.options.min_face, regions)
 
     # What the picker searches the gaps with (choose.pickers.GapSearch).
@@ -266,8 +270,10 @@ class Job:
                 return
 
     def search_near(self, frame: Frame, faces: list[Candidate]) -> list[Candidate]:
+        """`near`, counted (pickers may search on several threads at once)."""
         found = self.near(frame, faces)
-        self.result.faces_seen += len(found)
+        with self._counting:
+            self.result.faces_seen += len(found)
         return found
 
 
@@ -312,6 +318,7 @@ def finish_selection(selection: Selection, options: Options, models: ModelBundle
         picks = [candidate.payload for candidate in group]
         for rank, pick in enumerate(picks, start=1):
             pick.rank, pick.scorer, pick.scorer_version = rank, models.scorer.name, models.scorer.version
+            pick.image = pick.frame_image()  # a frame held compressed, decoded again for the API's users
         measure_eyes(group, models.eyes)
         if options.embeddings and picks:
             template = _template(picks, models, result)

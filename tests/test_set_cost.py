@@ -1,0 +1,157 @@
+"""What keeps set-aware selection cheap: sets whose faces cannot reach the picks are never embedded, held
+frames beyond a memory budget are kept compressed, and a search near a keyframe does not decode the group
+of pictures before it."""
+
+from __future__ import annotations
+
+import math
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from fqselect.choose.persons import compress_weakest
+from fqselect.choose.pickers import TopKPicker
+from fqselect.choose.ranking import Embedder, SetRanker, measure_eyes, stream_merit
+from fqselect.choose.topk import Candidate
+from fqselect.decode import Sampling, open_input
+from fqselect.faces import detect_and_align
+from fqselect.options import Options
+from fqselect.output.write import write_result
+from fqselect.quality.agreement import SetCalibration
+from fqselect.records import InputResult, Pick
+from fqselect.run.bundle import models_for
+
+CALIBRATION = SetCalibration(0.1175, 18.614, -8.478)
+
+
+class PeopleRecognizer:
+    """Embeds a crop as its person (the crop's first pixel) plus a little of its own (the second)."""
+
+    points = {"match": 0.38}
+
+    def embed(self, crops: np.ndarray) -> np.ndarray:
+        rng = np.random.default_rng(0)
+        people = rng.normal(size=(256, 128))
+        own = np.random.default_rng(1).normal(size=(256, 128))
+        vectors = people[crops[:, 0, 0, 0]] + 0.3 * own[crops[:, 0, 0, 1]]
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def face(person: int, number: int, net: float, time: float) -> Candidate:
+    crop = np.zeros((112, 112, 3), np.uint8)
+    crop[0, 0, :2] = person, number
+    pick = Pick(source="clip", frame=int(time * 25), time=time, bbox=[0, 0, 10, 10], landmarks=[[0, 0]] * 5,
+                det_score=1.0, quality=net, net_quality=net, crop=crop)
+    return Candidate(stream_merit(net), time, int(time * 25) * 1000 + person, payload=pick, quality=net)
+
+
+class Parts:
+    """Sets given as they are: part i is set i."""
+
+    def __init__(self, parts: list[list[Candidate]]):
+        self._parts = parts
+
+    def parts(self) -> list[list[Candidate]]:
+        return self._parts
+
+    def join(self, part: int) -> int:
+        return part
+
+
+class Unbounded(SetRanker):
+    reach = math.inf  # every set ranked, whatever its best face
+
+
+def test_a_set_whose_best_face_cannot_reach_the_picks_is_never_embedded():
+    def people():
+        return [[face(person, i, net - 0.0001 * i, 2.0 * i + offset) for i in range(6)]
+                for person, net, offset in ((1, 0.999, 0.0), (2, 0.998, 1.0), (3, 1e-4, 0.5))]  # 3: log-odds -9
+
+    sharp, good, blurred = people()
+    picks = TopKPicker(3, 1.0, 0.0, Parts([sharp, good, blurred]),
+                       SetRanker("any", CALIBRATION, Embedder(PeopleRecognizer()), min_gap=1.0)).finish().groups[0]
+    assert len(picks) == 3 and all(p.payload.agreement is not None for p in picks)
+    assert all(c.payload.embedding is None for c in blurred)
+    assert all(c.payload.embedding is not None for c in sharp + good)
+    everyone = people()
+    unbounded = TopKPicker(3, 1.0, 0.0, Parts(everyone), Unbounded("any", CALIBRATION, Embedder(PeopleRecognizer()), min_gap=1.0))
+    assert [p.time for p in unbounded.finish().groups[0]] == [p.time for p in picks]
+    assert all(c.payload.embedding is not None for c in everyone[2])
+
+
+def test_a_set_that_grows_is_ranked_again_from_its_streaming_merits():
+    first = [face(1, i, 0.999, 2.0 * i) for i in range(4)]
+    later = [face(1, 10 + i, 0.999, 20.0 + 2.0 * i) for i in range(4)]
+
+    class OnePerson(Parts):
+        def join(self, part: int) -> int:
+            return 0
+
+    ranker = SetRanker("any", CALIBRATION, Embedder(PeopleRecognizer()), min_gap=1.0)
+    picks = TopKPicker(3, 1.0, 0.0, OnePerson([first, later]), ranker).finish().groups[0]
+    assert {p.payload.set_faces for p in picks} == {8}  # every face ranked within the whole person
+
+
+@pytest.fixture(scope="module")
+def found_face(face_photo):
+    image = cv2.imread(str(face_photo))
+    faces = detect_and_align(image, models_for(Options()).detector)
+    i = int(np.argmax(faces.det_scores))
+
+    def pick() -> Pick:
+        return Pick(source=str(face_photo), frame=0, time=0.0, bbox=faces.boxes[i].tolist(),
+                    landmarks=faces.landmarks[i].tolist(), det_score=1.0, quality=0.9, image=image,
+                    crop=faces.crops[i])
+    return pick
+
+
+def test_held_frames_over_the_budget_are_compressed_weakest_first(found_face):
+    faces = [Candidate(float(merit), float(merit), merit, payload=found_face()) for merit in range(4)]
+    for candidate in faces:
+        candidate.payload.image = candidate.payload.image.copy()  # four frames
+    size = faces[0].payload.image.nbytes
+    compress_weakest(faces, 2 * size)
+    assert [c.payload.image is None for c in faces] == [True, True, False, False]
+    weak = faces[0].payload
+    assert weak.frame_jpeg and weak.patch is not None and weak.patch.nbytes < size / 4
+    assert weak.frame_image().shape == faces[3].payload.image.shape
+
+
+def test_a_compressed_face_reads_the_same_eyes_and_writes_its_frame_as_held(found_face, tmp_path):
+    eyes = models_for(Options()).eyes
+    whole, held = Candidate(1.0, 0.0, 0, payload=found_face()), Candidate(1.0, 0.0, 1, payload=found_face())
+    compress_weakest([held], 0)
+    measure_eyes([whole, held], eyes)
+    assert held.payload.eyes_open == pytest.approx(whole.payload.eyes_open, abs=0.01)
+    assert held.payload.gaze == pytest.approx(whole.payload.gaze, abs=0.01)
+    result = InputResult(input=held.payload.source, kind="image", picks=[held.payload])
+    write_result(result, Options(), tmp_path / "out", overwrite=False)
+    written = next((tmp_path / "out").glob("*_frame.jpg"))
+    assert written.read_bytes() == held.payload.frame_jpeg
+
+
+@pytest.fixture(scope="module")
+def h264_clip(tmp_path_factory, make_example):
+    path = tmp_path_factory.mktemp("seek") / "group.mp4"
+    make_example.make_group_clip(path, (320, 180), 250, encoding="h264")
+    return path
+
+
+def keyframe_times(path) -> list[float]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return [float(p.pts * stream.time_base) for p in container.demux(stream) if p.is_keyframe and p.pts is not None]
+
+
+def test_a_search_just_after_a_keyframe_decodes_from_that_keyframe(h264_clip):
+    keyframe = next(t for t in keyframe_times(h264_clip) if t >= 1.0)
+    start, end = keyframe + 0.2, keyframe + 0.5
+    with open_input(str(h264_clip), Sampling(prescreen=False)) as whole:
+        expected = [(f.index, f.time) for f in whole.frames() if start <= f.time <= end]
+    with open_input(str(h264_clip), Sampling(start=start, end=end, prescreen=False)) as source:
+        got = [(f.index, f.time) for f in source.frames()]
+        decoded = source.decoded
+    assert got == expected
+    assert decoded <= round((end - keyframe) * 25) + 2  # not the second before it (the seek margin)
