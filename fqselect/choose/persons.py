@@ -15,7 +15,8 @@ video, and what `--per-person` picks each of).
 - Labelling (`--gallery DIR`): a person takes the name of the best-matching gallery template above the
   same threshold, else `unknown`; persons with the same name are one person.
 Each track keeps bounded selectors (its k best faces, and the SHORTLIST best its person's final ranking
-chooses among), so memory grows with the number of tracks, not frames.
+chooses among); the frames those faces hold beyond FRAME_BUDGET are held compressed, weakest first, so
+memory stays flat with the video's length however many tracks it makes.
 """
 
 from __future__ import annotations
