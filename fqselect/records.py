@@ -107,28 +107,6 @@ class Person:
     similarity: float | None = None
     timeline: list = field(default_factory=list)  # (time, quality) of its faces in frames searched whole
 
-    def compress_frame(self, jpeg: bytes) -> None:
-        """Keep the frame as `jpeg` (its encoding, shared by the faces of one frame) and the pixels around
-        the face, not the decoded frame."""
-        if self.image is None:
-            return
-        x1, y1, x2, y2 = self.bbox
-        margin = max(x2 - x1, y2 - y1) * PATCH_MARGIN
-        height, width = self.image.shape[:2]
-        left, top = max(0, int(x1 - margin)), max(0, int(y1 - margin))
-        right, bottom = min(width, int(x2 + margin) + 1), min(height, int(y2 + margin) + 1)
-        self.patch, self.patch_origin = self.image[top:bottom, left:right].copy(), (left, top)
-        self.frame_jpeg, self.image = jpeg, None
-
-    def frame_image(self) -> np.ndarray | None:
-        """The frame, decoded again where it was compressed."""
-        if self.image is None and self.frame_jpeg is not None:
-            import cv2
-            import numpy as np
-
-            return cv2.imdecode(np.frombuffer(self.frame_jpeg, np.uint8), cv2.IMREAD_COLOR)
-        return self.image
-
     def record(self) -> dict:
         record = {"id": self.id, "faces_seen": self.faces_seen, "first_time": round(self.first_time, 3),
                   "last_time": round(self.last_time, 3), "timeline": [[round(t, 3), q] for t, q in self.timeline]}

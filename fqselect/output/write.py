@@ -21,7 +21,6 @@ from ..records import FRAME_JPEG_QUALITY, InputResult
 from .manifest import MANIFEST, embedding_groups, manifest
 
 
-
 def prepare_out_dir(out: Path) -> Path:
     """Create --out and prove it is writable before any work is done."""
     try:
