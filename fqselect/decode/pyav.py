@@ -152,8 +152,8 @@ class VideoInput(Video):
                 bisect.insort(self._waiting, packet.pts)
             if packet is not None and self._too_close(packet):
                 continue
-            if self._decode_all_from is not None and packet is not None and packet.pts is not None \
-                    and packet.pts >= self._decode_all_from:  # in decoding order: every later shown frame too
+            if self._decode_all_from is not None and packet is not None \
+                    and (packet.pts is None or packet.pts >= self._decode_all_from):  # in decoding order: every later shown frame too
                 self.stream.codec_context.skip_frame, self._decode_all_from = "DEFAULT", None
             try:
                 pictures = self.stream.codec_context.decode(packet)
@@ -207,18 +207,33 @@ class VideoInput(Video):
         whole group of pictures before it."""
         import av
 
-        for margin in (0.0, SEEK_MARGIN):
-            target = start - margin
-            if target <= 0:
-                return
-            try:
+        if start <= 0:
+            return
+        try:
+            for margin in (0.0, SEEK_MARGIN):
+                target = start - margin
+                if target <= 0:  # the seek to `start` landed after it, which is within a margin of the beginning
+                    self._rewind()
+                    return
                 self.container.seek(self._origin + int(target / self.stream.time_base), stream=self.stream, backward=True)
                 if margin == SEEK_MARGIN or self._landed_by(start):
                     break
-            except av.FFmpegError:
-                return
+        except av.FFmpegError:
+            self._rewind()
+            return
         self.stream.codec_context.flush_buffers()
         self._counted, self._waiting = None, []
+
+    def _rewind(self) -> None:
+        """Back to the first frame, counted from 0 (where a seek failed, after one that moved)."""
+        import av
+
+        try:
+            self.container.seek(self._origin, stream=self.stream, backward=True)
+        except av.FFmpegError:
+            return
+        self.stream.codec_context.flush_buffers()
+        self._counted, self._waiting = 0, []
 
     def _skip_before(self, start: float) -> None:
         """Where every frame is wanted from `start` on, the non-reference frames before it (between the
