@@ -172,11 +172,13 @@ class TrackedSets:
         set."""
         track = self._parts[part]
         template = self.tracker.template(track.best.picks())
-        match = self.tracker.recognizer.points["match"]
-        alike = sorted(((float(template @ other), set_id) for _, other, set_id in self._joined), reverse=True)
-        chosen = next((set_id for similarity, set_id in alike if similarity >= match and all(
-            shared_seconds(track, member) <= MERGE_MAX_OVERLAP for member, _, s in self._joined if s == set_id)),
-            len({set_id for *_, set_id in self._joined}))
+        chosen = len({set_id for *_, set_id in self._joined})  # a new set, unless one fits
+        for similarity, set_id in sorted(((float(template @ other), set_id) for _, other, set_id in self._joined), reverse=True):
+            if similarity < self.tracker.recognizer.points["match"]:
+                break
+            if all(shared_seconds(track, member) <= MERGE_MAX_OVERLAP for member, _, s in self._joined if s == set_id):
+                chosen = set_id
+                break
         self._joined.append((track, template, chosen))
         return chosen
 
