@@ -229,11 +229,9 @@ class VideoInput(Video):
         import av
 
         try:
-            self.container.seek(self._origin, stream=self.stream, backward=True)
+            self._seek_keyframe(self._origin)
         except av.FFmpegError:
             return
-        self.stream.codec_context.flush_buffers()
-        self._counted, self._waiting = 0, []
 
     def _skip_before(self, start: float) -> None:
         """Where every frame is wanted from `start` on, the non-reference frames before it (between the
