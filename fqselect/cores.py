@@ -6,8 +6,11 @@ comes from here (FQSELECT_THREADS and FQSELECT_DECODER_THREADS override them).""
 from __future__ import annotations
 
 import os
+from typing import Callable, Sequence, TypeVar
 
 from .errors import UsageError
+
+Part = TypeVar("Part")
 
 # From this frame size up, FFmpeg gets a second thread on two cores: decoding is then the longest stage
 # and frame threading fills the gaps the analysis leaves on the other core; on smaller frames its own
@@ -45,8 +48,26 @@ def default_threads() -> int:
 def ranking_threads() -> int:
     """Threads for the sessions of the set ranking (the recogniser, the eye model): FQSELECT_THREADS, else
     every usable core. They run mostly at the end of an input, once decoding is over (the ranked faces'
-    embeddings and eyes), when a one-thread session would leave a core idle (docs/sets.md)."""
+    embeddings and eyes), when one thread would leave a core idle: their sessions run one thread each and
+    split a batch over this many (`across_cores`) (docs/sets.md)."""
     return _env_count("FQSELECT_THREADS") or usable_cores()
+
+
+def across_cores(run: Callable[[Sequence], Part], batch: Sequence) -> list[Part]:
+    """`run` of each part of `batch`, split in one part a ranking thread (`ranking_threads`), the first on
+    the caller's thread and the others on threads started from it. The ranking's sessions run one thread
+    each, so that a call stays on the thread that makes it, at that thread's priority (choose/ahead.py
+    runs them on idle cores only); a batch at the end still gets every core this way."""
+    parts = min(ranking_threads(), len(batch))
+    if parts <= 1:
+        return [run(batch)]
+    from concurrent.futures import ThreadPoolExecutor  # started here: threads inherit the caller's priority
+
+    bounds = [len(batch) * i // parts for i in range(parts + 1)]
+    pieces = [batch[a:b] for a, b in zip(bounds, bounds[1:])]
+    with ThreadPoolExecutor(parts - 1, thread_name_prefix="fqselect-rank") as threads:
+        others = threads.map(run, pieces[1:])
+        return [run(pieces[0]), *others]
 
 
 def decoder_threads(frame_pixels: int = 0, threading_from: int = FRAME_THREADING_MIN_PIXELS) -> int:

@@ -1,18 +1,25 @@
-"""What keeps set-aware selection cheap: sets whose faces cannot reach the picks are never embedded, held
-frames beyond a memory budget are kept compressed, and a search near a keyframe does not decode the group
-of pictures before it."""
+"""What keeps set-aware selection cheap: sets whose faces cannot reach the picks are never embedded, the
+likely faces are measured ahead on idle cycles, the default path's tracker embeds nothing, held frames
+beyond a memory budget are kept compressed, and a search near a keyframe does not decode the group of
+pictures before it."""
 
 from __future__ import annotations
 
 import math
+import os
+import threading
+import time
 
 import av
 import cv2
 import numpy as np
 import pytest
 
-from fqselect.choose.persons import compress_weakest
-from fqselect.choose.pickers import TopKPicker
+from fqselect.api import select
+from fqselect.choose import ahead
+from fqselect.choose.ahead import RankAhead
+from fqselect.choose.persons import PersonTracker, compress_weakest
+from fqselect.choose.pickers import TopKPicker, TrackedSets
 from fqselect.choose.ranking import Embedder, SetRanker, measure_eyes, stream_merit
 from fqselect.choose.topk import Candidate
 from fqselect.decode import Sampling, open_input
@@ -155,3 +162,64 @@ def test_a_search_just_after_a_keyframe_decodes_from_that_keyframe(h264_clip):
         decoded = source.decoded
     assert got == expected
     assert decoded <= round((end - keyframe) * 25) + 2  # not the second before it (the seek margin)
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux's SCHED_IDLE")
+def test_likely_faces_are_measured_ahead_on_a_thread_of_idle_priority():
+    faces = [face(1, i, 0.99, float(i)) for i in range(5)]
+    measured: list[tuple[int, int, int]] = []
+
+    def measure(candidates):
+        measured.extend((id(c), threading.get_ident(), os.sched_getscheduler(0)) for c in candidates)
+
+    with RankAhead(lambda: faces[:3], measure) as worker:
+        deadline = time.monotonic() + 10
+        while len(measured) < 3 and time.monotonic() < deadline:
+            worker.poke()  # the stream's thread hands a list over whenever the worker has finished the last
+            time.sleep(0.01)
+    assert {face_id for face_id, _, _ in measured} == {id(c) for c in faces[:3]}
+    assert all(thread != threading.get_ident() and policy == os.SCHED_IDLE for _, thread, policy in measured)
+    assert not worker._thread.is_alive()
+
+
+def test_what_is_measured_ahead_leaves_the_picks_as_they_are(clip, monkeypatch):
+    """The picks and every field of them are the same whether the worker measured any face or none."""
+    path = str(clip[0])
+    measured_ahead = []
+    measure = SetRanker.measure
+
+    def counted(ranker, candidates):
+        if threading.current_thread().name == "fqselect-ahead":
+            measured_ahead.extend(c for c in candidates if c.payload.embedding is None)
+        measure(ranker, candidates)
+
+    monkeypatch.setattr(SetRanker, "measure", counted)
+    ahead_picks = select(path, top=3).picks
+    assert measured_ahead or not hasattr(os, "SCHED_IDLE")
+    monkeypatch.setattr(ahead, "idle_priority", lambda: False)  # the worker quits at once: all done at the end
+    end_picks = select(path, top=3).picks
+    assert [p.record() for p in ahead_picks] == [p.record() for p in end_picks]
+
+
+def test_the_default_tracker_embeds_nothing_and_the_join_puts_a_returning_face_in_its_set():
+    """Person 1 sits left, is gone for a second and comes back on the right (a move overlap cannot link);
+    person 2 sits in the middle throughout. The tracker starts a track for the returning face without
+    embedding anything; the join at the end puts both of person 1's tracks in one set."""
+    tracker = PersonTracker(3, 1.0, 0.0, PeopleRecognizer(), link_by_likeness=False)
+    sets = TrackedSets(tracker)
+    for i in range(8):
+        faces = [face(2, i, 0.98, float(i))]
+        if i != 3:
+            faces.append(face(1, i, 0.99, float(i)))
+        for c in faces:
+            left = {2: 100, 1: 0 if i < 3 else 200}[int(c.payload.crop[0, 0, 0])]
+            c.payload.bbox = [left, 0, left + 50, 50]
+        sets.offer(faces)
+    assert tracker.embedded == 0
+    parts = sets.parts()
+    people = [{int(c.payload.crop[0, 0, 0]) for c in part} for part in parts]
+    assert sorted(map(sorted, people)) == [[1], [1], [2]]
+    joined = [sets.join(i) for i in range(len(parts))]
+    person_1 = {set_id for set_id, who in zip(joined, people) if who == {1}}
+    person_2 = {set_id for set_id, who in zip(joined, people) if who == {2}}
+    assert len(person_1) == 1 and person_1.isdisjoint(person_2)

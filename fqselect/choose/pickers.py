@@ -9,17 +9,18 @@ links faces into persons and picks each person's best. The job does not know whi
 
 from __future__ import annotations
 
+import heapq
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Iterator, Protocol
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
 from ..quality.agreement import MIN_SET
 from ..records import Person
-from .persons import MERGE_MAX_OVERLAP, PersonTracker, Track, shared_seconds
-from .ranking import SHORTLIST, SetRanker
+from .persons import MERGE_MAX_OVERLAP, TEMPLATE_FACES, PersonTracker, Track, shared_seconds
+from .ranking import EMBED_BUDGET, SHORTLIST, SetRanker
 from .topk import Candidate, TopKSelector, greedy_picks, separated_count, unblocked_stretches
 
 # A face this close to becoming a pick sends the window's next-sharpest frame to the detector too: a
@@ -34,6 +35,7 @@ POLISH_MOMENTS = 2
 POLISH_SECONDS = 0.15
 POLISH_FRAMES = 10
 POLISH_JUDGED = 2
+LIKELY_TRACKS = EMBED_BUDGET // MIN_SET  # tracks whose faces are measured ahead (choose/ahead.py)
 
 
 def refine_margin(quality: float) -> float:
@@ -100,6 +102,10 @@ class GapSearch(Protocol):
 
 class Picker(Protocol):
     settled: bool  # True once no face offered later can lose a pick to the gap (gap bookkeeping can stop)
+    ranker: SetRanker  # what ranks each set at the end
+
+    def likely(self) -> list[Candidate]:
+        """The faces the ranking at the end will most likely measure, most likely first (so far)."""
 
     def offer(self, faces: list[Candidate], near: list[Candidate] | None = None) -> list[Candidate]:
         """A frame's faces: found in the whole frame, or in the regions of `near` (faces of the window's
@@ -121,6 +127,9 @@ class Sets(Protocol):
 
     def parts(self) -> list[list[Candidate]]: ...
 
+    def likely(self, ranker: SetRanker, k: int) -> list[Candidate]:
+        """What `Picker.likely` asks, for these sets."""
+
     def join(self, part: int) -> int:
         """The id of the set part `part` belongs to: an earlier part's set, or a new one."""
 
@@ -138,6 +147,9 @@ class OneSet:
 
     def parts(self) -> list[list[Candidate]]:
         return [self.pool.pool] if self.pool.pool else []
+
+    def likely(self, ranker: SetRanker, k: int) -> list[Candidate]:
+        return ranker.shortlist(self.pool.pool, max(k, ranker.shortlist_size(1)), k)
 
     def join(self, part: int) -> int:
         return 0
@@ -166,12 +178,24 @@ class TrackedSets:
         self._parts = sorted(tracks, key=lambda t: min(c.sort_key() for c in t.pool.pool))
         return [t.pool.pool for t in self._parts]
 
+    def likely(self, ranker: SetRanker, k: int) -> list[Candidate]:
+        """The LIKELY_TRACKS tracks with the best faces, as `likely_faces` takes them."""
+        tracks = [t for t in self.tracker.finished + self.tracker.active if t.pool.pool]
+        sets = sum(len(t.pool.pool) >= MIN_SET for t in tracks)  # as `TopKPicker.rank_sets` counts them
+        return likely_faces(heapq.nlargest(LIKELY_TRACKS, tracks, key=best_merit), ranker, k, sets, self.template_faces)
+
+    @staticmethod
+    def template_faces(track: Track) -> list[Candidate]:
+        """The TEMPLATE_FACES best faces of the track's pool: they are most of its set's shortlist too, so
+        joining embeds few faces the ranking does not."""
+        return sorted(track.pool.pool, key=Candidate.sort_key)[:TEMPLATE_FACES]
+
     def join(self, part: int) -> int:
         """The set of the most alike track joined before whose template matches at the recogniser's FMR
         1e-3 point and with which this one shares frames for at most MERGE_MAX_OVERLAP seconds; else a new
         set."""
         track = self._parts[part]
-        template = self.tracker.template(track.best.picks())
+        template = self.tracker.template(self.template_faces(track))
         chosen = len({set_id for *_, set_id in self._joined})  # a new set, unless one fits
         for similarity, set_id in sorted(((float(template @ other), set_id) for _, other, set_id in self._joined), reverse=True):
             if similarity < self.tracker.recognizer.points["match"]:
@@ -204,6 +228,9 @@ class TopKPicker:
             self.selector.offer(candidate)
         self.sets.offer(faces, near)
         return [c for c in faces if promising(self.selector, c)]
+
+    def likely(self) -> list[Candidate]:
+        return self.sets.likely(self.ranker, self.k)
 
     def fill_gaps(self, search: GapSearch) -> None:
         """A window's analysed frames can all lie within --min-gap of a pick while other frames of that
@@ -303,6 +330,12 @@ class PersonPicker:
             return self._faces
         return []
 
+    def likely(self) -> list[Candidate]:
+        """The tracks in view and those LIKELY_TRACKS that ended last: what ended before has been measured."""
+        tracks = [t for t in self.tracker.finished[-LIKELY_TRACKS:] + self.tracker.active if t.pool.pool]
+        return likely_faces(sorted(tracks, key=best_merit, reverse=True), self.ranker, self.k,
+                            len(self.tracker.finished) + len(self.tracker.active), lambda track: track.best.picks())
+
     def fill_gaps(self, search: GapSearch) -> None:
         """For each track with fewer picks than `k`: the sharpest frame of each stretch of its windows left
         free by its picks is searched near its face closest in time, and what is found joins the track."""
@@ -325,6 +358,18 @@ class PersonPicker:
             person.id = number
             mark_person(person)
         return Selection([person.picks for person in persons], persons, self.tracker.embedded)
+
+
+def best_merit(track: Track) -> float:
+    return max(c.merit for c in track.pool.pool)
+
+
+def likely_faces(tracks: list[Track], ranker: SetRanker, k: int, sets: int,
+                 templates: Callable[[Track], list[Candidate]]) -> list[Candidate]:
+    """Each track's template faces, then its shortlist as if it were a set of its own among `sets`, track
+    after track: the faces a ranking of these tracks will most likely measure."""
+    size = max(k, ranker.shortlist_size(sets))
+    return [c for track in tracks for c in (*templates(track), *ranker.shortlist(track.pool.pool, size, k))]
 
 
 def pick_within(person: Person, ranker: SetRanker, k: int, min_gap: float, min_quality: float, sets: int = 1) -> None:

@@ -19,6 +19,7 @@ turns the shortlist's merits into the final ones and fills in each pick's `net_q
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -47,17 +48,25 @@ def stream_merit(net_quality: float) -> float:
 def measure_eyes(candidates: list[Candidate], eyes) -> None:
     """Each candidate's `eyes_open` and `gaze` (those not measured yet), from the frame it came from (or
     the pixels around the face, where its frame is held compressed)."""
-    missing = [c.payload for c in candidates if c.payload.eyes_open is None
-               and (c.payload.image is not None or c.payload.patch is not None)]
+    held = [(c.payload, held_pixels(c.payload)) for c in candidates if c.payload.eyes_open is None]
+    missing = [pick for pick, (source, _) in held if source is not None]
     if not missing or eyes is None:
         return
-    origins = np.array([(0, 0) if p.image is not None else p.patch_origin for p in missing], np.float32)
+    sources = [source for _, (source, _) in held if source is not None]
+    origins = np.array([origin for _, (source, origin) in held if source is not None], np.float32)
     boxes = np.array([p.bbox for p in missing], np.float32) - np.tile(origins, 2)
-    sources = [p.image if p.image is not None else p.patch for p in missing]
     faces = FaceBatch(boxes, np.ones(len(missing), np.float32), np.array([p.landmarks for p in missing], np.float32) - origins[:, None],
                       np.stack([p.crop for p in missing]), [face_region(image, box) for image, box in zip(sources, boxes)], sources)
     for pick, openness, gaze in zip(missing, *eyes.read(faces)):
         pick.eyes_open, pick.gaze = round(float(openness), 4), round(float(gaze), 3)
+
+
+def held_pixels(pick) -> tuple[np.ndarray | None, tuple[int, int]]:
+    """The pixels a pick's face can be read from (its frame, or where the frame is held compressed the
+    pixels around the face) and their top-left corner in the frame, read once: the stream may compress
+    the frame meanwhile (choose/ahead.py reads on another thread), and it sets the patch first."""
+    image = pick.image
+    return (image, (0, 0)) if image is not None else (pick.patch, pick.patch_origin)
 
 
 class Embedder:
@@ -66,13 +75,15 @@ class Embedder:
     def __init__(self, recognizer):
         self.recognizer = recognizer
         self.embedded = 0
+        self._counting = threading.Lock()  # the stream's thread and choose/ahead.py's embed
 
     def __call__(self, candidates: list[Candidate]) -> np.ndarray:
         missing = [c for c in candidates if c.payload.embedding is None]
         if missing:
             for candidate, embedding in zip(missing, self.recognizer.embed(np.stack([c.payload.crop for c in missing]))):
                 candidate.payload.embedding = embedding
-            self.embedded += len(missing)
+            with self._counting:
+                self.embedded += len(missing)
         return np.stack([c.payload.embedding for c in candidates])
 
     @property
@@ -135,6 +146,13 @@ class SetRanker:
         """The most a face's final merit can exceed its streaming merit: the agreement's evidence at
         agreement 1 (a cosine); the eyes' terms only cost."""
         return float(self.calibration.evidence(1.0)) if self.set_aware else 0.0
+
+    def measure(self, candidates: list[Candidate]) -> None:
+        """What ranking these candidates needs, for those that lack it: their embeddings (set-aware) and
+        their eyes (choose/ahead.py measures the likely ones while the input streams)."""
+        if self.set_aware:
+            self.embed(candidates)
+        measure_eyes(candidates, self.eye_model)
 
     def shortlist_size(self, sets: int) -> int:
         return max(MIN_SET, min(SHORTLIST, EMBED_BUDGET // max(1, sets)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..cores import ranking_threads
+from ..cores import across_cores
 from ..errors import UsageError
 from ..zoo.files import model_pack_file
 from ..zoo.registry import register_model
@@ -28,12 +28,16 @@ class ArcFaceRecognizer:
         from insightface.model_zoo import ArcFaceONNX
 
         path = _pack_recognizer(pack)
-        self.model = ArcFaceONNX(model_file=str(path), session=create_session(path, ranking_threads()))
+        self.model = ArcFaceONNX(model_file=str(path), session=create_session(path, threads=1))
         self.name = f"arcface:{path.parent.name}/{path.stem}"
 
     def embed(self, crops: np.ndarray) -> np.ndarray:
-        feats = [self.model.get_feat(list(crops[i : i + self.batch_size])) for i in range(0, len(crops), self.batch_size)]
-        return normalised(np.concatenate(feats) if feats else np.zeros((0, 512), np.float32))
+        if not len(crops):
+            return np.zeros((0, 512), np.float32)
+        return normalised(np.concatenate(across_cores(self._features, crops)))
+
+    def _features(self, crops: np.ndarray) -> np.ndarray:
+        return np.concatenate([self.model.get_feat(list(crops[i : i + self.batch_size])) for i in range(0, len(crops), self.batch_size)])
 
 
 def _pack_recognizer(pack: str):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..cores import ranking_threads
+from ..cores import across_cores
 from ..errors import UsageError
 from ..zoo.files import cache_dir, packaged_model
 from ..zoo.registry import register_model
@@ -103,7 +103,7 @@ class SFaceRecognizer:
     batch_size = 1  # on the CPU, larger batches cost more per face (docs/benchmarks.md)
 
     def __init__(self):
-        self.session = create_session(repaired_sface(), ranking_threads())
+        self.session = create_session(repaired_sface(), threads=1)  # a batch is split over the cores
         self.input_name = self.session.get_inputs()[0].name
 
     def embed(self, crops: np.ndarray) -> np.ndarray:
@@ -113,4 +113,5 @@ class SFaceRecognizer:
         """The features before normalisation: their length grows with how recognisable the face is
         (the research harness learns quality from it)."""
         blob = crops[..., ::-1].transpose(0, 3, 1, 2).astype(np.float32)
-        return batched(self.session, self.input_name, blob, self.batch_size).astype(np.float32)
+        parts = across_cores(lambda part: batched(self.session, self.input_name, part, self.batch_size), blob)
+        return np.concatenate(parts).astype(np.float32)

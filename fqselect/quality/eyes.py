@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..cores import ranking_threads
+from ..cores import across_cores
 from ..errors import UsageError
 from ..faces.batch import FaceBatch
 from ..zoo.files import package_weights
@@ -137,12 +137,17 @@ class EyeOpenness:
 
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path else check_eye_model()
-        self.session = load_session(self.path, "an eye landmark model", ranking_threads())
+        self.session = load_session(self.path, "an eye landmark model", threads=1)  # a batch is split over the cores
         self.input_name = self.session.get_inputs()[0].name
 
     def landmarks(self, faces: FaceBatch) -> tuple[np.ndarray, np.ndarray]:
         """The 2N eyes' contour (2N, 71, 2) and iris (2N, 5, 2) points in their 64×64 crops."""
-        crops = eye_crops(faces)
+        parts = across_cores(self._landmarks, eye_crops(faces).reshape(len(faces), 2, 3, EYE_SIDE, EYE_SIDE))
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def _landmarks(self, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`landmarks` of (N, 2, ...) pairs of eye crops (a face's two eyes stay in one part)."""
+        crops = pairs.reshape(-1, *pairs.shape[2:])
         contours = np.empty((len(crops), 71, 2), np.float32)
         irises = np.empty((len(crops), 5, 2), np.float32)
         for start in range(0, len(crops), self.batch_size):

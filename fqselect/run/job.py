@@ -20,6 +20,7 @@ from typing import Iterator
 
 import numpy as np
 
+from ..choose.ahead import RankAhead
 from ..choose.persons import PersonTracker
 from ..choose.pickers import OneSet, PersonPicker, Picker, Selection, TopKPicker, TrackedSets
 from ..choose.ranking import Embedder, SetRanker, measure_eyes, stream_merit
@@ -78,11 +79,15 @@ def _analyse(source: InputSource, options: Options, result: InputResult, progres
         fills_gaps = source.kind == "video" and options.prescreen
         job = Job(source.path, options, models, picker, result, budget, PickableWindows(needed=fills_gaps))
         planned, seen = source.planned_frames(), 0
-        for window in windows:
-            job.analyse(window)
-            seen += window.looked_at
-            if progress:
-                progress(seen, planned)
+        # the ranking at the end only ranks sets of a video or a folder (a single image has none)
+        ranks_sets = picker.ranker.set_aware and source.kind in ("video", "folder")
+        with RankAhead(picker.likely, picker.ranker.measure, enabled=ranks_sets) as ahead:
+            for window in windows:
+                job.analyse(window)
+                ahead.poke()
+                seen += window.looked_at
+                if progress:
+                    progress(seen, planned)
     result.frames_decoded = getattr(reader, "decoded", seen)  # videos: the grabbed-only frames count too
     if fills_gaps:
         picker.fill_gaps(job)
@@ -122,7 +127,7 @@ def make_picker(options: Options, models: ModelBundle, kind: str, min_gap: float
         return PersonPicker(top, min_gap, quality, tracker, SetRanker(options.eyes, calibration, tracker.embed, min_gap, models.eyes),
                             gallery)
     if calibration is not None and kind == "video":
-        tracker = PersonTracker(top, min_gap, quality, models.recognizer_soon())
+        tracker = PersonTracker(top, min_gap, quality, models.recognizer_soon(), link_by_likeness=False)
         return TopKPicker(top, min_gap, quality, TrackedSets(tracker),
                           SetRanker(options.eyes, calibration, tracker.embed, min_gap, models.eyes))
     if calibration is not None and kind == "folder":
