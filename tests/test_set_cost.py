@@ -1,7 +1,6 @@
 """What keeps set-aware selection cheap: sets whose faces cannot reach the picks are never embedded, the
-likely faces are measured ahead on idle cycles, the default path's tracker embeds nothing, held frames
-beyond a memory budget are kept compressed, and a search near a keyframe does not decode the group of
-pictures before it."""
+likely faces are measured ahead on idle cycles, held frames beyond a memory budget are kept compressed,
+and a search near a keyframe does not decode the group of pictures before it."""
 
 from __future__ import annotations
 
@@ -18,8 +17,8 @@ import pytest
 from fqselect.api import select
 from fqselect.choose import ahead
 from fqselect.choose.ahead import RankAhead
-from fqselect.choose.persons import PersonTracker, compress_weakest
-from fqselect.choose.pickers import TopKPicker, TrackedSets
+from fqselect.choose.persons import compress_weakest
+from fqselect.choose.pickers import TopKPicker
 from fqselect.choose.ranking import Embedder, SetRanker, measure_eyes, stream_merit
 from fqselect.choose.topk import Candidate
 from fqselect.decode import Sampling, open_input
@@ -199,27 +198,3 @@ def test_what_is_measured_ahead_leaves_the_picks_as_they_are(clip, monkeypatch):
     monkeypatch.setattr(ahead, "idle_priority", lambda: False)  # the worker quits at once: all done at the end
     end_picks = select(path, top=3).picks
     assert [p.record() for p in ahead_picks] == [p.record() for p in end_picks]
-
-
-def test_the_default_tracker_embeds_nothing_and_the_join_puts_a_returning_face_in_its_set():
-    """Person 1 sits left, is gone for a second and comes back on the right (a move overlap cannot link);
-    person 2 sits in the middle throughout. The tracker starts a track for the returning face without
-    embedding anything; the join at the end puts both of person 1's tracks in one set."""
-    tracker = PersonTracker(3, 1.0, 0.0, PeopleRecognizer(), link_by_likeness=False)
-    sets = TrackedSets(tracker)
-    for i in range(8):
-        faces = [face(2, i, 0.98, float(i))]
-        if i != 3:
-            faces.append(face(1, i, 0.99, float(i)))
-        for c in faces:
-            left = {2: 100, 1: 0 if i < 3 else 200}[int(c.payload.crop[0, 0, 0])]
-            c.payload.bbox = [left, 0, left + 50, 50]
-        sets.offer(faces)
-    assert tracker.embedded == 0
-    parts = sets.parts()
-    people = [{int(c.payload.crop[0, 0, 0]) for c in part} for part in parts]
-    assert sorted(map(sorted, people)) == [[1], [1], [2]]
-    joined = [sets.join(i) for i in range(len(parts))]
-    person_1 = {set_id for set_id, who in zip(joined, people) if who == {1}}
-    person_2 = {set_id for set_id, who in zip(joined, people) if who == {2}}
-    assert len(person_1) == 1 and person_1.isdisjoint(person_2)

@@ -105,16 +105,13 @@ class PersonTracker:
     them); `persons()` merges and ranks at the end. Faces are embedded only when needed (`embedded`)."""
 
     def __init__(self, top: int, min_gap: float, min_quality: float, recognizer, link_by_overlap: bool = True,
-                 timeout: float = TRACK_TIMEOUT, place_gap: float | None = None, frame_budget: int | None = FRAME_BUDGET,
-                 link_by_likeness: bool = True):
+                 timeout: float = TRACK_TIMEOUT, place_gap: float | None = None, frame_budget: int | None = FRAME_BUDGET):
         self.top, self.min_gap, self.min_quality = top, min_gap, min_quality
         self.timeout = timeout  # seconds a track may go unseen before it ends
         # seconds unseen after which where a track's face was no longer links a face to it (only the face
         # itself does): one person replacing another at the same spot is then two persons
         self.place_gap = timeout if place_gap is None else place_gap
         self.link_by_overlap = link_by_overlap  # False: embed every face (the reference benchmarks compare with)
-        # False: a face overlap cannot link starts a track (what joins tracks later, by their templates, links it)
-        self.link_by_likeness = link_by_likeness
         self.recognizer = recognizer
         self.embed = Embedder(recognizer)
         self.frame_budget = frame_budget  # None: every held face keeps its decoded frame
@@ -138,7 +135,7 @@ class PersonTracker:
         for tracks, by_place in ((near, True), (away, False)):
             undecided = [i for i in range(len(candidates)) if i not in assigned]
             free = [t for t in tracks if t not in assigned.values()]
-            if undecided and free and self.link_by_likeness:
+            if undecided and free:
                 assigned.update(self._link_by_likeness([candidates[i] for i in undecided], undecided, free, by_place))
         self.finished += self.expire(now, keep=set(map(id, assigned.values())))
         tracks = []

@@ -127,7 +127,7 @@ def make_picker(options: Options, models: ModelBundle, kind: str, min_gap: float
         return PersonPicker(top, min_gap, quality, tracker, SetRanker(options.eyes, calibration, tracker.embed, min_gap, models.eyes),
                             gallery)
     if calibration is not None and kind == "video":
-        tracker = PersonTracker(top, min_gap, quality, models.recognizer_soon(), link_by_likeness=False)
+        tracker = PersonTracker(top, min_gap, quality, models.recognizer_soon())
         return TopKPicker(top, min_gap, quality, TrackedSets(tracker),
                           SetRanker(options.eyes, calibration, tracker.embed, min_gap, models.eyes))
     if calibration is not None and kind == "folder":
@@ -306,7 +306,7 @@ def analyse_frame(frame: Frame, models: ModelBundle, min_face: int = 0, regions:
                 quality=round(float(qualities[i]), 4),
                 net_quality=round(float(qualities[i]), 4),
                 image=frame.image,
-                crop=faces.crops[i],
+                crop=faces.crops[i].copy(),  # not a view: a face held long would hold its frame's every crop
                 captured_at=frame.captured_at,
             ),
         )
