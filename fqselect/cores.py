@@ -53,6 +53,16 @@ def ranking_threads() -> int:
     return _env_count("FQSELECT_THREADS") or usable_cores()
 
 
+def idle_priority() -> bool:
+    """Put the calling thread on idle cycles only (Linux's SCHED_IDLE: it runs when no other thread wants
+    a core, and threads it starts inherit that); False where the OS cannot."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # 0: this thread, on Linux
+    except (AttributeError, OSError):
+        return False
+    return True
+
+
 def across_cores(run: Callable[[Sequence], Part], batch: Sequence) -> list[Part]:
     """`run` of each part of `batch`, split in one part a ranking thread (`ranking_threads`), the first on
     the caller's thread and the others on threads started from it. The ranking's sessions run one thread

@@ -16,20 +16,11 @@ stream is changing; a face it measured that the ranking does not need costs idle
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Callable
 
+from ..cores import idle_priority
 from .topk import Candidate
-
-
-def idle_priority() -> bool:
-    """Put the calling thread on idle cycles only (Linux's SCHED_IDLE); False where the OS cannot."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # 0: this thread, on Linux
-    except (AttributeError, OSError):
-        return False
-    return True
 
 
 class RankAhead:

@@ -195,10 +195,10 @@ class PersonTracker:
 
     def _link_by_likeness(self, candidates: list[Candidate], positions: list[int], tracks: list[Track],
                           by_place: bool = True) -> dict[int, Track]:
-        embeddings = self.embed(candidates)
         overlap = track_overlap(candidates, tracks)
         known = [t.last if t.known is None else t.known for t in tracks]  # embedded once, compared again later
-        alike = embeddings @ self.embed(known).T
+        embeddings = self.embed(candidates + known)  # in one call: its faces are split over the cores
+        alike = embeddings[: len(candidates)] @ embeddings[len(candidates):].T
         for track, face in zip(tracks, known):
             track.known = face
         points = self.recognizer.points

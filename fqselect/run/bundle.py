@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..choose.gallery import Gallery
+from ..cores import idle_priority
 from ..decode import folder_images, read_image
 from ..errors import InputError, UsageError
 from ..faces import detect_and_align
@@ -29,21 +30,16 @@ class ModelBundle:
     scorer: Scorer
     model_pack: str | None
     eyes: EyeOpenness | None = None  # None: the eye network is not installed
-    _recognizer: object = None
     _galleries: dict = field(default_factory=dict)
-    _loading: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def recognizer(self):
-        with self._loading:
-            if self._recognizer is None:  # loaded by the first input that embeds a face
-                self._recognizer = load_recognizer(self.model_pack)
-        return self._recognizer
+        return recognizer_soon(self.model_pack).model  # loaded by the first input that embeds a face
 
     def recognizer_soon(self) -> "Deferred":
         """The recogniser, loading on a background thread: an input's set ranking embeds faces only when
         overlap cannot link them or at the end, so its first frames need not wait for the load."""
-        return Deferred(lambda: self.recognizer)
+        return recognizer_soon(self.model_pack)
 
     def gallery(self, folder: str, threshold: float | None = None) -> Gallery:
         if (folder, threshold) not in self._galleries:
@@ -52,25 +48,40 @@ class ModelBundle:
 
 
 class Deferred:
-    """A model being loaded on a background thread; its attributes wait for the load (and raise what it
-    raised)."""
+    """A model being loaded on a background thread; `model` and its attributes wait for the load (and
+    raise what it raised). `idle`: the thread loads on idle cycles only (`cores.idle_priority`), so that
+    it does not slow the stream; whoever waits for it leaves a core idle, so waiting does not starve it."""
 
-    def __init__(self, load):
+    def __init__(self, load, idle: bool = False):
         self._model, self._error = None, None
-        self._thread = threading.Thread(target=self._load, args=(load,), name="fqselect-load", daemon=True)
+        self._thread = threading.Thread(target=self._load, args=(load, idle), name="fqselect-load", daemon=True)
         self._thread.start()
 
-    def _load(self, load) -> None:
+    def _load(self, load, idle: bool) -> None:
+        if idle:
+            idle_priority()
         try:
             self._model = load()
         except BaseException as error:  # raised again where the model is first used
             self._error = error
 
-    def __getattr__(self, name: str):
+    @property
+    def model(self):
         self._thread.join()
         if self._error is not None:
             raise self._error
-        return getattr(self._model, name)
+        return self._model
+
+    def __getattr__(self, name: str):
+        return getattr(self.model, name)
+
+
+@lru_cache(maxsize=4)
+def recognizer_soon(model_pack: str | None) -> Deferred:
+    """The recogniser of a model pack (None: the default), loading on a background thread from the first
+    call, once per process. It takes longer to load than the other models together, so an input whose
+    sets will be ranked starts it before them (`run.job`)."""
+    return Deferred(lambda: load_recognizer(model_pack), idle=True)
 
 
 def read_gallery(folder: Path, detector, recognizer, threshold: float | None = None) -> Gallery:

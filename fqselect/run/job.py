@@ -36,7 +36,7 @@ from ..faces.recognize import quality_weighted_mean
 from ..options import Options
 from ..quality.agreement import SetCalibration
 from ..records import InputResult, Pick, Progress
-from .bundle import ModelBundle, models_for
+from .bundle import ModelBundle, models_for, recognizer_soon
 
 REFINE_FRAMES = 1  # next-sharpest frames a window may search for each pick it can hold
 
@@ -73,6 +73,8 @@ def _analyse(source: InputSource, options: Options, result: InputResult, progres
     window = options.window_for(seconds)
     budget = window_budget(options.top, window, min_gap)
     with _decoded_windows(source, options, window, budget) as (reader, windows):  # decoding starts while models load
+        if options.scorer == "auto" and source.kind in ("video", "folder"):  # sets to rank: the recogniser first
+            recognizer_soon(options.model_pack)
         models = models_for(options)
         picker = make_picker(options, models, source.kind, min_gap)
         # only the pre-screened video path can lose a pick to the gap (every other path analyses every frame)
