@@ -46,10 +46,10 @@ def default_threads() -> int:
 
 
 def ranking_threads() -> int:
-    """Threads for the sessions of the set ranking (the recogniser, the eye model): FQSELECT_THREADS, else
-    every usable core. They run mostly at the end of an input, once decoding is over (the ranked faces'
-    embeddings and eyes), when one thread would leave a core idle: their sessions run one thread each and
-    split a batch over this many (`across_cores`) (docs/sets.md)."""
+    """Threads a batch of the set ranking (the recogniser's, the eye model's) is split over: FQSELECT_THREADS,
+    else every usable core. Their sessions run one thread each (`across_cores`): a batch at the end of an
+    input, once decoding is over, gets every core; a face measured ahead stays on its idle thread
+    (docs/sets.md)."""
     return _env_count("FQSELECT_THREADS") or usable_cores()
 
 
