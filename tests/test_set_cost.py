@@ -207,3 +207,22 @@ def test_what_is_measured_ahead_leaves_the_picks_as_they_are(clip, monkeypatch):
     monkeypatch.setattr(ahead, "idle_priority", lambda: False)  # the worker quits at once: all done at the end
     end_picks = select(path, top=3).picks
     assert [p.record() for p in ahead_picks] == [p.record() for p in end_picks]
+
+
+@pytest.mark.skipif(not idle_threads(), reason="this OS gives no thread idle priority (Linux's SCHED_IDLE)")
+def test_a_failure_ahead_stops_the_worker_quietly(monkeypatch):
+    """What fails ahead (a recogniser that cannot load) fails again at the end, where it is reported: the
+    worker prints no traceback of its own."""
+    uncaught, tried = [], threading.Event()
+    monkeypatch.setattr(threading, "excepthook", uncaught.append)
+
+    def measure(candidates):
+        tried.set()
+        raise RuntimeError("cannot load")
+
+    with RankAhead(lambda: [face(1, 0, 0.99, 0.0)], measure) as worker:
+        deadline = time.monotonic() + 10
+        while not tried.is_set() and time.monotonic() < deadline:
+            worker.poke()
+            time.sleep(0.01)
+    assert tried.is_set() and not uncaught and not worker._thread.is_alive()

@@ -58,6 +58,12 @@ class RankAhead:
     def _work(self) -> None:
         if not idle_priority():
             return
+        try:
+            self._measure_while_fed()
+        except Exception:  # what failed here (a recogniser that cannot load) fails again at the end, reported there
+            return
+
+    def _measure_while_fed(self) -> None:
         while True:
             self._hungry.set()
             self._fed.wait()
