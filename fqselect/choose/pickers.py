@@ -149,7 +149,7 @@ class OneSet:
         return [self.pool.pool] if self.pool.pool else []
 
     def likely(self, ranker: SetRanker, k: int) -> list[Candidate]:
-        return ranker.shortlist(self.pool.pool, max(k, ranker.shortlist_size(1)), k)
+        return ranker.shortlist(self.pool.pool, ranker.shortlist_size(1, k), k)
 
     def join(self, part: int) -> int:
         return 0
@@ -181,8 +181,8 @@ class TrackedSets:
     def likely(self, ranker: SetRanker, k: int) -> list[Candidate]:
         """The LIKELY_TRACKS tracks with the best faces, as `likely_faces` takes them."""
         tracks = [t for t in self.tracker.finished + self.tracker.active if t.pool.pool]
-        sets = sum(len(t.pool.pool) >= MIN_SET for t in tracks)  # as `TopKPicker.rank_sets` counts them
-        return likely_faces(heapq.nlargest(LIKELY_TRACKS, tracks, key=best_merit), ranker, k, sets, self.template_faces)
+        return likely_faces(heapq.nlargest(LIKELY_TRACKS, tracks, key=best_merit), ranker, k,
+                            rankable([t.pool.pool for t in tracks]), self.template_faces)
 
     @staticmethod
     def template_faces(track: Track) -> list[Candidate]:
@@ -256,7 +256,7 @@ class TopKPicker:
         """Each set's shortlist ranked, best part first, until no face of the parts left can reach the
         picks: a face's final merit is at most its streaming merit plus the ranker's `reach`, so a part
         whose best face falls short of the k-th pick so far by more is never embedded (nor any after it)."""
-        size = max(self.k, self.ranker.shortlist_size(sum(len(faces) >= MIN_SET for faces in parts)))
+        size = self.ranker.shortlist_size(rankable(parts), self.k)
         members: dict[int, list[Candidate]] = {}
         ranked: dict[int, list[Candidate]] = {}
         for part, faces in enumerate(parts):
@@ -360,6 +360,11 @@ class PersonPicker:
         return Selection([person.picks for person in persons], persons, self.tracker.embedded)
 
 
+def rankable(parts: list[list[Candidate]]) -> int:
+    """How many of these parts hold enough faces to be ranked as a set of their own (MIN_SET)."""
+    return sum(len(faces) >= MIN_SET for faces in parts)
+
+
 def best_merit(track: Track) -> float:
     return max(c.merit for c in track.pool.pool)
 
@@ -368,13 +373,13 @@ def likely_faces(tracks: list[Track], ranker: SetRanker, k: int, sets: int,
                  templates: Callable[[Track], list[Candidate]]) -> list[Candidate]:
     """Each track's template faces, then its shortlist as if it were a set of its own among `sets`, track
     after track: the faces a ranking of these tracks will most likely measure."""
-    size = max(k, ranker.shortlist_size(sets))
+    size = ranker.shortlist_size(sets, k)
     return [c for track in tracks for c in (*templates(track), *ranker.shortlist(track.pool.pool, size, k))]
 
 
 def pick_within(person: Person, ranker: SetRanker, k: int, min_gap: float, min_quality: float, sets: int = 1) -> None:
     """The person's `k` picks (`person.picks`), ranked within the person's own faces."""
-    ranked = ranker.rank(person.candidates, max(k, ranker.shortlist_size(sets)), k)
+    ranked = ranker.rank(person.candidates, ranker.shortlist_size(sets, k), k)
     others = [c for c in person.candidates if not any(c is r for r in ranked)]
     person.picks = choose(ranked, others, k, min_gap, min_quality)
 

@@ -154,8 +154,10 @@ class SetRanker:
             self.embed(candidates)
         measure_eyes(candidates, self.eye_model)
 
-    def shortlist_size(self, sets: int) -> int:
-        return max(MIN_SET, min(SHORTLIST, EMBED_BUDGET // max(1, sets)))
+    def shortlist_size(self, sets: int, k: int) -> int:
+        """Faces a set's shortlist holds among `sets` sharing the embedding budget: at least MIN_SET, and
+        at least k, so that the final choice can always make k picks."""
+        return max(k, MIN_SET, min(SHORTLIST, EMBED_BUDGET // max(1, sets)))
 
     def shortlist(self, candidates: list[Candidate], size: int, k: int) -> list[Candidate]:
         """The set's `size` best by the streaming merit, distinct moments, among them the k greedy picks

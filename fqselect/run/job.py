@@ -39,6 +39,7 @@ from ..records import InputResult, Pick, Progress
 from .bundle import ModelBundle, models_for, recognizer_soon
 
 REFINE_FRAMES = 1  # next-sharpest frames a window may search for each pick it can hold
+SET_KINDS = ("video", "folder")  # inputs whose faces come in sets to rank (a single image has none)
 
 
 def process_input(path: str, options: Options, progress: Progress | None = None) -> InputResult:
@@ -73,7 +74,7 @@ def _analyse(source: InputSource, options: Options, result: InputResult, progres
     window = options.window_for(seconds)
     budget = window_budget(options.top, window, min_gap)
     with _decoded_windows(source, options, window, budget) as (reader, windows):  # decoding starts while models load
-        if options.scorer == "auto" and source.kind in ("video", "folder"):  # sets to rank: the recogniser first
+        if options.scorer == "auto" and source.kind in SET_KINDS:  # sets to rank: the recogniser first
             recognizer_soon(options.model_pack)
         models = models_for(options)
         picker = make_picker(options, models, source.kind, min_gap)
@@ -81,8 +82,7 @@ def _analyse(source: InputSource, options: Options, result: InputResult, progres
         fills_gaps = source.kind == "video" and options.prescreen
         job = Job(source.path, options, models, picker, result, budget, PickableWindows(needed=fills_gaps))
         planned, seen = source.planned_frames(), 0
-        # the ranking at the end only ranks sets of a video or a folder (a single image has none)
-        ranks_sets = picker.ranker.set_aware and source.kind in ("video", "folder")
+        ranks_sets = picker.ranker.set_aware and source.kind in SET_KINDS
         with RankAhead(picker.likely, picker.ranker.measure, enabled=ranks_sets) as ahead:
             for window in windows:
                 job.analyse(window)
