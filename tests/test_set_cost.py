@@ -100,6 +100,39 @@ def test_a_set_that_grows_is_ranked_again_from_its_streaming_merits():
     assert {p.payload.set_faces for p in picks} == {8}  # every face ranked within the whole person
 
 
+class ListedEyes:
+    """Reads each face's eyes as listed by its number (the crop's second pixel), counting the faces read."""
+
+    def __init__(self, openness: dict[int, float]):
+        self.openness, self.read_faces = openness, []
+
+    def read(self, faces) -> tuple[np.ndarray, np.ndarray]:
+        numbers = [int(n) for n in faces.crops[:, 0, 0, 1]]
+        self.read_faces += numbers
+        return np.array([self.openness[n] for n in numbers], np.float32), np.zeros(len(numbers), np.float32)
+
+
+def test_eyes_are_read_only_where_the_choice_reaches_and_pick_as_if_all_were_read():
+    """The best faces by network and agreement have shut eyes: they are read and fall, the faces after them
+    are read in turn, and the picks are those of reading every face's eyes first."""
+    openness = {i: (0.05 if i in (0, 1, 3) else 0.95) for i in range(12)}
+
+    def picks(eyes: ListedEyes, read_first: bool):
+        faces = [face(1, i, 0.999 - 0.0003 * i, 2.0 * i) for i in range(12)]
+        for candidate in faces:
+            candidate.payload.image = np.zeros((20, 20, 3), np.uint8)
+        if read_first:
+            measure_eyes(faces, eyes)
+        ranker = SetRanker("open", CALIBRATION, Embedder(PeopleRecognizer()), min_gap=1.0, eye_model=eyes)
+        return TopKPicker(3, 1.0, 0.0, Parts([faces]), ranker).finish().groups[0]
+
+    lazy, eager = ListedEyes(openness), ListedEyes(openness)
+    lazy_picks, eager_picks = picks(lazy, False), picks(eager, True)
+    assert [p.payload.record() for p in lazy_picks] == [p.payload.record() for p in eager_picks]
+    assert all(p.payload.eyes_open > 0.9 for p in lazy_picks)
+    assert set(lazy.read_faces) >= {0, 1, 3} and len(lazy.read_faces) < len(eager.read_faces) == 12
+
+
 @pytest.fixture(scope="module")
 def found_face(face_photo):
     image = cv2.imread(str(face_photo))
@@ -194,14 +227,14 @@ def test_what_is_measured_ahead_leaves_the_picks_as_they_are(clip, monkeypatch):
     """The picks and every field of them are the same whether the worker measured any face or none."""
     path = str(clip[0])
     measured_ahead = []
-    measure = SetRanker.measure
+    embed = Embedder.__call__
 
-    def counted(ranker, candidates):
+    def counted(embedder, candidates):
         if threading.current_thread().name == "fqselect-ahead":
             measured_ahead.extend(c for c in candidates if c.payload.embedding is None)
-        measure(ranker, candidates)
+        return embed(embedder, candidates)
 
-    monkeypatch.setattr(SetRanker, "measure", counted)
+    monkeypatch.setattr(Embedder, "__call__", counted)
     ahead_picks = select(path, top=3).picks
     assert measured_ahead or not idle_threads()
     monkeypatch.setattr(ahead, "idle_priority", lambda: False)  # the worker quits at once: all done at the end

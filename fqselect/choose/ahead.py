@@ -24,11 +24,12 @@ from .topk import Candidate
 
 
 class RankAhead:
-    """Measures `likely()`'s faces with `measure` on an idle-priority thread while the input streams.
-    `poke()` after each analysed window; `stop()` before the ranking (it waits for the face in hand)."""
+    """Measures `likely()`'s faces with each of `measures` in turn (each measure of every face before the
+    next measure of any) on an idle-priority thread while the input streams. `poke()` after each analysed
+    window; `stop()` before the ranking (it waits for the face in hand)."""
 
-    def __init__(self, likely: Callable[[], list[Candidate]], measure: Callable[[list[Candidate]], None], enabled: bool = True):
-        self.likely, self.measure = likely, measure
+    def __init__(self, likely: Callable[[], list[Candidate]], *measures: Callable[[list[Candidate]], object], enabled: bool = True):
+        self.likely, self.measures = likely, measures
         self._wanted: list[Candidate] = []
         self._hungry, self._fed = threading.Event(), threading.Event()
         self._stopping = False
@@ -68,9 +69,10 @@ class RankAhead:
             self._hungry.set()
             self._fed.wait()
             self._fed.clear()
-            for candidate in self._wanted:
-                if self._stopping:
-                    return
-                self.measure([candidate])  # one at a time: stopping waits for one face at most
+            for measure in self.measures:
+                for candidate in self._wanted:
+                    if self._stopping:
+                        return
+                    measure([candidate])  # one at a time: stopping waits for one face at most
             if self._stopping:
                 return

@@ -21,7 +21,7 @@ from ..quality.agreement import MIN_SET
 from ..records import Person
 from .persons import MERGE_MAX_OVERLAP, TEMPLATE_FACES, PersonTracker, Track, shared_seconds
 from .ranking import EMBED_BUDGET, SHORTLIST, SetRanker
-from .topk import Candidate, TopKSelector, greedy_picks, separated_count, unblocked_stretches
+from .topk import Candidate, TopKSelector, greedy_choice, greedy_picks, separated_count, unblocked_stretches
 
 # A face this close to becoming a pick sends the window's next-sharpest frame to the detector too: a
 # face's quality also moves with small changes of pose and landmark placement between frames, which
@@ -52,23 +52,30 @@ def choose(ranked: list[Candidate], others: list[Candidate], k: int, min_gap: fl
     """Best first, at least `min_gap` apart: `ranked` by their final merit, then `others` by the streaming
     merit; a face that would leave fewer picks possible than k (or than the candidates allow at all) is
     passed over, so that a short clip still gets as many picks as its moments allow."""
+    picks = choice(ranked, others, k, min_gap, min_quality)[0]
+    for pick in picks:  # those the ranking never reached are ranked by the network: say so
+        if pick.payload is not None and pick.payload.score is None:
+            pick.payload.score = round(pick.merit, 3)
+    return picks
+
+
+def choice(ranked: list[Candidate], others: list[Candidate], k: int, min_gap: float,
+           min_quality: float) -> tuple[list[Candidate], list[Candidate]]:
+    """`choose`'s picks, and the faces it looked at to choose them, in the order it did."""
     pool = [c for c in ranked + sorted(others, key=Candidate.sort_key) if c.quality >= min_quality]
     order = sorted(pool[: len(ranked)], key=Candidate.sort_key) + pool[len(ranked):]
     wanted = min(k, separated_count([c.time for c in pool], min_gap))
     picks: list[Candidate] = []
-    for candidate in order:
+    for looked, candidate in enumerate(order):
         if len(picks) >= wanted:
-            break
+            return picks, order[:looked]
         taken = picks + [candidate]
         if any(abs(candidate.time - p.time) < min_gap for p in picks):
             continue
         free = [c.time for c in pool if all(abs(c.time - p.time) >= min_gap for p in taken)]
         if len(taken) + separated_count(free, min_gap) >= wanted:
             picks.append(candidate)
-    for pick in picks:  # those the ranking never reached are ranked by the network: say so
-        if pick.payload is not None and pick.payload.score is None:
-            pick.payload.score = round(pick.merit, 3)
-    return picks
+    return picks, order
 
 
 @dataclass
@@ -248,6 +255,7 @@ class TopKPicker:
         others = [c for faces in parts for c in faces if id(c) not in ranked_ids]
         if search is not None:
             ranked = self.polish(ranked, search)
+        self.ranker.settle_eyes(lambda: choice(ranked, others, self.k, self.min_gap, self.min_quality)[1])
         picks = choose(ranked, others, self.k, self.min_gap, self.min_quality)
         embedded = self.ranker.embed.embedded if self.ranker.embed else 0
         return Selection([picks], embedded=embedded)
@@ -269,14 +277,18 @@ class TopKPicker:
         return [c for faces in ranked.values() for c in faces]
 
     def kth_merit(self, ranked: list[Candidate]) -> float:
-        """The merit of the k-th of the greedy picks among these faces (-inf while they make fewer)."""
-        picks = greedy_picks([c for c in ranked if c.quality >= self.min_quality], self.k, self.min_gap)
+        """The merit of the k-th of the greedy picks among these faces (-inf while they make fewer), with
+        the eyes of the faces it looks at read."""
+        pickable = [c for c in ranked if c.quality >= self.min_quality]
+        self.ranker.settle_eyes(lambda: greedy_choice(pickable, self.k, self.min_gap)[1])
+        picks = greedy_picks(pickable, self.k, self.min_gap)
         return picks[-1].merit if len(picks) == self.k else -math.inf
 
     def polish(self, ranked: list[Candidate], search: GapSearch) -> list[Candidate]:
         """The moments of the ranked faces that could be the first pick (at most POLISH_MOMENTS, within
         REFINE_LOG_ODDS of the best) searched again, each on a thread of its own (decoding ended: the
         cores are free), each face replaced by a better one of its moment where one is found (`polished`)."""
+        self.ranker.settle_eyes(lambda: sorted(ranked, key=Candidate.sort_key)[:POLISH_MOMENTS])
         order = sorted(ranked, key=Candidate.sort_key)[:POLISH_MOMENTS]
         bar = order[0].merit - REFINE_LOG_ODDS if order else math.inf
         faces = [c for c in order if c.merit >= bar and c.ranked_in is not None]
@@ -381,6 +393,7 @@ def pick_within(person: Person, ranker: SetRanker, k: int, min_gap: float, min_q
     """The person's `k` picks (`person.picks`), ranked within the person's own faces."""
     ranked = ranker.rank(person.candidates, ranker.shortlist_size(sets, k), k)
     others = [c for c in person.candidates if not any(c is r for r in ranked)]
+    ranker.settle_eyes(lambda: choice(ranked, others, k, min_gap, min_quality)[1])
     person.picks = choose(ranked, others, k, min_gap, min_quality)
 
 

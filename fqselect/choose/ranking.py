@@ -2,9 +2,8 @@
 embeds a bounded shortlist, and network quality, agreement (quality/agreement.py) and eye openness
 combine into one number on the log-odds scale, which never saturates the way a probability does.
 
-Every candidate's `merit` while a video streams is the network's log-odds plus the eye term. `rank`
-turns the shortlist's merits into the final ones and fills in each pick's `net_quality`, `agreement`,
-`quality` and `score`:
+Every candidate's `merit` while a video streams is the network's log-odds. `rank` turns the shortlist's
+merits into the final ones and fills in each pick's `net_quality`, `agreement`, `quality` and `score`:
 
 - `quality` = sigmoid(a·logit(net) + b·agreement + c), the set calibration fitted on the validation
   split: the probability that the face matches the person's other good images. Among natural photos the
@@ -15,6 +14,10 @@ turns the shortlist's merits into the final ones and fills in each pick's `net_q
   (the bundled example's defocused second agrees best with its other, all damaged, faces). On the
   validation halves this ranks templates' first picks as well as the calibrated log-odds do
   (docs/sets.md).
+
+The eye model costs a third of the recogniser a face, and its term only ever costs: `rank` reads the
+eyes of a set's best faces until one shows them open, and the pickers read the rest of the eyes only
+where their choice reaches a face (`settle_eyes`), which gives the picks reading every face would.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ SHORTLIST = 12  # at most this many faces of one set are embedded and ranked
 # one moment would outweigh the others in the centre), yet a short clip still gives a set worth the name.
 SHORTLIST_GAP_SHARE = 0.25
 READABLE_EYES = 0.4  # a set's most open eyes must read at least this for the eyes to rank its faces
+READ_AT_ONCE = 2  # faces whose eyes are read in one call while a set's readable eyes are sought (one a core)
 
 
 def stream_merit(net_quality: float) -> float:
@@ -117,14 +121,20 @@ class SetRanker:
         self.eyes, self.calibration, self.embed, self.min_gap = eyes, calibration, embed, min_gap
         self.eye_model = eye_model if eyes != "any" else None  # under --eyes any the picks alone are measured
 
-    @staticmethod
-    def eyes_readable(candidates: list[Candidate]) -> bool:
+    def eyes_readable(self, candidates: list[Candidate]) -> bool:
         """Whether any of the set's good faces (full weight in its centre: `prior_weights`) shows open
         eyes: where none does (eyes downcast throughout, or too small to read) the eyes decide nothing
-        among them; a blurred face's eyes, which can read open, do not count."""
-        good = prior_weights(np.array([c.net for c in candidates])) >= 0.5 if candidates else np.zeros(0, bool)
-        measured = [c.payload.eyes_open for c, keep in zip(candidates, good) if keep and c.payload.eyes_open is not None]
-        return bool(measured) and max(measured) >= READABLE_EYES
+        among them; a blurred face's eyes, which can read open, do not count. The good faces' eyes are
+        read best first, READ_AT_ONCE at a time, until one shows them open (`settle_eyes` reads the rest
+        where the choice needs them)."""
+        nets = np.array([c.net for c in candidates])
+        good = sorted((c for c, keep in zip(candidates, prior_weights(nets) >= 0.5) if keep), key=Candidate.sort_key)
+        for start in range(0, len(good), READ_AT_ONCE):
+            batch = good[start : start + READ_AT_ONCE]
+            measure_eyes(batch, self.eye_model)
+            if any(c.payload.eyes_open is not None and c.payload.eyes_open >= READABLE_EYES for c in batch):
+                return True
+        return False
 
     @staticmethod
     def eye_terms(pick, eyes: str) -> float:
@@ -147,11 +157,14 @@ class SetRanker:
         agreement 1 (a cosine); the eyes' terms only cost."""
         return float(self.calibration.evidence(1.0)) if self.set_aware else 0.0
 
-    def measure(self, candidates: list[Candidate]) -> None:
-        """What ranking these candidates needs, for those that lack it: their embeddings (set-aware) and
-        their eyes (choose/ahead.py measures the likely ones while the input streams)."""
-        if self.set_aware:
-            self.embed(candidates)
+    @property
+    def measures(self) -> tuple[Callable[[list[Candidate]], object], ...]:
+        """What ranking faces needs of them, for those that lack it, in the order choose/ahead.py measures
+        the likely faces while the input streams: their embeddings (set-aware), then their eyes, as the
+        ranking needs every shortlisted face's embedding and only some faces' eyes (`settle_eyes`)."""
+        return (self.embed, self.read_eyes) if self.set_aware else (self.read_eyes,)
+
+    def read_eyes(self, candidates: list[Candidate]) -> None:
         measure_eyes(candidates, self.eye_model)
 
     def shortlist_size(self, sets: int, k: int) -> int:
@@ -172,9 +185,9 @@ class SetRanker:
         return chosen
 
     def rank(self, candidates: list[Candidate], size: int = SHORTLIST, k: int = 1) -> list[Candidate]:
-        """The set's shortlist, each candidate's merit and pick fields final; best first."""
+        """The set's shortlist, each candidate's merit and pick fields final but for the eyes of faces not
+        read yet (`settle_eyes`); best first."""
         shortlist = self.shortlist(candidates, size, k) if self.set_aware else list(candidates)
-        measure_eyes(shortlist, self.eye_model)
         ranked = RankedSet(frozenset(c.payload.frame for c in shortlist), self.eyes if self.eyes_readable(shortlist) else "any")
         if self.set_aware and len(shortlist) >= MIN_SET:
             ranked.embeddings = self.embed(shortlist).astype(np.float64)
@@ -183,6 +196,22 @@ class SetRanker:
             self._judge(candidate, ranked.agreement(None if ranked.embeddings is None else ranked.embeddings[i], i), ranked)
             candidate.ranked_in = (ranked, i)
         return sorted(shortlist, key=Candidate.sort_key)
+
+    def settle_eyes(self, looked_at: Callable[[], list[Candidate]]) -> None:
+        """Reads the eyes a choice needs: the ranked faces `looked_at()` gives (those a choice looked at, in
+        its order) whose eyes are not read yet are read and judged again, until it gives none. The eyes'
+        terms only cost, so a face whose eyes are not read yet ranks at least as high as it will: once
+        every face a choice looks at is read, it is the choice it would be with every face read, and the
+        faces it never reached need no reading (docs/sets.md)."""
+        if self.eye_model is None:
+            return
+        tried: set[int] = set()
+        while pending := [c for c in looked_at() if c.ranked_in is not None and c.payload.eyes_open is None and id(c) not in tried]:
+            measure_eyes(pending, self.eye_model)
+            tried.update(map(id, pending))  # a face whose pixels are gone stays unread, judged without eyes
+            for candidate in pending:
+                ranked, i = candidate.ranked_in
+                self._judge(candidate, ranked.agreement(None if ranked.embeddings is None else ranked.embeddings[i], i), ranked)
 
     @staticmethod
     def unrank(candidates: list[Candidate]) -> None:

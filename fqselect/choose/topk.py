@@ -34,13 +34,20 @@ class Candidate:
 
 def greedy_picks(candidates: list[Candidate], k: int, min_gap: float) -> list[Candidate]:
     """Best first; a face is taken when it is at least min_gap seconds from every face already taken."""
+    return greedy_choice(candidates, k, min_gap)[0]
+
+
+def greedy_choice(candidates: list[Candidate], k: int, min_gap: float) -> tuple[list[Candidate], list[Candidate]]:
+    """`greedy_picks`, and the faces it looked at to choose them, in the order it did (what else it took no
+    notice of: the faces after these decide nothing while their merits stay below them)."""
     picks: list[Candidate] = []
-    for candidate in sorted(candidates, key=Candidate.sort_key):
+    ordered = sorted(candidates, key=Candidate.sort_key)
+    for looked, candidate in enumerate(ordered):
         if len(picks) == k:
-            break
+            return picks, ordered[:looked]
         if all(abs(candidate.time - p.time) >= min_gap for p in picks):
             picks.append(candidate)
-    return picks
+    return picks, ordered
 
 
 def unblocked_stretches(spans: list[tuple[float, float]], taken: list[float], min_gap: float) -> list[tuple[float, float]]:

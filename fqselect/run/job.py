@@ -83,7 +83,7 @@ def _analyse(source: InputSource, options: Options, result: InputResult, progres
         job = Job(source.path, options, models, picker, result, budget, PickableWindows(needed=fills_gaps))
         planned, seen = source.planned_frames(), 0
         ranks_sets = picker.ranker.set_aware and source.kind in SET_KINDS
-        with RankAhead(picker.likely, picker.ranker.measure, enabled=ranks_sets) as ahead:
+        with RankAhead(picker.likely, *picker.ranker.measures, enabled=ranks_sets) as ahead:
             for window in windows:
                 job.analyse(window)
                 ahead.poke()
