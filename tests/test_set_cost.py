@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from fqselect.api import select
-from fqselect.choose import ahead
+from fqselect.choose import ahead, persons
 from fqselect.choose.ahead import RankAhead
-from fqselect.choose.persons import compress_weakest
+from fqselect.choose.persons import PersonTracker, compress_weakest
 from fqselect.choose.pickers import TopKPicker
 from fqselect.choose.ranking import Embedder, SetRanker, measure_eyes, stream_merit
 from fqselect.choose.topk import Candidate
@@ -156,6 +156,31 @@ def test_held_frames_over_the_budget_are_compressed_weakest_first(found_face):
     weak = faces[0].payload
     assert weak.frame_jpeg and weak.patch is not None and weak.patch.nbytes < size / 4
     assert weak.frame_image().shape == faces[3].payload.image.shape
+
+
+def test_the_frame_budget_holds_over_tracks_that_end(found_face):
+    """Faces of many people, one at a time, each track ended before the next face: after every frame the
+    decoded frames held stay within the budget, the best faces' frames are the ones still decoded, and
+    the sweep passes over the ended tracks whose frames are all compressed."""
+    size = found_face().image.nbytes
+    recognizer = PeopleRecognizer()
+    recognizer.points = {"match": 0.38, "link": 0.5, "link_min": 0.2}
+    tracker = PersonTracker(top=1, min_gap=0.0, min_quality=0.0, recognizer=recognizer, frame_budget=3 * size)
+    swept = []
+    compress = persons.compress_weakest
+    for number in range(8):
+        pick = found_face()
+        pick.image, pick.crop = pick.image.copy(), pick.crop.copy()
+        pick.crop[0, 0, :2] = number + 1, number  # person number + 1 (PeopleRecognizer reads the crop's pixel)
+        pick.frame, pick.time = number, 10.0 * number
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(persons, "compress_weakest", lambda faces, budget: (swept.append(len(faces)), compress(faces, budget)))
+            tracker.update([Candidate(0.1 * number, pick.time, number, payload=pick)])
+        held = {id(c.payload.image): c.payload.image.nbytes for c in tracker.held() if c.payload.image is not None}
+        assert sum(held.values()) <= 3 * size
+    assert len(tracker.finished) == 7
+    assert sorted({c.payload.frame for c in tracker.held() if c.payload.image is not None}) == [5, 6, 7]
+    assert swept[-1] < len(tracker.held())  # the ended tracks held compressed are passed over
 
 
 def test_a_compressed_face_reads_the_same_eyes_and_writes_its_frame_as_held(found_face, tmp_path):

@@ -117,6 +117,7 @@ class PersonTracker:
         self.frame_budget = frame_budget  # None: every held face keeps its decoded frame
         self.active: list[Track] = []
         self.finished: list[Track] = []
+        self._compressed: set[int] = set()  # ids of ended tracks whose faces hold no decoded frame (nor will)
 
     @property
     def embedded(self) -> int:
@@ -149,12 +150,22 @@ class PersonTracker:
             track.add(candidate)
             tracks.append(track)
         if self.frame_budget is not None:
-            compress_weakest(self.held(), self.frame_budget)
+            self._keep_frames_in_budget()
         return tracks
 
-    def held(self) -> list[Candidate]:
-        """Every face the tracks hold."""
-        return [c for t in self.active + self.finished
+    def _keep_frames_in_budget(self) -> None:
+        """`compress_weakest` over the faces of the tracks that may hold decoded frames: those in view, and
+        the ended ones not all compressed yet (an ended track gets no new face, so once its frames are all
+        compressed it is passed over: the sweep stays as short as the budget's frames, however many tracks
+        a long video ends)."""
+        ended = [t for t in self.finished if id(t) not in self._compressed]
+        compress_weakest(self.held(self.active + ended), self.frame_budget)
+        done = {id(t) for t in ended if all(c.payload.image is None for c in self.held([t]))}
+        self._compressed = {id(t) for t in self.finished if id(t) in self._compressed or id(t) in done}  # ids of live tracks only
+
+    def held(self, tracks: list[Track] | None = None) -> list[Candidate]:
+        """Every face these tracks (all by default) hold."""
+        return [c for t in (self.active + self.finished if tracks is None else tracks)
                 for c in (*t.pool.pool, *t.selector.pool, *t.best.pool, t.first, t.last, *((t.known,) if t.known else ()))]
 
     def expire(self, now: float, keep: set[int] = frozenset()) -> list[Track]:
