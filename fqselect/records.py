@@ -45,8 +45,9 @@ class Pick:
     crop: np.ndarray | None = field(default=None, repr=False)
     embedding: np.ndarray | None = field(default=None, repr=False)
     captured_at: str | None = None  # a live stream's: when its frame arrived (ISO 8601, UTC)
-    # A held face's frame compressed to save memory (`compress_frame`): the frame as the output's JPEG, and
-    # the pixels around the face (the eye model's input) with their top-left corner in the frame.
+    # A held face's frame compressed to save memory (`compress_frame`): the frame as the output's JPEG (or
+    # nothing, where it can be decoded again), and the pixels around the face (the eye model's input) with
+    # their top-left corner in the frame.
     frame_jpeg: bytes | None = field(default=None, repr=False)
     patch: np.ndarray | None = field(default=None, repr=False)
     patch_origin: tuple[int, int] = (0, 0)
@@ -61,9 +62,10 @@ class Pick:
         names = {f.name for f in fields(cls)} - {"image", "crop", "embedding", "frame_jpeg", "patch", "patch_origin"}
         return cls(**{key: value for key, value in record.items() if key in names})
 
-    def compress_frame(self, jpeg: bytes) -> None:
+    def compress_frame(self, jpeg: bytes | None) -> None:
         """Keep the frame as `jpeg` (its encoding, shared by the faces of one frame) and the pixels around
-        the face, not the decoded frame."""
+        the face, not the decoded frame; with None, only those pixels (a video file's frame is decoded
+        again where the face is picked: `run.job.Job.restore_frames`)."""
         if self.image is None:
             return
         x1, y1, x2, y2 = self.bbox

@@ -4,6 +4,7 @@ and a search near a keyframe does not decode the group of pictures before it."""
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
@@ -27,6 +28,7 @@ from fqselect.options import Options
 from fqselect.output.write import write_result
 from fqselect.quality.agreement import SetCalibration
 from fqselect.records import InputResult, Pick
+from fqselect.run import job
 from fqselect.run.bundle import models_for
 
 CALIBRATION = SetCalibration(0.1175, 18.614, -8.478)
@@ -174,7 +176,7 @@ def test_the_frame_budget_holds_over_tracks_that_end(found_face):
         pick.crop[0, 0, :2] = number + 1, number  # person number + 1 (PeopleRecognizer reads the crop's pixel)
         pick.frame, pick.time = number, 10.0 * number
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(persons, "compress_weakest", lambda faces, budget: (swept.append(len(faces)), compress(faces, budget)))
+            patch.setattr(persons, "compress_weakest", lambda faces, budget, **kw: (swept.append(len(faces)), compress(faces, budget, **kw)))
             tracker.update([Candidate(0.1 * number, pick.time, number, payload=pick)])
         held = {id(c.payload.image): c.payload.image.nbytes for c in tracker.held() if c.payload.image is not None}
         assert sum(held.values()) <= 3 * size
@@ -201,6 +203,24 @@ def h264_clip(tmp_path_factory, make_example):
     path = tmp_path_factory.mktemp("seek") / "group.mp4"
     make_example.make_group_clip(path, (320, 180), 250, encoding="h264")
     return path
+
+
+def test_a_pick_whose_frame_the_budget_dropped_gets_it_decoded_again_exactly(h264_clip, monkeypatch):
+    """With no frame held (a budget of 0), the picks' frames are decoded again from the file (but the one
+    the search of the first pick's moment found, decoded then): the same pixels and records as with every
+    frame held."""
+    def picks(budget):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(job, "PersonTracker", functools.partial(PersonTracker, frame_budget=budget))
+            return select(str(h264_clip), top=3).picks
+
+    decoded_again = []
+    frame_again = job.Job.frame_again
+    monkeypatch.setattr(job.Job, "frame_again", lambda self, pick: (decoded_again.append(pick.frame), frame_again(self, pick))[1])
+    dropped, held = picks(0), picks(None)
+    assert decoded_again and set(decoded_again) <= {p.frame for p in dropped} and len(dropped) == 3
+    assert [p.record() for p in dropped] == [p.record() for p in held]
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(dropped, held))
 
 
 def keyframe_times(path) -> list[float]:

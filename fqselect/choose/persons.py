@@ -40,7 +40,8 @@ TEMPLATE_FACES = 3  # a track's best whole-frame faces that make its template
 MERGE_MAX_OVERLAP = 1.0  # seconds two tracks may both have a face in the same frames and still be one person
 POOL_SLACK = 4  # faces a track's shortlist pool holds beyond those that could still matter (each holds its frame)
 # Bytes of decoded frames the tracks' faces may hold; beyond it the frames of the weakest faces are held
-# compressed (as the output's JPEG, and the pixels around the face), so memory stays flat with video length.
+# compressed (the pixels around the face, and the output's JPEG where the input cannot decode the frame
+# again), so memory stays flat with video length.
 FRAME_BUDGET = 96 * 2**20
 
 
@@ -105,7 +106,8 @@ class PersonTracker:
     them); `persons()` merges and ranks at the end. Faces are embedded only when needed (`embedded`)."""
 
     def __init__(self, top: int, min_gap: float, min_quality: float, recognizer, link_by_overlap: bool = True,
-                 timeout: float = TRACK_TIMEOUT, place_gap: float | None = None, frame_budget: int | None = FRAME_BUDGET):
+                 timeout: float = TRACK_TIMEOUT, place_gap: float | None = None, frame_budget: int | None = FRAME_BUDGET,
+                 drop_frames: bool = False):
         self.top, self.min_gap, self.min_quality = top, min_gap, min_quality
         self.timeout = timeout  # seconds a track may go unseen before it ends
         # seconds unseen after which where a track's face was no longer links a face to it (only the face
@@ -115,6 +117,7 @@ class PersonTracker:
         self.recognizer = recognizer
         self.embed = Embedder(recognizer)
         self.frame_budget = frame_budget  # None: every held face keeps its decoded frame
+        self.drop_frames = drop_frames  # frames over the budget dropped (a video file decodes a pick's again), not encoded
         self.active: list[Track] = []
         self.finished: list[Track] = []
         self._compressed: set[int] = set()  # ids of ended tracks whose faces hold no decoded frame (nor will)
@@ -159,7 +162,7 @@ class PersonTracker:
         compressed it is passed over: the sweep stays as short as the budget's frames, however many tracks
         a long video ends)."""
         ended = [t for t in self.finished if id(t) not in self._compressed]
-        compress_weakest(self.held(self.active + ended), self.frame_budget)
+        compress_weakest(self.held(self.active + ended), self.frame_budget, encode=not self.drop_frames)
         done = {id(t) for t in ended if all(c.payload.image is None for c in self.held([t]))}
         self._compressed = {id(t) for t in self.finished if id(t) in self._compressed or id(t) in done}  # ids of live tracks only
 
@@ -289,9 +292,10 @@ def track_overlap(candidates: list[Candidate], tracks: list[Track]) -> np.ndarra
                       box_iou(boxes, np.stack([t.predicted_box(now) for t in tracks])))
 
 
-def compress_weakest(faces: list[Candidate], budget: int) -> None:
+def compress_weakest(faces: list[Candidate], budget: int, encode: bool = True) -> None:
     """While the decoded frames these faces hold take more than `budget` bytes, the frame whose best face
-    is weakest is held compressed (`Pick.compress_frame`) by every face that holds it."""
+    is weakest is held compressed (`Pick.compress_frame`) by every face that holds it: as its JPEG, or
+    (`encode` False) not at all, where the input can decode it again."""
     frames: dict[int, tuple[float, np.ndarray, dict]] = {}
     for candidate in faces:
         image = candidate.payload.image
@@ -303,7 +307,7 @@ def compress_weakest(faces: list[Candidate], budget: int) -> None:
     for _, image, picks in sorted(frames.values(), key=lambda entry: entry[0]):
         if total <= budget:
             return
-        jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, FRAME_JPEG_QUALITY])[1].tobytes()
+        jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, FRAME_JPEG_QUALITY])[1].tobytes() if encode else None
         for pick in picks.values():
             pick.compress_frame(jpeg)
         total -= image.nbytes

@@ -13,6 +13,7 @@ import bisect
 import math
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -38,6 +39,7 @@ from ..quality.agreement import SetCalibration
 from ..records import InputResult, Pick, Progress
 from .bundle import ModelBundle, models_for, recognizer_soon
 
+FRAME_SEARCH = 0.002  # seconds either side of a pick's time (rounded to the millisecond) its frame is sought
 REFINE_FRAMES = 1  # next-sharpest frames a window may search for each pick it can hold
 SET_KINDS = ("video", "folder")  # inputs whose faces come in sets to rank (a single image has none)
 
@@ -97,7 +99,9 @@ def _analyse(source: InputSource, options: Options, result: InputResult, progres
     result.warnings.extend(reader.warnings)
     if result.faces_seen == 0:
         raise NoFaceError(source.path)
-    finish_selection(picker.finish(job if fills_gaps else None), options, models, result)
+    selection = picker.finish(job if fills_gaps else None)
+    job.restore_frames([c.payload for group in selection.groups for c in group])
+    finish_selection(selection, options, models, result)
     if not result.picks:
         raise NoFaceError(source.path, f"no face reached --min-quality {options.min_quality}")
     if not options.per_person and len(result.picks) < options.top:
@@ -129,7 +133,8 @@ def make_picker(options: Options, models: ModelBundle, kind: str, min_gap: float
         return PersonPicker(top, min_gap, quality, tracker, SetRanker(options.eyes, calibration, tracker.embed, min_gap, models.eyes),
                             gallery)
     if calibration is not None and kind == "video":
-        tracker = PersonTracker(top, min_gap, quality, models.recognizer_soon())
+        # frames over the budget are dropped, not encoded: of the k picks, those whose frames went are decoded again
+        tracker = PersonTracker(top, min_gap, quality, models.recognizer_soon(), drop_frames=True)
         return TopKPicker(top, min_gap, quality, TrackedSets(tracker),
                           SetRanker(options.eyes, calibration, tracker.embed, min_gap, models.eyes))
     if calibration is not None and kind == "folder":
@@ -275,6 +280,29 @@ class Job:
                     yield from sharpest_per_window(frames, math.inf, keep or self.budget)
             except (InputError, OSError):
                 return
+
+    def restore_frames(self, picks: list[Pick]) -> None:
+        """The frames of the picks that the frame budget dropped, decoded again from the file (each on a
+        thread of its own: decoding has ended, the cores are free)."""
+        lost = [pick for pick in picks if pick.image is None and pick.frame_jpeg is None and pick.patch is not None]
+        if not lost:
+            return
+        with ThreadPoolExecutor(len(lost), thread_name_prefix="fqselect-frames") as threads:
+            for pick, image in zip(lost, threads.map(self.frame_again, lost)):
+                if image is None:
+                    raise InputError(self.path, f"frame {pick.frame} of a pick could not be decoded again")
+                pick.image = image
+
+    def frame_again(self, pick: Pick) -> np.ndarray | None:
+        """The pick's frame decoded again: the frame at its time, decoded from the keyframe before it."""
+        sampling = replace(self.options.sampling, start=max(0.0, pick.time - FRAME_SEARCH), end=pick.time + FRAME_SEARCH,
+                           prescreen=False)
+        try:
+            with open_input(self.path, sampling) as source:
+                frames = [(abs(frame.time - pick.time), frame.index != pick.frame, frame.image) for frame in source.frames()]
+        except (InputError, OSError):
+            return None
+        return min(frames, key=lambda entry: entry[:2])[2] if frames else None
 
     def search_near(self, frame: Frame, faces: list[Candidate]) -> list[Candidate]:
         """`near`, counted (pickers may search on several threads at once)."""
