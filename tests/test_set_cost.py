@@ -268,6 +268,32 @@ def test_likely_faces_are_measured_ahead_on_a_thread_of_idle_priority():
     assert not worker._thread.is_alive()
 
 
+@pytest.mark.skipif(not idle_threads(), reason="this OS gives no thread idle priority (Linux's SCHED_IDLE)")
+def test_the_worker_takes_a_fresh_list_every_few_windows_while_it_has_not_finished_the_last():
+    lists = [[face(1, i, 0.99, float(i)) for i in range(100)], [face(2, i, 0.99, float(i)) for i in range(3)]]
+    measured, asked = [], []
+
+    def likely():
+        asked.append(len(asked))
+        return lists[min(len(asked) - 1, 1)]
+
+    def measure(candidates):
+        measured.extend(candidates)
+        time.sleep(0.01)
+
+    with RankAhead(likely, measure) as worker:
+        worker.poke()  # the first list: 100 faces, a second's work
+        deadline = time.monotonic() + 10
+        while not measured and time.monotonic() < deadline:
+            time.sleep(0.01)
+        for _ in range(ahead.FRESH_WINDOWS):
+            worker.poke()
+        while not all(any(c is m for m in measured) for c in lists[1]) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert len(asked) == 2 and all(any(c is m for m in measured) for c in lists[1])
+    assert len(measured) < len(lists[0])  # the first list was left for the fresher one
+
+
 def test_what_is_measured_ahead_leaves_the_picks_as_they_are(clip, monkeypatch):
     """The picks and every field of them are the same whether the worker measured any face or none."""
     path = str(clip[0])

@@ -22,15 +22,20 @@ from typing import Callable
 from ..cores import idle_priority
 from .topk import Candidate
 
+FRESH_WINDOWS = 4
+
 
 class RankAhead:
     """Measures `likely()`'s faces with each of `measures` in turn (each measure of every face before the
     next measure of any) on an idle-priority thread while the input streams. `poke()` after each analysed
-    window; `stop()` before the ranking (it waits for the face in hand)."""
+    window; `stop()` before the ranking (it waits for the face in hand). The list is asked for again when
+    the worker has finished it, and every FRESH_WINDOWS windows while it has not: the best faces change as
+    the input streams, and a face measured already costs the worker nothing."""
 
     def __init__(self, likely: Callable[[], list[Candidate]], *measures: Callable[[list[Candidate]], object], enabled: bool = True):
         self.likely, self.measures = likely, measures
         self._wanted: list[Candidate] = []
+        self._since = 0  # windows since the list was asked for
         self._hungry, self._fed = threading.Event(), threading.Event()
         self._stopping = False
         self._thread = threading.Thread(target=self._work, name="fqselect-ahead", daemon=True) if enabled else None
@@ -38,8 +43,11 @@ class RankAhead:
             self._thread.start()
 
     def poke(self) -> None:
-        """A fresh list for the worker, if it has finished the last (asked for here, on the stream's thread)."""
-        if self._hungry.is_set():
+        """A fresh list for the worker, if it has finished the last or FRESH_WINDOWS windows have passed
+        (asked for here, on the stream's thread)."""
+        self._since += 1
+        if self._hungry.is_set() or self._since >= FRESH_WINDOWS:
+            self._since = 0
             self._hungry.clear()
             self._wanted = self.likely()
             self._fed.set()
@@ -69,10 +77,12 @@ class RankAhead:
             self._hungry.set()
             self._fed.wait()
             self._fed.clear()
-            for measure in self.measures:
-                for candidate in self._wanted:
-                    if self._stopping:
-                        return
-                    measure([candidate])  # one at a time: stopping waits for one face at most
+            wanted = self._wanted
+            for measure, candidate in [(measure, c) for measure in self.measures for c in wanted]:
+                if self._stopping:
+                    return
+                if self._fed.is_set():  # a fresher list
+                    break
+                measure([candidate])  # one at a time: stopping waits for one face at most
             if self._stopping:
                 return
