@@ -22,7 +22,7 @@ from typing import Callable
 from ..cores import idle_priority
 from .topk import Candidate
 
-FRESH_WINDOWS = 4
+FRESH_WINDOWS = 4  # windows after which the worker gets a fresh list, finished with the last or not
 
 
 class RankAhead:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -79,7 +80,7 @@ def _analyse(source: InputSource, options: Options, result: InputResult, progres
         if options.scorer == "auto" and source.kind in SET_KINDS:  # sets to rank: the recogniser first
             recognizer_soon(options.model_pack)
         models = models_for(options)
-        picker = make_picker(options, models, source.kind, min_gap)
+        picker = make_picker(options, models, source.kind, min_gap, rereadable=os.path.isfile(source.path))
         # only the pre-screened video path can lose a pick to the gap (every other path analyses every frame)
         fills_gaps = source.kind == "video" and options.prescreen
         job = Job(source.path, options, models, picker, result, budget, PickableWindows(needed=fills_gaps))
@@ -121,10 +122,11 @@ def shortfall(result: InputResult, options: Options, min_gap: float, seconds: fl
     return f"{got}: no more faces could be picked"
 
 
-def make_picker(options: Options, models: ModelBundle, kind: str, min_gap: float) -> Picker:
+def make_picker(options: Options, models: ModelBundle, kind: str, min_gap: float, rereadable: bool = False) -> Picker:
     """The picker for this input: each person's best (--per-person), or the input's best, each face
     ranked within its set (a video's persons, a folder's faces) where the network's card says how to
-    combine it with agreement; single images and --scorer NAME rank by the network alone."""
+    combine it with agreement; single images and --scorer NAME rank by the network alone. A `rereadable`
+    input (a file) can decode a pick's frame again, so the frames over the budget are dropped."""
     calibration = set_calibration(options, models)
     top, quality = options.top, options.min_quality
     if options.per_person:
@@ -134,7 +136,7 @@ def make_picker(options: Options, models: ModelBundle, kind: str, min_gap: float
                             gallery)
     if calibration is not None and kind == "video":
         # frames over the budget are dropped, not encoded: of the k picks, those whose frames went are decoded again
-        tracker = PersonTracker(top, min_gap, quality, models.recognizer_soon(), drop_frames=True)
+        tracker = PersonTracker(top, min_gap, quality, models.recognizer_soon(), drop_frames=rereadable)
         return TopKPicker(top, min_gap, quality, TrackedSets(tracker),
                           SetRanker(options.eyes, calibration, tracker.embed, min_gap, models.eyes))
     if calibration is not None and kind == "folder":
