@@ -122,6 +122,22 @@ def test_a_broken_eye_model_is_a_usage_error_naming_the_file(tmp_path):
         EyeOpenness(tmp_path / "iris_landmark.onnx")
 
 
+def test_a_broken_installed_eye_model_stops_the_run_with_a_usage_error(tmp_path, face_photo, monkeypatch):
+    """The eye model loads on idle cycles while the input streams; a broken file still stops the run with
+    the usage error naming it, not the input's error, when the eyes are first read."""
+    from fqselect.quality import eyes
+    from fqselect.run import bundle
+
+    (tmp_path / "iris_landmark.onnx").write_bytes(b"not a network")
+    monkeypatch.setattr(eyes, "check_eye_model", lambda _pack=None: tmp_path / "iris_landmark.onnx")
+    bundle.load_models.cache_clear()
+    try:
+        with pytest.raises(UsageError, match="iris_landmark.onnx"):
+            process_input(str(face_photo), Options(top=1))
+    finally:
+        bundle.load_models.cache_clear()
+
+
 def test_without_the_eye_model_the_default_ranks_without_eyes_and_open_is_refused(tmp_path, face_photo, monkeypatch):
     """A broken install without the eye model: --eyes prefer (the default) quietly ranks as --eyes any
     does; --eyes open, which cannot work without it, is a usage error before any input runs."""

@@ -29,7 +29,7 @@ class ModelBundle:
     detector: object
     scorer: Scorer
     model_pack: str | None
-    eyes: EyeOpenness | None = None  # None: the eye network is not installed
+    eyes: EyeOpenness | Deferred | None = None  # None: the eye network is not installed
     _galleries: dict = field(default_factory=dict)
 
     @property
@@ -114,7 +114,8 @@ def load_models(detector: str, det_size: int, det_threshold: float, scorer: str,
         load_detector(detector, model_pack, max_side=det_size, threshold=det_threshold),
         load_scorer(scorer),
         model_pack,
-        EyeOpenness() if eye_model_installed() else None,
+        # loading on idle cycles: the eyes are read only at the end of an input, or by choose/ahead.py's idle thread
+        Deferred(EyeOpenness, idle=True) if eye_model_installed() else None,
     )
 
 
