@@ -35,7 +35,7 @@ from ..decode.readahead import read_ahead
 from ..errors import InputError, NoFaceError, UsageError
 from ..faces import detect_and_align
 from ..faces.recognize import quality_weighted_mean
-from ..options import Options
+from ..options import Options, Sampling
 from ..quality.agreement import SetCalibration
 from ..records import InputResult, Pick, Progress
 from .bundle import ModelBundle, models_for, recognizer_soon
@@ -296,9 +296,9 @@ class Job:
                 pick.image = image
 
     def frame_again(self, pick: Pick) -> np.ndarray | None:
-        """The pick's frame decoded again: the frame at its time, decoded from the keyframe before it."""
-        sampling = replace(self.options.sampling, start=max(0.0, pick.time - FRAME_SEARCH), end=pick.time + FRAME_SEARCH,
-                           prescreen=False)
+        """The pick's frame decoded again: the frame at its time, decoded from the keyframe before it (every
+        frame there: --every, --fps or --keyframes must not skip it)."""
+        sampling = Sampling(start=max(0.0, pick.time - FRAME_SEARCH), end=pick.time + FRAME_SEARCH)
         try:
             with open_input(self.path, sampling) as source:
                 frames = [(abs(frame.time - pick.time), frame.index != pick.frame, frame.image) for frame in source.frames()]
