@@ -10,8 +10,10 @@ the OS has no such policy nothing runs ahead, and all of the ranking's work is d
 would be anyway (docs/sets.md).
 
 The picker says which faces are likely (`Picker.likely`, best first). The list is asked for on the
-streaming thread, whenever the worker has finished the last one, so the worker never reads what the
-stream is changing; a face it measured that the ranking does not need costs idle cycles only.
+streaming thread (whenever the worker has finished the last one, and every FRESH_WINDOWS windows), so the
+worker never reads what the stream is changing; a face it measured that the ranking does not need costs
+idle cycles only. Every likely face is embedded before any face's eyes are read: the ranking needs the
+embeddings of its whole shortlist, and the eyes of few faces (`SetRanker.settle_eyes`).
 """
 
 from __future__ import annotations
