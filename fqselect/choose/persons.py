@@ -67,6 +67,7 @@ class Track:
     frames: dict[int, float] = field(default_factory=dict)  # whole frames with a face of it: index -> time
     qualities: dict[int, float] = field(default_factory=dict)  # ... and its quality there (the report's strip)
     faces_seen: int = 0
+    compressed: bool = False  # ended with every frame its faces hold compressed (it gets no new face): swept no more
 
     @property
     def box(self) -> np.ndarray:
@@ -120,7 +121,6 @@ class PersonTracker:
         self.drop_frames = drop_frames  # frames over the budget dropped (a video file decodes a pick's again), not encoded
         self.active: list[Track] = []
         self.finished: list[Track] = []
-        self._compressed: set[int] = set()  # ids of ended tracks whose faces hold no decoded frame (nor will)
 
     @property
     def embedded(self) -> int:
@@ -161,10 +161,10 @@ class PersonTracker:
         the ended ones not all compressed yet (an ended track gets no new face, so once its frames are all
         compressed it is passed over: the sweep stays as short as the budget's frames, however many tracks
         a long video ends)."""
-        ended = [t for t in self.finished if id(t) not in self._compressed]
+        ended = [t for t in self.finished if not t.compressed]
         compress_weakest(self.held(self.active + ended), self.frame_budget, encode=not self.drop_frames)
-        done = {id(t) for t in ended if all(c.payload.image is None for c in self.held([t]))}
-        self._compressed = {id(t) for t in self.finished if id(t) in self._compressed or id(t) in done}  # ids of live tracks only
+        for track in ended:
+            track.compressed = all(c.payload.image is None for c in self.held([track]))
 
     def held(self, tracks: list[Track] | None = None) -> list[Candidate]:
         """Every face these tracks (all by default) hold."""
