@@ -21,6 +21,7 @@ LIVE = "Live streams (rtsp://, http(s)://, /dev/videoN, --follow)"
 TRANSPORTS = ("tcp", "udp")
 
 EYES_MODES = ("prefer", "any", "open")
+MOUTH_MODES = ("prefer", "any", "closed")
 PROVIDERS = ("auto", "cpu", "cuda")
 DEFAULT_NETWORK = "tinyfqnet"  # what --scorer auto means where it is installed
 FALLBACK_SCORER = "combined"  # ... and where it is not
@@ -93,6 +94,11 @@ class Options:
         "its score (log-odds), and as much again when they look aside (gaze), so open eyes looking at the camera "
         "win unless the recogniser rates a face far better; open: up to 4 each (gallery enrollment); any: the "
         "eyes are not ranked on.", SELECTION, choices=EYES_MODES)
+    mouth: str = option(
+        "prefer", "prefer: a face whose mouth is open (mouth_open: the inner lips' distance over the mouth's width, "
+        "0.15 mid-word, 0.45 wide open) loses up to 1.5 of its score (log-odds), so calm faces win unless the "
+        "recogniser rates a face far better; closed: up to 4 (gallery enrollment); any: the mouth is not ranked on.",
+        SELECTION, choices=MOUTH_MODES)
     min_gap: float = option(1.0, "Seconds between picks from one video.", SELECTION, min=0.0)
     min_face: int = option(0, "Ignore faces whose box is smaller than this many pixels.", SELECTION, min=0)
     per_person: bool = option(False, "Link faces into persons and pick the TOP best of each person.", SELECTION)

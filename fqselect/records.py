@@ -37,10 +37,11 @@ class Pick:
     similarity: float | None = None  # --gallery: cosine of the person's template to that name's
     eyes_open: float | None = None  # openness of the face's more closed eye (quality/eyes.py)
     gaze: float | None = None  # how far aside the eyes look (0: at the camera; quality/eyes.py)
+    mouth_open: float | None = None  # the inner lips' distance over the mouth's width (quality/mouth.py)
     net_quality: float | None = None  # the quality network's own calibrated score
     agreement: float | None = None  # cosine to its set's centre of the other faces (None: no set)
     set_faces: int | None = None  # faces of its set the agreement was measured among (None: no set)
-    score: float | None = None  # what it was ranked by: log-odds of the quality, plus the eyes' terms
+    score: float | None = None  # what it was ranked by: log-odds of the quality, plus the eyes' and mouth's terms
     image: np.ndarray | None = field(default=None, repr=False)
     crop: np.ndarray | None = field(default=None, repr=False)
     embedding: np.ndarray | None = field(default=None, repr=False)
@@ -53,7 +54,7 @@ class Pick:
     patch_origin: tuple[int, int] = (0, 0)
 
     RECORD_FIELDS = ("source", "frame", "time", "frame_size", "bbox", "landmarks", "det_score", "quality", "net_quality",
-                     "agreement", "set_faces", "eyes_open", "gaze", "score", "rank", "scorer", "scorer_version", "frame_file",
+                     "agreement", "set_faces", "eyes_open", "gaze", "mouth_open", "score", "rank", "scorer", "scorer_version", "frame_file",
                      "crop_file")
 
     @classmethod

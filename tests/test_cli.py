@@ -265,7 +265,7 @@ def test_a_pipeline_run_never_loads_rich(clip, output):
         assert len(json_lines(proc.stdout)) == 3
     else:
         header, *rows = [line.split() for line in proc.stdout.splitlines()]
-        assert header == ["input", "rank", "frame/photo", "score", "quality", "network", "agreement", "eyes", "file"]
+        assert header == ["input", "rank", "frame/photo", "score", "quality", "network", "agreement", "eyes", "mouth", "file"]
         assert [row[:2] for row in rows] == [[str(path), "1"], [str(path), "2"], [str(path), "3"]]
         lines = proc.stdout.splitlines()
         rank_column = lines[0].index("rank")

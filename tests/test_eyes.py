@@ -140,17 +140,19 @@ def test_a_broken_installed_eye_model_stops_the_run_with_a_usage_error(tmp_path,
 
 def test_without_the_eye_model_the_default_ranks_without_eyes_and_open_is_refused(tmp_path, face_photo, monkeypatch):
     """A broken install without the eye model: --eyes prefer (the default) quietly ranks as --eyes any
-    does; --eyes open, which cannot work without it, is a usage error before any input runs."""
+    does (the mouth is still read); --eyes open, which cannot work without it, is a usage error before any
+    input runs."""
+    from fqselect.quality import parts
     from fqselect.run import bundle
 
     cv2.imwrite(str(tmp_path / "a.png"), cv2.imread(str(face_photo)))
-    monkeypatch.setattr(bundle, "eye_model_installed", lambda: False)
+    monkeypatch.setattr(parts, "eye_model_installed", lambda: False)
     monkeypatch.setattr(bundle, "check_eye_model", lambda: (_ for _ in ()).throw(UsageError("iris_landmark.onnx: missing")))
     bundle.load_models.cache_clear()
     try:
         result = process_input(str(tmp_path), Options(top=2))
         assert result.status == "ok", result.error
-        assert all(p.eyes_open is None for p in result.picks)
+        assert all(p.eyes_open is None and p.mouth_open is not None for p in result.picks)
         with pytest.raises(UsageError, match="iris_landmark.onnx"):
             bundle.check_models(Options(eyes="open"))
     finally:

@@ -20,13 +20,14 @@ from fqselect.choose import ahead, persons
 from fqselect.choose.ahead import RankAhead
 from fqselect.choose.persons import PersonTracker, compress_weakest
 from fqselect.choose.pickers import TopKPicker
-from fqselect.choose.ranking import Embedder, SetRanker, measure_eyes, stream_merit
+from fqselect.choose.ranking import Embedder, SetRanker, read_parts, stream_merit
 from fqselect.choose.topk import Candidate
 from fqselect.decode import Sampling, open_input
 from fqselect.faces import detect_and_align
 from fqselect.options import Options
 from fqselect.output.write import write_result
 from fqselect.quality.agreement import SetCalibration
+from fqselect.quality.parts import PartReadings
 from fqselect.records import InputResult, Pick
 from fqselect.run import job
 from fqselect.run.bundle import models_for
@@ -108,10 +109,10 @@ class ListedEyes:
     def __init__(self, openness: dict[int, float]):
         self.openness, self.read_faces = openness, []
 
-    def read(self, faces) -> tuple[np.ndarray, np.ndarray]:
+    def read(self, faces) -> PartReadings:
         numbers = [int(n) for n in faces.crops[:, 0, 0, 1]]
         self.read_faces += numbers
-        return np.array([self.openness[n] for n in numbers], np.float32), np.zeros(len(numbers), np.float32)
+        return PartReadings(np.array([self.openness[n] for n in numbers], np.float32), np.zeros(len(numbers), np.float32), None)
 
 
 def test_eyes_are_read_only_where_the_choice_reaches_and_pick_as_if_all_were_read():
@@ -124,8 +125,8 @@ def test_eyes_are_read_only_where_the_choice_reaches_and_pick_as_if_all_were_rea
         for candidate in faces:
             candidate.payload.image = np.zeros((20, 20, 3), np.uint8)
         if read_first:
-            measure_eyes(faces, eyes)
-        ranker = SetRanker("open", CALIBRATION, Embedder(PeopleRecognizer()), min_gap=1.0, eye_model=eyes)
+            read_parts(faces, eyes)
+        ranker = SetRanker("open", CALIBRATION, Embedder(PeopleRecognizer()), min_gap=1.0, parts=eyes)
         return TopKPicker(3, 1.0, 0.0, Parts([faces]), ranker).finish().groups[0]
 
     lazy, eager = ListedEyes(openness), ListedEyes(openness)
@@ -185,13 +186,14 @@ def test_the_frame_budget_holds_over_tracks_that_end(found_face):
     assert swept[-1] < len(tracker.held())  # the ended tracks held compressed are passed over
 
 
-def test_a_compressed_face_reads_the_same_eyes_and_writes_its_frame_as_held(found_face, tmp_path):
-    eyes = models_for(Options()).eyes
+def test_a_compressed_face_reads_the_same_parts_and_writes_its_frame_as_held(found_face, tmp_path):
+    parts = models_for(Options()).parts
     whole, held = Candidate(1.0, 0.0, 0, payload=found_face()), Candidate(1.0, 0.0, 1, payload=found_face())
     compress_weakest([held], 0)
-    measure_eyes([whole, held], eyes)
+    read_parts([whole, held], parts)
     assert held.payload.eyes_open == pytest.approx(whole.payload.eyes_open, abs=0.01)
     assert held.payload.gaze == pytest.approx(whole.payload.gaze, abs=0.01)
+    assert held.payload.mouth_open == pytest.approx(whole.payload.mouth_open, abs=0.01)
     result = InputResult(input=held.payload.source, kind="image", picks=[held.payload])
     write_result(result, Options(), tmp_path / "out", overwrite=False)
     written = next((tmp_path / "out").glob("*_frame.jpg"))

@@ -1,5 +1,5 @@
 """Ranking ahead: while an input streams, the faces its final ranking will most likely need are embedded
-and their eyes read on a thread that runs on idle cycles only, so that the ranking at the end finds most
+and their parts read on a thread that runs on idle cycles only, so that the ranking at the end finds most
 of its work done.
 
 On two cores the stream leaves much of one idle: the detector's session takes a core, the decoder the
@@ -12,8 +12,8 @@ would be anyway (docs/sets.md).
 The picker says which faces are likely (`Picker.likely`, best first). The list is asked for on the
 streaming thread (whenever the worker has finished the last one, and every FRESH_WINDOWS windows), so the
 worker never reads what the stream is changing; a face it measured that the ranking does not need costs
-idle cycles only. Every likely face is embedded before any face's eyes are read: the ranking needs the
-embeddings of its whole shortlist, and the eyes of few faces (`SetRanker.settle_eyes`).
+idle cycles only. Every likely face is embedded before any face's parts are read: the ranking needs the
+embeddings of its whole shortlist, and the parts of few faces (`SetRanker.settle_parts`).
 """
 
 from __future__ import annotations

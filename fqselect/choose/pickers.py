@@ -255,7 +255,7 @@ class TopKPicker:
         others = [c for faces in parts for c in faces if id(c) not in ranked_ids]
         if search is not None:
             ranked = self.polish(ranked, search)
-        self.ranker.settle_eyes(lambda: choice(ranked, others, self.k, self.min_gap, self.min_quality)[1])
+        self.ranker.settle_parts(lambda: choice(ranked, others, self.k, self.min_gap, self.min_quality)[1])
         picks = choose(ranked, others, self.k, self.min_gap, self.min_quality)
         embedded = self.ranker.embed.embedded if self.ranker.embed else 0
         return Selection([picks], embedded=embedded)
@@ -278,9 +278,9 @@ class TopKPicker:
 
     def kth_merit(self, ranked: list[Candidate]) -> float:
         """The merit of the k-th of the greedy picks among these faces (-inf while they make fewer), with
-        the eyes of the faces it looks at read."""
+        the parts of the faces it looks at read."""
         pickable = [c for c in ranked if c.quality >= self.min_quality]
-        self.ranker.settle_eyes(lambda: greedy_choice(pickable, self.k, self.min_gap)[1])
+        self.ranker.settle_parts(lambda: greedy_choice(pickable, self.k, self.min_gap)[1])
         picks = greedy_picks(pickable, self.k, self.min_gap)
         return picks[-1].merit if len(picks) == self.k else -math.inf
 
@@ -288,7 +288,7 @@ class TopKPicker:
         """The moments of the ranked faces that could be the first pick (at most POLISH_MOMENTS, within
         REFINE_LOG_ODDS of the best) searched again, each on a thread of its own (decoding ended: the
         cores are free), each face replaced by a better one of its moment where one is found (`polished`)."""
-        self.ranker.settle_eyes(lambda: sorted(ranked, key=Candidate.sort_key)[:POLISH_MOMENTS])
+        self.ranker.settle_parts(lambda: sorted(ranked, key=Candidate.sort_key)[:POLISH_MOMENTS])
         order = sorted(ranked, key=Candidate.sort_key)[:POLISH_MOMENTS]
         bar = order[0].merit - REFINE_LOG_ODDS if order else math.inf
         faces = [c for c in order if c.merit >= bar and c.ranked_in is not None]
@@ -393,7 +393,7 @@ def pick_within(person: Person, ranker: SetRanker, k: int, min_gap: float, min_q
     """The person's `k` picks (`person.picks`), ranked within the person's own faces."""
     ranked = ranker.rank(person.candidates, ranker.shortlist_size(sets, k), k)
     others = [c for c in person.candidates if not any(c is r for r in ranked)]
-    ranker.settle_eyes(lambda: choice(ranked, others, k, min_gap, min_quality)[1])
+    ranker.settle_parts(lambda: choice(ranked, others, k, min_gap, min_quality)[1])
     person.picks = choose(ranked, others, k, min_gap, min_quality)
 
 

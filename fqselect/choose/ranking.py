@@ -1,6 +1,7 @@
 """The final ranking of a set of one person's candidate faces: the network screens them, the recogniser
-embeds a bounded shortlist, and network quality, agreement (quality/agreement.py) and eye openness
-combine into one number on the log-odds scale, which never saturates the way a probability does.
+embeds a bounded shortlist, and network quality, agreement (quality/agreement.py) and the face's parts
+(eyes, mouth: quality/parts.py) combine into one number on the log-odds scale, which never saturates the
+way a probability does.
 
 Every candidate's `merit` while a video streams is the network's log-odds. `rank` turns the shortlist's
 merits into the final ones and fills in each pick's `net_quality`, `agreement`, `quality` and `score`:
@@ -8,16 +9,16 @@ merits into the final ones and fills in each pick's `net_quality`, `agreement`, 
 - `quality` = sigmoid(a·logit(net) + b·agreement + c), the set calibration fitted on the validation
   split: the probability that the face matches the person's other good images. Among natural photos the
   recogniser's agreement predicts that far better than the network (a is small);
-- `score` = logit(net) + (b·agreement + c) + the eye term: what the picks are ranked by. The network
+- `score` = logit(net) + (b·agreement + c) + the parts' terms: what the picks are ranked by. The network
   keeps its full weight here, as independent evidence beside the agreement's, because a face that
   matches well is not yet a face a person would choose: typical is not the same as sharp and open-eyed
   (the bundled example's defocused second agrees best with its other, all damaged, faces). On the
   validation halves this ranks templates' first picks as well as the calibrated log-odds do
   (docs/sets.md).
 
-The eye model costs a third of the recogniser a face, and its term only ever costs: `rank` reads the
-eyes of a set's best faces until one shows them open, and the pickers read the rest of the eyes only
-where their choice reaches a face (`settle_eyes`), which gives the picks reading every face would.
+The eye and mouth models together cost half the recogniser a face, and their terms only ever cost:
+`rank` reads the parts of a set's best faces until one shows open eyes, and the pickers read the rest
+only where their choice reaches a face (`settle_parts`), which gives the picks reading every face would.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ..faces.align import face_region
 from ..faces.batch import FaceBatch
 from ..quality.agreement import MIN_SET, SetCalibration, agreement_in_place_of, centre_weights, logit, prior_weights, sigmoid
 from ..quality.eyes import eye_term, gaze_term
+from ..quality.mouth import mouth_term
 from .topk import Candidate, greedy_picks
 
 EMBED_BUDGET = 24  # faces an input's ranking may embed, shared among its sets
@@ -44,25 +46,34 @@ READ_AT_ONCE = 2  # faces whose eyes are read in one call while a set's readable
 
 
 def stream_merit(net_quality: float) -> float:
-    """What a face is ranked by while the input streams: the network's log-odds (its eyes and its set's
+    """What a face is ranked by while the input streams: the network's log-odds (its parts and its set's
     agreement are measured only for the shortlist, at the end)."""
     return float(logit(net_quality))
 
 
-def measure_eyes(candidates: list[Candidate], eyes) -> None:
-    """Each candidate's `eyes_open` and `gaze` (those not measured yet), from the frame it came from (or
-    the pixels around the face, where its frame is held compressed)."""
-    held = [(c.payload, held_pixels(c.payload)) for c in candidates if c.payload.eyes_open is None]
+def parts_unread(pick) -> bool:
+    return pick.eyes_open is None and pick.mouth_open is None
+
+
+def read_parts(candidates: list[Candidate], parts) -> None:
+    """Each candidate's `eyes_open`, `gaze` and `mouth_open` (those not read yet) by `parts`
+    (quality.parts.FaceParts), from the frame it came from (or the pixels around the face, where its
+    frame is held compressed)."""
+    held = [(c.payload, held_pixels(c.payload)) for c in candidates if parts_unread(c.payload)]
     missing = [pick for pick, (source, _) in held if source is not None]
-    if not missing or eyes is None:
+    if not missing or parts is None:
         return
     sources = [source for _, (source, _) in held if source is not None]
     origins = np.array([origin for _, (source, origin) in held if source is not None], np.float32)
     boxes = np.array([p.bbox for p in missing], np.float32) - np.tile(origins, 2)
     faces = FaceBatch(boxes, np.ones(len(missing), np.float32), np.array([p.landmarks for p in missing], np.float32) - origins[:, None],
                       np.stack([p.crop for p in missing]), [face_region(image, box) for image, box in zip(sources, boxes)], sources)
-    for pick, openness, gaze in zip(missing, *eyes.read(faces)):
-        pick.eyes_open, pick.gaze = round(float(openness), 4), round(float(gaze), 3)
+    readings = parts.read(faces)
+    for i, pick in enumerate(missing):
+        if readings.eyes_open is not None:
+            pick.eyes_open, pick.gaze = round(float(readings.eyes_open[i]), 4), round(float(readings.gaze[i]), 3)
+        if readings.mouth_open is not None:
+            pick.mouth_open = round(float(readings.mouth_open[i]), 3)
 
 
 def held_pixels(pick) -> tuple[np.ndarray | None, tuple[int, int]]:
@@ -114,37 +125,41 @@ class RankedSet:
 
 class SetRanker:
     """Ranks each set's candidates: with a set calibration and a recogniser, by network, agreement and
-    eyes; without them, or for a set of fewer than MIN_SET faces, by the network and the eyes alone."""
+    parts (eyes, mouth); without them, or for a set of fewer than MIN_SET faces, by the network and the
+    parts alone."""
 
     def __init__(self, eyes: str, calibration: SetCalibration | None = None, embed: Embedder | None = None,
-                 min_gap: float = 0.0, eye_model=None):
-        self.eyes, self.calibration, self.embed, self.min_gap = eyes, calibration, embed, min_gap
-        self.eye_model = eye_model if eyes != "any" else None  # under --eyes any the picks alone are measured
+                 min_gap: float = 0.0, parts=None, mouth: str = "any"):
+        self.eyes, self.mouth, self.calibration, self.embed, self.min_gap = eyes, mouth, calibration, embed, min_gap
+        ranked_on = eyes != "any" or mouth != "any"
+        self.parts = parts if ranked_on else None  # with neither ranked on, the picks alone are measured
 
     def eyes_readable(self, candidates: list[Candidate]) -> bool:
         """Whether any of the set's good faces (full weight in its centre: `prior_weights`) shows open
         eyes: where none does (eyes downcast throughout, or too small to read) the eyes decide nothing
         among them; a blurred face's eyes, which can read open, do not count. The good faces' eyes are
-        read best first, READ_AT_ONCE at a time, until one shows them open (`settle_eyes` reads the rest
+        read best first, READ_AT_ONCE at a time, until one shows them open (`settle_parts` reads the rest
         where the choice needs them)."""
         nets = np.array([c.net for c in candidates])
         good = sorted((c for c, keep in zip(candidates, prior_weights(nets) >= 0.5) if keep), key=Candidate.sort_key)
         for start in range(0, len(good), READ_AT_ONCE):
             batch = good[start : start + READ_AT_ONCE]
-            measure_eyes(batch, self.eye_model)
+            read_parts(batch, self.parts)
             if any(c.payload.eyes_open is not None and c.payload.eyes_open >= READABLE_EYES for c in batch):
                 return True
         return False
 
     @staticmethod
-    def eye_terms(pick, eyes: str) -> float:
-        """The eyes' part of a face's score: shut eyes, and open eyes looking aside (an iris is read only in
-        an open eye), cost log-odds."""
-        if pick.eyes_open is None:
-            return 0.0
-        term = float(eye_term(pick.eyes_open, eyes))
-        if pick.gaze is not None and pick.eyes_open >= READABLE_EYES:
-            term += float(gaze_term(pick.gaze, eyes))
+    def part_terms(pick, eyes: str, mouth: str) -> float:
+        """The parts' share of a face's score: shut eyes, open eyes looking aside (an iris is read only in
+        an open eye) and an open mouth cost log-odds."""
+        term = 0.0
+        if pick.eyes_open is not None:
+            term += float(eye_term(pick.eyes_open, eyes))
+            if pick.gaze is not None and pick.eyes_open >= READABLE_EYES:
+                term += float(gaze_term(pick.gaze, eyes))
+        if pick.mouth_open is not None:
+            term += float(mouth_term(pick.mouth_open, mouth))
         return term
 
     @property
@@ -154,18 +169,18 @@ class SetRanker:
     @property
     def reach(self) -> float:
         """The most a face's final merit can exceed its streaming merit: the agreement's evidence at
-        agreement 1 (a cosine); the eyes' terms only cost."""
+        agreement 1 (a cosine); the parts' terms only cost."""
         return float(self.calibration.evidence(1.0)) if self.set_aware else 0.0
 
     @property
     def measures(self) -> tuple[Callable[[list[Candidate]], object], ...]:
         """What ranking faces needs of them, for those that lack it, in the order choose/ahead.py measures
-        the likely faces while the input streams: their embeddings (set-aware), then their eyes, as the
-        ranking needs every shortlisted face's embedding and only some faces' eyes (`settle_eyes`)."""
-        return (self.embed, self.read_eyes) if self.set_aware else (self.read_eyes,)
+        the likely faces while the input streams: their embeddings (set-aware), then their parts, as the
+        ranking needs every shortlisted face's embedding and only some faces' parts (`settle_parts`)."""
+        return (self.embed, self.read_parts) if self.set_aware else (self.read_parts,)
 
-    def read_eyes(self, candidates: list[Candidate]) -> None:
-        measure_eyes(candidates, self.eye_model)
+    def read_parts(self, candidates: list[Candidate]) -> None:
+        read_parts(candidates, self.parts)
 
     def shortlist_size(self, sets: int, k: int) -> int:
         """Faces a set's shortlist holds among `sets` sharing the embedding budget: at least MIN_SET, and
@@ -185,8 +200,8 @@ class SetRanker:
         return chosen
 
     def rank(self, candidates: list[Candidate], size: int = SHORTLIST, k: int = 1) -> list[Candidate]:
-        """The set's shortlist, each candidate's merit and pick fields final but for the eyes of faces not
-        read yet (`settle_eyes`); best first."""
+        """The set's shortlist, each candidate's merit and pick fields final but for the parts of faces not
+        read yet (`settle_parts`); best first."""
         shortlist = self.shortlist(candidates, size, k) if self.set_aware else list(candidates)
         ranked = RankedSet(frozenset(c.payload.frame for c in shortlist), self.eyes if self.eyes_readable(shortlist) else "any")
         if self.set_aware and len(shortlist) >= MIN_SET:
@@ -197,18 +212,18 @@ class SetRanker:
             candidate.ranked_in = (ranked, i)
         return sorted(shortlist, key=Candidate.sort_key)
 
-    def settle_eyes(self, looked_at: Callable[[], list[Candidate]]) -> None:
-        """Reads the eyes a choice needs: the ranked faces `looked_at()` gives (those a choice looked at, in
-        its order) whose eyes are not read yet are read and judged again, until it gives none. The eyes'
-        terms only cost, so a face whose eyes are not read yet ranks at least as high as it will: once
+    def settle_parts(self, looked_at: Callable[[], list[Candidate]]) -> None:
+        """Reads the parts a choice needs: the ranked faces `looked_at()` gives (those a choice looked at, in
+        its order) whose parts are not read yet are read and judged again, until it gives none. The parts'
+        terms only cost, so a face whose parts are not read yet ranks at least as high as it will: once
         every face a choice looks at is read, it is the choice it would be with every face read, and the
         faces it never reached need no reading (docs/sets.md)."""
-        if self.eye_model is None:
+        if self.parts is None:
             return
         tried: set[int] = set()
-        while pending := [c for c in looked_at() if c.ranked_in is not None and c.payload.eyes_open is None and id(c) not in tried]:
-            measure_eyes(pending, self.eye_model)
-            tried.update(map(id, pending))  # a face whose pixels are gone stays unread, judged without eyes
+        while pending := [c for c in looked_at() if c.ranked_in is not None and parts_unread(c.payload) and id(c) not in tried]:
+            read_parts(pending, self.parts)
+            tried.update(map(id, pending))  # a face whose pixels are gone stays unread, judged without its parts
             for candidate in pending:
                 ranked, i = candidate.ranked_in
                 self._judge(candidate, ranked.agreement(None if ranked.embeddings is None else ranked.embeddings[i], i), ranked)
@@ -229,7 +244,7 @@ class SetRanker:
         if agreed is not None:
             z = float(self.calibration.log_odds(candidate.net, agreed))
             score = net + float(self.calibration.evidence(agreed))
-        candidate.merit = float(score + self.eye_terms(pick, ranked.eyes))
+        candidate.merit = float(score + self.part_terms(pick, ranked.eyes, self.mouth))
         candidate.quality = float(sigmoid(z))
         pick.quality = round(candidate.quality, 4)
         pick.agreement = None if agreed is None else round(float(agreed), 4)
@@ -238,10 +253,10 @@ class SetRanker:
 
     def judge_in_place_of(self, found: list[Candidate], ranked_face: Candidate) -> list[Candidate]:
         """Faces found after the ranking (other frames of a ranked face's moment), each judged as if it
-        stood in the set in place of that face: its agreement with the set's other faces, its eyes. Best
+        stood in the set in place of that face: its agreement with the set's other faces, its parts. Best
         first."""
         ranked, i = ranked_face.ranked_in
-        measure_eyes(found, self.eye_model)
+        read_parts(found, self.parts)
         embeddings = self.embed(found).astype(np.float64) if ranked.weights is not None else [None] * len(found)
         for candidate, embedding in zip(found, embeddings):
             self._judge(candidate, ranked.agreement(embedding, i), ranked)

@@ -77,7 +77,7 @@ def progress_bar(quiet: bool):
 
 
 CSV_COLUMNS = ["source", "person", "identity", "similarity", "rank", "frame", "time", "score", "quality", "net_quality",
-               "agreement", "set_faces", "eyes_open", "gaze", "det_score", "x1", "y1", "x2", "y2", "width", "height", "landmarks",
+               "agreement", "set_faces", "eyes_open", "gaze", "mouth_open", "det_score", "x1", "y1", "x2", "y2", "width", "height", "landmarks",
                "scorer", "scorer_version", "frame_file", "crop_file"]
 
 
@@ -125,7 +125,7 @@ def _number(value, digits: int) -> str:
 
 def print_picks(results: list[InputResult]) -> None:
     """The picks as a table: why each won (score = what it was ranked by; the quality, the network's own,
-    the agreement with its set, the eyes), and where its file is."""
+    the agreement with its set, the eyes, the mouth), and where its file is."""
     with_persons = any(pick.person is not None for r in results for pick in r.picks)
     rows = []
     for result in results:
@@ -134,9 +134,10 @@ def print_picks(results: list[InputResult]) -> None:
             where = Path(pick.source).name if result.kind == "folder" else f"{pick.frame} ({pick.time:.2f} s)"
             rows.append([result.input, *([person] if with_persons else []), str(pick.rank), where,
                          _number(pick.score, 2), _number(pick.quality, 3), _number(pick.net_quality, 3),
-                         _number(pick.agreement, 3), _number(pick.eyes_open, 2), pick.frame_file or ""])
+                         _number(pick.agreement, 3), _number(pick.eyes_open, 2), _number(pick.mouth_open, 2),
+                         pick.frame_file or ""])
     header = ["input", *(["person"] if with_persons else []), "rank", "frame/photo", "score", "quality", "network",
-              "agreement", "eyes", "file"]
+              "agreement", "eyes", "mouth", "file"]
     print_table(header, rows)
 
 

@@ -28,7 +28,7 @@ def score_command(
     jsonl: bool = typer.Option(False, "--jsonl", help="JSON lines even when stdout is a terminal (the default when piped)."),
     **values,
 ):
-    """Score every face in each image; one JSON object per face (path, quality, eyes_open, gaze, bbox, landmarks).
+    """Score every face in each image; one JSON object per face (path, quality, eyes_open, gaze, mouth_open, bbox, landmarks).
 
     Examples:
 
@@ -72,7 +72,7 @@ def score_command(
                 progress.advance(task)
                 last_path = record["path"]
             problems.add(_emit_score(record, as_json, rows))
-    print_table(["path", "face", "quality", "eyes", "scorer"], rows)
+    print_table(["path", "face", "quality", "eyes", "mouth", "scorer"], rows)
     raise typer.Exit(exit_code(failed="failed" in problems, no_face="no_face" in problems))
 
 
@@ -86,7 +86,7 @@ def _emit_score(record: dict, as_json: bool, rows: list[list[str]]) -> str | Non
     if as_json:
         sys.stdout.write(json.dumps(record) + "\n")
     else:
-        eyes = record.get("eyes_open")
+        eyes, mouth = record.get("eyes_open"), record.get("mouth_open")
         rows.append([record["path"], str(record["face"]), f"{record['quality']:.3f}", "" if eyes is None else f"{eyes:.2f}",
-                     record["scorer"]])
+                     "" if mouth is None else f"{mouth:.2f}", record["scorer"]])
     return None

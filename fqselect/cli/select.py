@@ -166,7 +166,7 @@ def write_run(out: Path, run: str, options, scorer: str, results: list[InputResu
               "fqselect_version": __version__, "command": " ".join(["fqselect", *sys.argv[1:]]),
               "options": {k: v for k, v in vars(options).items()},
               "models": {"detector": options.detector, "scorer": scorer, "recognizer": "sface" if not options.model_pack else "arcface",
-                         "eyes": "mediapipe iris landmarks"},
+                         "eyes": "mediapipe iris landmarks", "mouth": "mediapipe face mesh"},
               "inputs": len(results), "statuses": {s: sum(r.status == s for r in results) for s in ("ok", "skipped", "no_face", "failed")}}
     write_text_atomically(out / "run.json", json.dumps(record, indent=2) + "\n")
 

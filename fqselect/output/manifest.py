@@ -67,8 +67,8 @@ def manifest(result: InputResult, options: Options) -> dict:
 def _person_entry(person, result: InputResult, options: Options) -> dict:
     entry = person.record()
     entry["selected"] = [_relative({"frame": p.frame, "time": p.time, "score": p.score, "quality": p.quality,
-                                    "eyes_open": p.eyes_open, "gaze": p.gaze, "rank": p.rank, "frame_file": p.frame_file,
-                                    "crop_file": p.crop_file})
+                                    "eyes_open": p.eyes_open, "gaze": p.gaze, "mouth_open": p.mouth_open, "rank": p.rank,
+                                    "frame_file": p.frame_file, "crop_file": p.crop_file})
                          for p in result.picks if p.person == person.id]
     if options.embeddings:
         entry["embedding_file"] = f"p{person.id:02d}_embedding.npy"

@@ -251,7 +251,8 @@ def _why(face: dict) -> str:
              f"network {face['net_quality']:.3f}" if face.get("net_quality") is not None else "",
              f"agreement {face['agreement']:.3f}" if face.get("agreement") is not None else "",
              f"eyes {face['eyes_open']:.2f}" if face.get("eyes_open") is not None else "",
-             f"gaze {face['gaze']:.2f}" if face.get("gaze") is not None else ""]
+             f"gaze {face['gaze']:.2f}" if face.get("gaze") is not None else "",
+             f"mouth {face['mouth_open']:.2f}" if face.get("mouth_open") is not None else ""]
     return " · ".join(part for part in parts if part)
 
 

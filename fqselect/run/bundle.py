@@ -20,7 +20,9 @@ from ..faces.detect import check_detector, load_detector
 from ..faces.recognize import check_recognizer, load_recognizer, quality_weighted_mean
 from ..options import Options
 from ..quality import Scorer, load_scorer, scorer_name
-from ..quality.eyes import EyeOpenness, check_eye_model, eye_model_installed
+from ..quality.eyes import check_eye_model
+from ..quality.mouth import check_mesh_model
+from ..quality.parts import FaceParts, parts_installed
 from ..zoo.files import model_pack_dir
 
 
@@ -29,7 +31,7 @@ class ModelBundle:
     detector: object
     scorer: Scorer
     model_pack: str | None
-    eyes: EyeOpenness | Deferred | None = None  # None: the eye network is not installed
+    parts: FaceParts | Deferred | None = None  # eyes and mouth; None: neither model is installed
     _galleries: dict = field(default_factory=dict)
 
     @property
@@ -114,8 +116,8 @@ def load_models(detector: str, det_size: int, det_threshold: float, scorer: str,
         load_detector(detector, model_pack, max_side=det_size, threshold=det_threshold),
         load_scorer(scorer),
         model_pack,
-        # loading on idle cycles: the eyes are read only at the end of an input, or by choose/ahead.py's idle thread
-        Deferred(EyeOpenness, idle=True) if eye_model_installed() else None,
+        # loading on idle cycles: the parts are read only at the end of an input, or by choose/ahead.py's idle thread
+        Deferred(FaceParts, idle=True) if parts_installed() else None,
     )
 
 
@@ -131,6 +133,8 @@ def check_models(options: Options) -> str:
     check_detector(options.detector, options.model_pack)
     if options.eyes == "open":  # "prefer" ranks by quality alone where the eye network is not installed
         check_eye_model()
+    if options.mouth == "closed":
+        check_mesh_model()
     if options.model_pack:
         model_pack_dir(options.model_pack)
     if options.embeddings or options.per_person or options.scorer == "auto":  # auto ranks sets with it

@@ -25,7 +25,7 @@ import numpy as np
 from ..choose.ahead import RankAhead
 from ..choose.persons import PersonTracker
 from ..choose.pickers import OneSet, PersonPicker, Picker, Selection, TopKPicker, TrackedSets
-from ..choose.ranking import Embedder, SetRanker, measure_eyes, stream_merit
+from ..choose.ranking import Embedder, SetRanker, read_parts, stream_merit
 from ..choose.topk import Candidate
 from ..decode import FRAME_TIME_SLACK, Frame, open_input
 from ..decode.chunks import split_video
@@ -132,17 +132,21 @@ def make_picker(options: Options, models: ModelBundle, kind: str, min_gap: float
     if options.per_person:
         gallery = models.gallery(options.gallery, options.match_threshold) if options.gallery else None
         tracker = PersonTracker(top, min_gap, quality, models.recognizer)
-        return PersonPicker(top, min_gap, quality, tracker, SetRanker(options.eyes, calibration, tracker.embed, min_gap, models.eyes),
+        return PersonPicker(top, min_gap, quality, tracker, set_ranker(options, models, calibration, tracker.embed, min_gap),
                             gallery)
     if calibration is not None and kind == "video":
         # frames over the budget are dropped, not encoded: of the k picks, those whose frames went are decoded again
         tracker = PersonTracker(top, min_gap, quality, models.recognizer_soon(), drop_frames=rereadable)
-        return TopKPicker(top, min_gap, quality, TrackedSets(tracker),
-                          SetRanker(options.eyes, calibration, tracker.embed, min_gap, models.eyes))
+        return TopKPicker(top, min_gap, quality, TrackedSets(tracker), set_ranker(options, models, calibration, tracker.embed, min_gap))
     if calibration is not None and kind == "folder":
-        return TopKPicker(top, min_gap, quality, OneSet(top),
-                          SetRanker(options.eyes, calibration, Embedder(models.recognizer_soon()), eye_model=models.eyes))
-    return TopKPicker(top, min_gap, quality, OneSet(top, min_gap), SetRanker(options.eyes, min_gap=min_gap, eye_model=models.eyes))
+        return TopKPicker(top, min_gap, quality, OneSet(top), set_ranker(options, models, calibration, Embedder(models.recognizer_soon())))
+    return TopKPicker(top, min_gap, quality, OneSet(top, min_gap), set_ranker(options, models, min_gap=min_gap))
+
+
+def set_ranker(options: Options, models: ModelBundle, calibration: SetCalibration | None = None, embed=None,
+               min_gap: float = 0.0) -> SetRanker:
+    """The ranking of each set under the options' --eyes and --mouth."""
+    return SetRanker(options.eyes, calibration, embed, min_gap, models.parts, options.mouth)
 
 
 def set_calibration(options: Options, models: ModelBundle) -> SetCalibration | None:
@@ -348,7 +352,7 @@ def analyse_frame(frame: Frame, models: ModelBundle, min_face: int = 0, regions:
 
 def finish_selection(selection: Selection, options: Options, models: ModelBundle, result: InputResult) -> None:
     """The selection's picks into `result`, ranked within their group and named by their scorer, each with
-    its eyes' openness (measured here under --eyes any, where only the picks need it), and with
+    its eyes and mouth read (here under --eyes any --mouth any, where only the picks need them), and with
     --embeddings their embeddings and each group's quality-weighted template."""
     result.persons, result.faces_embedded = selection.persons, result.faces_embedded + selection.embedded
     for number, group in enumerate(selection.groups):
@@ -356,7 +360,7 @@ def finish_selection(selection: Selection, options: Options, models: ModelBundle
         for rank, pick in enumerate(picks, start=1):
             pick.rank, pick.scorer, pick.scorer_version = rank, models.scorer.name, models.scorer.version
             pick.image = pick.frame_image()  # a frame held compressed, decoded again for the API's users
-        measure_eyes(group, models.eyes)
+        read_parts(group, models.parts)
         if options.embeddings and picks:
             template = _template(picks, models, result)
             if selection.persons:

@@ -28,7 +28,7 @@ from ..options import LiveOptions, Options
 from ..output.write import write_result
 from ..records import InputResult
 from .bundle import models_for
-from .job import analyse_frame, finish_selection, set_calibration
+from .job import analyse_frame, finish_selection, set_calibration, set_ranker
 
 LIVE_WINDOW = 0.5  # seconds of stream whose sharpest frame is analysed (--window overrides): keeps the
 # delay from a person leaving to their record near --leave (docs/live.md)
@@ -59,8 +59,8 @@ class Watcher:
         self.window = options.window or LIVE_WINDOW
         self.tracker = PersonTracker(options.top, options.min_gap, options.min_quality, self.models.recognizer,
                                      timeout=live.leave, place_gap=min(live.leave, PLACE_WINDOWS * self.window))
-        self.ranker = SetRanker(options.eyes, set_calibration(options, self.models), self.tracker.embed,
-                                options.min_gap, self.models.eyes)
+        self.ranker = set_ranker(options, self.models, set_calibration(options, self.models), self.tracker.embed,
+                                 options.min_gap)
         self.out = out / stream_folder_name(source) if out is not None else None
         self.numbers = itertools.count()
         self.person_numbers: dict[int, int] = {}  # id(track) -> the person's number on this stream

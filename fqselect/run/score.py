@@ -16,7 +16,7 @@ from ..faces import ALIGNED_SIZE, FaceBatch, detect_and_align
 from ..faces.detect import load_detector
 from ..options import DEFAULT_MAX_SIDE, DEFAULT_THRESHOLD
 from ..quality import Scorer, load_scorer
-from ..quality.eyes import EyeOpenness, eye_model_installed
+from ..quality.parts import FaceParts, parts_installed
 
 SCORE_BATCH = 256  # faces per quality-network call
 
@@ -30,13 +30,13 @@ def score_images(
     min_face: int = 0,
     det_size: int = DEFAULT_MAX_SIDE,
     det_threshold: float = DEFAULT_THRESHOLD,
-    eyes: bool = True,
+    parts: bool = True,
 ) -> Iterator[dict]:
-    """One record per face, in input order: {path, face, quality, [eyes_open], scorer, [bbox, landmarks,
-    det_score]}; an unreadable image or one with no face gives {path, error}. Faces are scored in large
-    batches; `eyes` adds the openness of each face's more closed eye (fqselect.eyes)."""
+    """One record per face, in input order: {path, face, quality, [eyes_open, gaze, mouth_open], scorer,
+    [bbox, landmarks, det_score]}; an unreadable image or one with no face gives {path, error}. Faces are
+    scored in large batches; `parts` adds each face's eyes and mouth readings (quality/parts.py)."""
     scorer = load_scorer(scorer) if isinstance(scorer, str) else scorer
-    eye_model = EyeOpenness() if eyes and eye_model_installed() else None
+    reader = FaceParts() if parts and parts_installed() else None
     face_finder = None if aligned else load_detector(detector, model_pack, max_side=det_size, threshold=det_threshold)
     pending: list[tuple[str, FaceBatch | None, str | None]] = []
     pending_faces = 0
@@ -54,9 +54,9 @@ def score_images(
         pending.append((path, batch, error))
         pending_faces += len(batch) if batch is not None else 0
         if pending_faces >= SCORE_BATCH:
-            yield from _score_pending(pending, scorer, eye_model, aligned)
+            yield from _score_pending(pending, scorer, reader, aligned)
             pending, pending_faces = [], 0
-    yield from _score_pending(pending, scorer, eye_model, aligned)
+    yield from _score_pending(pending, scorer, reader, aligned)
 
 
 def _aligned_batch(path: str, image: np.ndarray) -> FaceBatch:
@@ -68,21 +68,23 @@ def _aligned_batch(path: str, image: np.ndarray) -> FaceBatch:
     return FaceBatch.from_crops(image[None])
 
 
-def _score_pending(pending, scorer: Scorer, eye_model: EyeOpenness | None, aligned: bool) -> Iterator[dict]:
+def _score_pending(pending, scorer: Scorer, reader: FaceParts | None, aligned: bool) -> Iterator[dict]:
     batches = [b for _, b, _ in pending if b is not None]
+    readings: dict = {}
     if batches:
         faces = FaceBatch.concat(batches)
         qualities = iter(scorer.score(faces).tolist())
-        openness, gazes = (iter(values.tolist()) for values in (eye_model.read(faces) if eye_model else ([], [])))
+        if reader:
+            parts = vars(reader.read(faces))
+            readings = {name: iter(values.tolist()) for name, values in parts.items() if values is not None}
     for path, batch, error in pending:
         if batch is None:
             yield {"path": path, "error": error}
             continue
         for i in range(len(batch)):
             record = {"path": path, "face": i, "quality": round(next(qualities), 4), "scorer": scorer.name}
-            if eye_model:
-                record["eyes_open"] = round(next(openness), 4)
-                record["gaze"] = round(next(gazes), 3)
+            for name, values in readings.items():
+                record[name] = round(next(values), 4 if name == "eyes_open" else 3)
             if not aligned:
                 record["bbox"] = [round(float(v), 1) for v in batch.boxes[i]]
                 record["landmarks"] = [[round(float(x), 2), round(float(y), 2)] for x, y in batch.landmarks[i]]
