@@ -13,8 +13,8 @@ from fqselect.faces.align import detect_and_align
 from fqselect.faces.batch import FaceBatch
 from fqselect.faces.detect import load_detector
 from fqselect.options import Options
-from fqselect.quality.eyes import (EYE_WEIGHT, GAZE_AHEAD, GAZE_ASIDE, OPEN_EYES, EyeOpenness, eye_crops, eye_term, gaze,
-                                   gaze_term, opening)
+from fqselect.quality.eyes import (EYE_WEIGHT, GAZE_AHEAD, GAZE_ASIDE, OPEN_EYES, UPPER, WINK_ASYMMETRY, WINK_SHRINK, EyeOpenness,
+                                   closer_opening, eye_crops, eye_term, gaze, gaze_term, opening)
 from fqselect.run.job import process_input
 
 VIDEOS = SHARED / "videos"
@@ -49,6 +49,28 @@ def test_made_up_relaxed_open_eyes_read_open_and_shut_eyes_shut():
     assert np.all(opened >= 0.8), opened
     shut = model.score(largest_faces(frames_of("talking_d9.mp4", [448]) + frames_of("talking_d13.mp4", [80])))
     assert np.all(shut <= 0.4), shut
+
+
+@pytest.mark.skipif(not (VIDEOS / "talking_d3.mp4").is_file(), reason="../shared/videos not present")
+def test_a_wink_reads_shut_though_its_squeezed_lids_read_partly_open():
+    """talking_d3 frame 34 winks (the image-left eye shut, its lids squeezed: they alone read 0.54 open);
+    frames 79 and 289, both eyes open, still read open."""
+    openness = EyeOpenness().score(largest_faces(frames_of("talking_d3.mp4", [34, 79, 289])))
+    assert openness[0] < 0.4 and np.all(openness[1:] > 0.7), openness
+
+
+def test_only_lids_far_less_apart_on_one_eye_than_the_other_shrink_the_closer_eye():
+    def eyes(gap_left: float, gap_right: float) -> np.ndarray:
+        contours = np.zeros((2, 71, 2), np.float32)
+        contours[:, 8] = (40, 0)
+        contours[0, UPPER, 1], contours[1, UPPER, 1] = gap_left, gap_right
+        return contours
+
+    assert closer_opening(eyes(8.0, 8.0)) == pytest.approx([0.2])
+    assert closer_opening(eyes(8.0, 6.0)) == pytest.approx([0.15])  # asymmetry 0.25: a natural face's
+    # gaps 4 and 8: asymmetry 0.5, past the tolerance: the closer eye's 0.1 shrinks (to 0.06)
+    assert closer_opening(eyes(4.0, 8.0)) == pytest.approx([0.1 * (1 - WINK_SHRINK * (0.5 - WINK_ASYMMETRY))])
+    assert closer_opening(eyes(4.0, 8.0))[0] < 0.1
 
 
 @pytest.mark.skipif(not (VIDEOS / "talking_d0.mp4").is_file(), reason="../shared/videos not present")
