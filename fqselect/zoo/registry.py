@@ -20,7 +20,7 @@ KINDS = ("detector", "recognizer", "scorer")
 # plugin pattern: this module imports none of them, so they can all import it).
 MODEL_MODULES = ("fqselect.faces.retinaface", "fqselect.faces.yunet", "fqselect.faces.scrfd", "fqselect.faces.sface",
                  "fqselect.faces.arcface", "fqselect.faces.dlib", "fqselect.quality.perceptual",
-                 "fqselect.quality.network", "fqselect.quality.eyes")
+                 "fqselect.quality.network", "fqselect.quality.eyes", "fqselect.quality.mouth")
 
 
 @dataclass(frozen=True)
