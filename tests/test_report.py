@@ -109,3 +109,10 @@ def test_the_index_shows_the_first_picks_score_and_quality(report_run):
     first = manifest["faces"][0]
     assert first["rank"] == 1
     assert f"data-label='first pick'>{first['score']:.2f}, {first['quality']:.3f}</td>" in page
+
+
+def test_the_contact_sheet_captions_each_crop_with_its_score_where_the_run_gave_one():
+    from fqselect.output.sheet import caption
+
+    assert caption({"quality": 0.9991, "score": 14.563}) == "score 14.6"
+    assert caption({"quality": 0.9991, "score": None}) == "quality 0.999"

@@ -26,22 +26,28 @@ def write_sheet(out: Path, inputs: list[dict]) -> Path:
                   if entry.get("persons") else [(Path(entry["input"]).name, entry["faces"])])
         for label, faces in groups:
             crops = [_read_crop(out, entry, f) for f in faces]
-            rows.append((label, crops, [f["quality"] for f in faces]))
+            rows.append((label, crops, [caption(f) for f in faces]))
             if len(rows) >= SHEET_ROWS:
                 break
     columns = max((len(c) for _, c, _ in rows), default=1)
     sheet = np.full((max(1, len(rows)) * (CROP + 20), LABEL_WIDTH + columns * (CROP + 6), 3), 255, np.uint8)
-    for r, (label, crops, qualities) in enumerate(rows):
+    for r, (label, crops, captions) in enumerate(rows):
         top = r * (CROP + 20)
         cv2.putText(sheet, label[:34], (6, top + CROP // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (40, 40, 40), 1, cv2.LINE_AA)
-        for c, (crop, quality) in enumerate(zip(crops, qualities)):
+        for c, (crop, text) in enumerate(zip(crops, captions)):
             left = LABEL_WIDTH + c * (CROP + 6)
             sheet[top : top + CROP, left : left + CROP] = crop
-            cv2.putText(sheet, f"#{c + 1} {quality:.3f}", (left, top + CROP + 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
+            cv2.putText(sheet, f"#{c + 1} {text}", (left, top + CROP + 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
                         (40, 40, 40), 1, cv2.LINE_AA)
     path = out / SHEET
     cv2.imencode(".png", sheet)[1].tofile(str(path))
     return path
+
+
+def caption(face: dict) -> str:
+    """What a crop is labelled with: its score (log-odds, what it was ranked by: good faces' qualities all
+    read 0.99 or more), or its quality where the run gave no score."""
+    return f"score {face['score']:.1f}" if face.get("score") is not None else f"quality {face['quality']:.3f}"
 
 
 def _read_crop(out: Path, entry: dict, face: dict) -> np.ndarray:
