@@ -26,9 +26,8 @@ import cv2
 import numpy as np
 
 from ..cores import across_cores
-from ..errors import UsageError
 from ..faces.batch import FaceBatch
-from ..zoo.files import package_weights
+from ..zoo.files import package_weights, shipped_model
 from ..zoo.registry import register_model
 from ..zoo.sessions import load_session
 
@@ -125,18 +124,11 @@ def gaze(contours: np.ndarray, irises: np.ndarray) -> np.ndarray:
 
 def check_eye_model(_pack: str | None = None) -> Path:
     """The installed eye model's path; UsageError when it is missing (a broken install)."""
-    path = package_weights() / EYE_MODEL
-    if not path.is_file():
-        raise UsageError(f"{path}: eye landmark model is missing (reinstall fqselect)")
-    return path
+    return shipped_model(EYE_MODEL, "eye landmark model")
 
 
 def eye_model_installed() -> bool:
-    try:
-        check_eye_model()
-    except UsageError:
-        return False
-    return True
+    return (package_weights() / EYE_MODEL).is_file()
 
 
 @register_model("scorer", "eyes", "mediapipe-iris-0.10.14", source="fqselect/zoo/weights/mediapipe (Apache-2.0)",

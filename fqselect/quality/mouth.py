@@ -19,9 +19,8 @@ import cv2
 import numpy as np
 
 from ..cores import across_cores
-from ..errors import UsageError
 from ..faces.batch import FaceBatch
-from ..zoo.files import package_weights
+from ..zoo.files import package_weights, shipped_model
 from ..zoo.registry import register_model
 from ..zoo.sessions import load_session
 
@@ -73,18 +72,11 @@ def opening(points: np.ndarray) -> np.ndarray:
 
 def check_mesh_model(_pack: str | None = None) -> Path:
     """The installed face mesh model's path; UsageError when it is missing (a broken install)."""
-    path = package_weights() / MESH_MODEL
-    if not path.is_file():
-        raise UsageError(f"{path}: face mesh model is missing (reinstall fqselect)")
-    return path
+    return shipped_model(MESH_MODEL, "face mesh model")
 
 
 def mesh_model_installed() -> bool:
-    try:
-        check_mesh_model()
-    except UsageError:
-        return False
-    return True
+    return (package_weights() / MESH_MODEL).is_file()
 
 
 @register_model("scorer", "mouth", "mediapipe-face-mesh-0.10.14", source="fqselect/zoo/weights/mediapipe (Apache-2.0)",

@@ -69,6 +69,15 @@ def package_weights() -> Path:
     return Path(str(importlib.resources.files(__package__) / "weights"))
 
 
+def shipped_model(name: str, what: str) -> Path:
+    """A model file fqselect ships in zoo/weights/ (`name` relative to it); UsageError naming it when it is
+    missing (a broken install)."""
+    path = package_weights() / name
+    if not path.is_file():
+        raise UsageError(f"{path}: {what} is missing (reinstall fqselect)")
+    return path
+
+
 def model_pack_dir(pack: str) -> Path:
     """An insightface model pack: a folder path, or a NAME under ~/.insightface/models."""
     for candidate in (Path(pack).expanduser(), INSIGHTFACE_ROOT / pack):
