@@ -113,12 +113,11 @@ def translate(data: bytes):
             raise SystemExit(f"{output}: tflite op {kind} is not translated")
 
     (source,) = [name(i) for i in graph.InputsAsNumpy()]
-    outputs = [name(i) for i in graph.OutputsAsNumpy()]
     flat = []
-    for out in outputs:  # N×C×1×1 → N×C
+    for index in graph.OutputsAsNumpy():  # N×C×1×1 → N×C
+        out, width = name(index), int(graph.Tensors(index).ShapeAsNumpy()[-1])
         nodes.append(helper.make_node("Flatten", [out], [out + "/flat"], axis=1))
-        flat.append(helper.make_tensor_value_info(out + "/flat", TensorProto.FLOAT, ["N", int(graph.Tensors(
-            graph.OutputsAsNumpy()[outputs.index(out)]).ShapeAsNumpy()[-1])]))
+        flat.append(helper.make_tensor_value_info(out + "/flat", TensorProto.FLOAT, ["N", width]))
     graph_proto = helper.make_graph(
         nodes, "mediapipe_face_landmark",
         [helper.make_tensor_value_info(source, TensorProto.FLOAT, ["N", 3, SIDE, SIDE])], flat, initializers)

@@ -59,12 +59,12 @@ def read_parts(candidates: list[Candidate], parts) -> None:
     """Each candidate's `eyes_open`, `gaze` and `mouth_open` (those not read yet) by `parts`
     (quality.parts.FaceParts), from the frame it came from (or the pixels around the face, where its
     frame is held compressed)."""
-    held = [(c.payload, held_pixels(c.payload)) for c in candidates if parts_unread(c.payload)]
-    missing = [pick for pick, (source, _) in held if source is not None]
-    if not missing or parts is None:
+    unread = [(c.payload, *held_pixels(c.payload)) for c in candidates if parts_unread(c.payload)]
+    readable = [entry for entry in unread if entry[1] is not None]  # a face whose pixels are gone stays unread
+    if not readable or parts is None:
         return
-    sources = [source for _, (source, _) in held if source is not None]
-    origins = np.array([origin for _, (source, origin) in held if source is not None], np.float32)
+    missing, sources, origins = [list(column) for column in zip(*readable)]
+    origins = np.array(origins, np.float32)
     boxes = np.array([p.bbox for p in missing], np.float32) - np.tile(origins, 2)
     faces = FaceBatch(boxes, np.ones(len(missing), np.float32), np.array([p.landmarks for p in missing], np.float32) - origins[:, None],
                       np.stack([p.crop for p in missing]), [face_region(image, box) for image, box in zip(sources, boxes)], sources)
@@ -121,6 +121,10 @@ class RankedSet:
         """The agreement of a face standing as face i of the set (face i itself, or another frame of its
         moment), None where the set has no centre."""
         return None if self.weights is None else agreement_in_place_of(embedding, i, self.embeddings, self.weights)
+
+    def own_agreement(self, i: int) -> float | None:
+        """The agreement of face i of the set itself."""
+        return None if self.embeddings is None else self.agreement(self.embeddings[i], i)
 
 
 class SetRanker:
@@ -208,7 +212,7 @@ class SetRanker:
             ranked.embeddings = self.embed(shortlist).astype(np.float64)
             ranked.weights = centre_weights(ranked.embeddings, np.array([c.net for c in shortlist]), self.embed.match)
         for i, candidate in enumerate(shortlist):
-            self._judge(candidate, ranked.agreement(None if ranked.embeddings is None else ranked.embeddings[i], i), ranked)
+            self._judge(candidate, ranked.own_agreement(i), ranked)
             candidate.ranked_in = (ranked, i)
         return sorted(shortlist, key=Candidate.sort_key)
 
@@ -226,7 +230,7 @@ class SetRanker:
             tried.update(map(id, pending))  # a face whose pixels are gone stays unread, judged without its parts
             for candidate in pending:
                 ranked, i = candidate.ranked_in
-                self._judge(candidate, ranked.agreement(None if ranked.embeddings is None else ranked.embeddings[i], i), ranked)
+                self._judge(candidate, ranked.own_agreement(i), ranked)
 
     @staticmethod
     def unrank(candidates: list[Candidate]) -> None:

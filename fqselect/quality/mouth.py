@@ -20,6 +20,7 @@ import numpy as np
 
 from ..cores import across_cores
 from ..faces.batch import FaceBatch
+from ..faces.recognize import batched
 from ..zoo.files import package_weights, shipped_model
 from ..zoo.registry import register_model
 from ..zoo.sessions import load_session
@@ -95,16 +96,10 @@ class MouthOpening:
         self.input_name = self.session.get_inputs()[0].name
 
     def landmarks(self, faces: FaceBatch) -> np.ndarray:
-        """(N, 468, 2) mesh points of the faces in their 192×192 crops."""
-        parts = across_cores(self._landmarks, face_crops(faces))
-        return np.concatenate(parts)
-
-    def _landmarks(self, crops: np.ndarray) -> np.ndarray:
-        points = np.empty((len(crops), 468, 2), np.float32)
-        for start in range(0, len(crops), self.batch_size):
-            mesh, _presence = self.session.run(None, {self.input_name: crops[start : start + self.batch_size]})
-            points[start : start + len(mesh)] = mesh.reshape(len(mesh), 468, 3)[:, :, :2]
-        return points
+        """(N, 468, 2) mesh points of the faces in their 192×192 crops (the model's first output; its
+        second, the face-presence logit, is not used)."""
+        parts = across_cores(lambda part: batched(self.session, self.input_name, part, self.batch_size), face_crops(faces))
+        return np.concatenate(parts).reshape(-1, 468, 3)[:, :, :2]
 
     def read(self, faces: FaceBatch) -> np.ndarray:
         if not len(faces):
