@@ -136,6 +136,21 @@ def test_eyes_are_read_only_where_the_choice_reaches_and_pick_as_if_all_were_rea
     assert set(lazy.read_faces) >= {0, 1, 3} and len(lazy.read_faces) < len(eager.read_faces) == 12
 
 
+def test_a_ranked_set_the_choice_never_reaches_has_no_eyes_read():
+    """Both people's sets are ranked, but the first's faces outrank every face of the second: whether the
+    second's eyes can rank it is never asked, so none of its faces is read."""
+    first = [face(1, i, 0.999, 2.0 * i) for i in range(6)]
+    second = [face(2, 10 + i, 0.99, 2.0 * i + 1.0) for i in range(6)]
+    for candidate in first + second:
+        candidate.payload.image = np.zeros((20, 20, 3), np.uint8)
+    eyes = ListedEyes({i: 0.95 for i in [*range(6), *range(10, 16)]})
+    ranker = Unbounded("open", CALIBRATION, Embedder(PeopleRecognizer()), min_gap=1.0, parts=eyes)
+    picks = TopKPicker(3, 1.0, 0.0, Parts([first, second]), ranker).finish().groups[0]
+    assert all(c.payload.agreement is not None for c in second)  # ranked
+    assert {p.payload.frame for p in picks} <= {c.payload.frame for c in first}
+    assert eyes.read_faces and all(number < 10 for number in eyes.read_faces)
+
+
 @pytest.fixture(scope="module")
 def found_face(face_photo):
     image = cv2.imread(str(face_photo))

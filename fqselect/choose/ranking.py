@@ -16,9 +16,10 @@ merits into the final ones and fills in each pick's `net_quality`, `agreement`, 
   validation halves this ranks templates' first picks as well as the calibrated log-odds do
   (docs/sets.md).
 
-The eye and mouth models together cost half the recogniser a face, and their terms only ever cost:
-`rank` reads the parts of a set's best faces until one shows open eyes, and the pickers read the rest
-only where their choice reaches a face (`settle_parts`), which gives the picks reading every face would.
+The eye and mouth models together cost half the recogniser a face, and their terms only ever cost: the
+pickers read a face's parts only where their choice reaches it (`settle_parts`), and whether a set's eyes
+can rank it at all (some good face of it shows open eyes) only when the choice first reaches one of its
+faces, which gives the picks reading every face would.
 """
 
 from __future__ import annotations
@@ -109,13 +110,15 @@ class Embedder:
 @dataclass
 class RankedSet:
     """What a set's ranking measured, kept on each ranked face to judge faces found later against the set:
-    the frames its faces came from, how the eyes counted, and where set-aware the unit embeddings and each
-    face's weight in the centre (no candidate is held: a live watcher's emitted persons are freed at once)."""
+    the frames its faces came from, how the eyes count, and where set-aware the unit embeddings and each
+    face's weight in the centre. `eyes` is None until a choice reaches one of the set's faces
+    (`SetRanker.settle_eyes`); only until then are the faces held (`unsettled`)."""
 
     frames: frozenset
-    eyes: str
+    eyes: str | None = None
     embeddings: np.ndarray | None = None
     weights: np.ndarray | None = None
+    unsettled: list[Candidate] | None = None
 
     def agreement(self, embedding: np.ndarray | None, i: int) -> float | None:
         """The agreement of a face standing as face i of the set (face i itself, or another frame of its
@@ -154,11 +157,12 @@ class SetRanker:
         return False
 
     @staticmethod
-    def part_terms(pick, eyes: str, mouth: str) -> float:
+    def part_terms(pick, eyes: str | None, mouth: str) -> float:
         """The parts' share of a face's score: shut eyes, open eyes looking aside (an iris is read only in
-        an open eye) and an open mouth cost log-odds."""
+        an open eye) and an open mouth cost log-odds. The eyes count nothing yet where it is not known
+        whether they can rank the set (`eyes` None)."""
         term = 0.0
-        if pick.eyes_open is not None:
+        if pick.eyes_open is not None and eyes is not None:
             term += float(eye_term(pick.eyes_open, eyes))
             if pick.gaze is not None and pick.eyes_open >= READABLE_EYES:
                 term += float(gaze_term(pick.gaze, eyes))
@@ -207,7 +211,8 @@ class SetRanker:
         """The set's shortlist, each candidate's merit and pick fields final but for the parts of faces not
         read yet (`settle_parts`); best first."""
         shortlist = self.shortlist(candidates, size, k) if self.set_aware else list(candidates)
-        ranked = RankedSet(frozenset(c.payload.frame for c in shortlist), self.eyes if self.eyes_readable(shortlist) else "any")
+        frames = frozenset(c.payload.frame for c in shortlist)
+        ranked = RankedSet(frames, unsettled=shortlist) if self.parts is not None else RankedSet(frames, "any")
         if self.set_aware and len(shortlist) >= MIN_SET:
             ranked.embeddings = self.embed(shortlist).astype(np.float64)
             ranked.weights = centre_weights(ranked.embeddings, np.array([c.net for c in shortlist]), self.embed.match)
@@ -225,12 +230,26 @@ class SetRanker:
         if self.parts is None:
             return
         tried: set[int] = set()
-        while pending := [c for c in looked_at() if c.ranked_in is not None and parts_unread(c.payload) and id(c) not in tried]:
+        while pending := [c for c in looked_at() if c.ranked_in is not None and id(c) not in tried
+                          and (parts_unread(c.payload) or c.ranked_in[0].eyes is None)]:
+            for ranked in {id(c.ranked_in[0]): c.ranked_in[0] for c in pending}.values():
+                self.settle_eyes(ranked)
             read_parts(pending, self.parts)
             tried.update(map(id, pending))  # a face whose pixels are gone stays unread, judged without its parts
             for candidate in pending:
                 ranked, i = candidate.ranked_in
                 self._judge(candidate, ranked.own_agreement(i), ranked)
+
+    def settle_eyes(self, ranked: RankedSet) -> None:
+        """Whether the set's eyes rank its faces (`eyes_readable`; never under --eyes any), found once,
+        when a choice first reaches one of them; its faces read by then are judged again."""
+        if ranked.eyes is not None:
+            return
+        faces, ranked.unsettled = ranked.unsettled or [], None
+        ranked.eyes = self.eyes if self.eyes != "any" and self.eyes_readable(faces) else "any"
+        for candidate in faces:
+            if candidate.ranked_in is not None and candidate.ranked_in[0] is ranked and not parts_unread(candidate.payload):
+                self._judge(candidate, ranked.own_agreement(candidate.ranked_in[1]), ranked)
 
     @staticmethod
     def unrank(candidates: list[Candidate]) -> None:
@@ -260,6 +279,7 @@ class SetRanker:
         stood in the set in place of that face: its agreement with the set's other faces, its parts. Best
         first."""
         ranked, i = ranked_face.ranked_in
+        self.settle_eyes(ranked)
         read_parts(found, self.parts)
         embeddings = self.embed(found).astype(np.float64) if ranked.weights is not None else [None] * len(found)
         for candidate, embedding in zip(found, embeddings):
