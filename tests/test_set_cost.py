@@ -151,6 +151,22 @@ def test_a_ranked_set_the_choice_never_reaches_has_no_eyes_read():
     assert eyes.read_faces and all(number < 10 for number in eyes.read_faces)
 
 
+def test_faces_found_near_a_ranked_face_are_measured_only_where_they_could_beat_it():
+    """The polish's found faces: one the agreement cannot lift above the ranked face is neither embedded
+    nor read; one that beats it is judged in its place, its eyes read."""
+    faces = [face(1, i, 0.999, 2.0 * i) for i in range(6)]
+    weak, strong = face(1, 20, 0.9, 0.04), face(1, 21, 0.9995, 0.04)
+    for candidate in faces + [weak, strong]:
+        candidate.payload.image = np.zeros((20, 20, 3), np.uint8)
+    eyes = ListedEyes({i: 0.95 for i in [*range(6), 20, 21]})
+    ranker = SetRanker("open", CALIBRATION, Embedder(PeopleRecognizer()), min_gap=1.0, parts=eyes)
+    best = ranker.rank(faces, 6, 3)[0]
+    ranker.settle_parts(lambda: [best])
+    assert ranker.judge_in_place_of([weak, strong], best) == [strong]
+    assert weak.payload.embedding is None and 20 not in eyes.read_faces
+    assert strong.payload.agreement is not None and 21 in eyes.read_faces and strong.merit > best.merit
+
+
 @pytest.fixture(scope="module")
 def found_face(face_photo):
     image = cv2.imread(str(face_photo))

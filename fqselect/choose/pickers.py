@@ -309,12 +309,10 @@ class TopKPicker:
         return sorted((c for c in found if c.quality >= self.min_quality), key=Candidate.sort_key)[:POLISH_JUDGED]
 
     def polished(self, face: Candidate, found: list[Candidate]) -> Candidate:
-        """The best of the faces found around a ranked face, judged in its place
-        (`SetRanker.judge_in_place_of`), if it scores higher; else the face."""
-        if not found:
-            return face
-        best = self.ranker.judge_in_place_of(found, face)[0]
-        return best if best.merit > face.merit else face
+        """The best of the faces found around a ranked face that score higher, judged in its place
+        (`SetRanker.judge_in_place_of`); else the face."""
+        beating = self.ranker.judge_in_place_of(found, face) if found else []
+        return beating[0] if beating else face
 
 
 class PersonPicker:

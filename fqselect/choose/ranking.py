@@ -275,16 +275,22 @@ class SetRanker:
         pick.score = round(candidate.merit, 3)
 
     def judge_in_place_of(self, found: list[Candidate], ranked_face: Candidate) -> list[Candidate]:
-        """Faces found after the ranking (other frames of a ranked face's moment), each judged as if it
-        stood in the set in place of that face: its agreement with the set's other faces, its parts. Best
-        first."""
+        """Faces found after the ranking (other frames of a ranked face's moment) that beat that face, each
+        judged as if it stood in the set in its place: its agreement with the set's other faces, its parts.
+        Best first. As in the ranking, a face is embedded only where the agreement could lift it above the
+        ranked face (`reach`), and its parts read only where it beats the face without them."""
         ranked, i = ranked_face.ranked_in
         self.settle_eyes(ranked)
-        read_parts(found, self.parts)
-        embeddings = self.embed(found).astype(np.float64) if ranked.weights is not None else [None] * len(found)
-        for candidate, embedding in zip(found, embeddings):
-            self._judge(candidate, ranked.agreement(embedding, i), ranked)
-        return sorted(found, key=Candidate.sort_key)
+        found = [c for c in found if c.merit + self.reach > ranked_face.merit]
+        embeddings = self.embed(found).astype(np.float64) if found and ranked.weights is not None else [None] * len(found)
+        agreed = [ranked.agreement(embedding, i) for embedding in embeddings]
+        for candidate, agreement in zip(found, agreed):
+            self._judge(candidate, agreement, ranked)
+        beating = [(c, agreement) for c, agreement in zip(found, agreed) if c.merit > ranked_face.merit]
+        read_parts([c for c, _ in beating], self.parts)
+        for candidate, agreement in beating:
+            self._judge(candidate, agreement, ranked)
+        return sorted((c for c, _ in beating if c.merit > ranked_face.merit), key=Candidate.sort_key)
 
 
 EmbedFn = Callable[[list[Candidate]], np.ndarray]
