@@ -136,6 +136,27 @@ def test_eyes_are_read_only_where_the_choice_reaches_and_pick_as_if_all_were_rea
     assert set(lazy.read_faces) >= {0, 1, 3} and len(lazy.read_faces) < len(eager.read_faces) == 12
 
 
+class SmallShortlist(SetRanker):
+    def shortlist_size(self, sets: int, k: int) -> int:
+        return 3
+
+
+def test_a_pick_from_outside_the_shortlist_is_ranked_beside_its_set_not_by_the_network_alone():
+    """The shortlist (0.0, 1.0, 0.5 s) crowds around the first pick: 0.5 s wins once the eyes are read
+    and blocks the other two, so the second pick comes from the faces the shortlist left out. Ranked by
+    the network alone that was the shut-eyed face at 3.0 s; ranked beside the set it is the one at 4.0 s."""
+    nets = {0: (0.9995, 0.0, 0.05), 1: (0.999, 1.0, 0.05), 2: (0.9985, 0.5, 0.95), 3: (0.998, 3.0, 0.05), 4: (0.99, 4.0, 0.95)}
+    faces = [face(1, number, net, time) for number, (net, time, _) in nets.items()]
+    for candidate in faces:
+        candidate.payload.image = np.zeros((20, 20, 3), np.uint8)
+    eyes = ListedEyes({number: openness for number, (*_, openness) in nets.items()})
+    ranker = SmallShortlist("open", CALIBRATION, Embedder(PeopleRecognizer()), min_gap=1.0, parts=eyes)
+    picks = TopKPicker(2, 1.0, 0.0, Parts([faces]), ranker).finish().groups[0]
+    assert [p.time for p in picks] == [0.5, 4.0]
+    assert picks[1].payload.agreement is not None and picks[1].payload.eyes_open > 0.9
+    assert faces[3].payload.eyes_open < 0.1  # read, and passed over
+
+
 def test_a_ranked_set_the_choice_never_reaches_has_no_eyes_read():
     """Both people's sets are ranked, but the first's faces outrank every face of the second: whether the
     second's eyes can rank it is never asked, so none of its faces is read."""

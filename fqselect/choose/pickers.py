@@ -256,6 +256,7 @@ class TopKPicker:
         if search is not None:
             ranked = self.polish(ranked, search)
         self.ranker.settle_parts(lambda: choice(ranked, others, self.k, self.min_gap, self.min_quality)[1])
+        ranked, others = reach_outside(self.ranker, ranked, others, self.k, self.min_gap, self.min_quality)
         picks = choose(ranked, others, self.k, self.min_gap, self.min_quality)
         embedded = self.ranker.embed.embedded if self.ranker.embed else 0
         return Selection([picks], embedded=embedded)
@@ -392,7 +393,32 @@ def pick_within(person: Person, ranker: SetRanker, k: int, min_gap: float, min_q
     ranked = ranker.rank(person.candidates, ranker.shortlist_size(sets, k), k)
     others = [c for c in person.candidates if not any(c is r for r in ranked)]
     ranker.settle_parts(lambda: choice(ranked, others, k, min_gap, min_quality)[1])
+    ranked, others = reach_outside(ranker, ranked, others, k, min_gap, min_quality)
     person.picks = choose(ranked, others, k, min_gap, min_quality)
+
+
+def reach_outside(ranker: SetRanker, ranked: list[Candidate], others: list[Candidate], k: int, min_gap: float,
+                  min_quality: float) -> tuple[list[Candidate], list[Candidate]]:
+    """Where the choice takes faces the sets' shortlists left out (a short clip whose shortlist crowds
+    around the first picks), each such face's set ranks its free faces beside it (`SetRanker.rank_outside`)
+    and they join the ranked faces: the choice then weighs them on the same scale, with their agreement
+    and parts, not by the network alone. Once an input: what is still outside after it ranks as before."""
+    picks = choice(ranked, others, k, min_gap, min_quality)[0]
+    inside = set(map(id, ranked))
+    outside = [p for p in picks if id(p) not in inside]
+    if not outside or not ranker.set_aware:
+        return ranked, others
+    taken = [p for p in picks if id(p) in inside]
+    sets = {id(s): s for s in (c.ranked_in[0] for c in ranked if c.ranked_in is not None)}.values()
+    reached = [s for s in sets if any(p is c for p in outside for c in s.outside)]
+    size = ranker.shortlist_size(len(reached), k)
+    added = [c for s in reached for c in ranker.rank_outside(s, taken, size, k)]
+    if not added:
+        return ranked, others
+    joined = set(map(id, added))
+    ranked, others = ranked + added, [c for c in others if id(c) not in joined]
+    ranker.settle_parts(lambda: choice(ranked, others, k, min_gap, min_quality)[1])
+    return ranked, others
 
 
 def mark_person(person: Person) -> None:

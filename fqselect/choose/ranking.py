@@ -25,7 +25,7 @@ faces, which gives the picks reading every face would.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -112,22 +112,29 @@ class RankedSet:
     """What a set's ranking measured, kept on each ranked face to judge faces found later against the set:
     the frames its faces came from, how the eyes count, and where set-aware the unit embeddings and each
     face's weight in the centre. `eyes` is None until a choice reaches one of the set's faces
-    (`SetRanker.settle_eyes`); only until then are the faces held (`unsettled`)."""
+    (`SetRanker.settle_eyes`); only until then are the faces held (`unsettled`). `outside`: the set's
+    faces its shortlist left out, which a choice may yet rank beside it (`SetRanker.rank_outside`)."""
 
     frames: frozenset
     eyes: str | None = None
     embeddings: np.ndarray | None = None
     weights: np.ndarray | None = None
     unsettled: list[Candidate] | None = None
+    outside: list[Candidate] = field(default_factory=list)
 
-    def agreement(self, embedding: np.ndarray | None, i: int) -> float | None:
+    def agreement(self, embedding: np.ndarray | None, i: int | None) -> float | None:
         """The agreement of a face standing as face i of the set (face i itself, or another frame of its
-        moment), None where the set has no centre."""
+        moment), or with i None of a face beside it; None where the set has no centre."""
         return None if self.weights is None else agreement_in_place_of(embedding, i, self.embeddings, self.weights)
 
     def own_agreement(self, i: int) -> float | None:
         """The agreement of face i of the set itself."""
         return None if self.embeddings is None else self.agreement(self.embeddings[i], i)
+
+    def agreement_of(self, candidate: Candidate) -> float | None:
+        """The agreement of a face ranked in this set: one of its shortlist, or one ranked beside it."""
+        i = candidate.ranked_in[1]
+        return self.own_agreement(i) if i is not None else self.agreement(candidate.payload.embedding, None)
 
 
 class SetRanker:
@@ -216,6 +223,8 @@ class SetRanker:
         if self.set_aware and len(shortlist) >= MIN_SET:
             ranked.embeddings = self.embed(shortlist).astype(np.float64)
             ranked.weights = centre_weights(ranked.embeddings, np.array([c.net for c in shortlist]), self.embed.match)
+            listed = set(map(id, shortlist))
+            ranked.outside = [c for c in candidates if id(c) not in listed]
         for i, candidate in enumerate(shortlist):
             self._judge(candidate, ranked.own_agreement(i), ranked)
             candidate.ranked_in = (ranked, i)
@@ -237,8 +246,8 @@ class SetRanker:
             read_parts(pending, self.parts)
             tried.update(map(id, pending))  # a face whose pixels are gone stays unread, judged without its parts
             for candidate in pending:
-                ranked, i = candidate.ranked_in
-                self._judge(candidate, ranked.own_agreement(i), ranked)
+                ranked = candidate.ranked_in[0]
+                self._judge(candidate, ranked.agreement_of(candidate), ranked)
 
     def settle_eyes(self, ranked: RankedSet) -> None:
         """Whether the set's eyes rank its faces (`eyes_readable`; never under --eyes any), found once,
@@ -247,9 +256,21 @@ class SetRanker:
             return
         faces, ranked.unsettled = ranked.unsettled or [], None
         ranked.eyes = self.eyes if self.eyes != "any" and self.eyes_readable(faces) else "any"
-        for candidate in faces:
+        for candidate in faces + ranked.outside:
             if candidate.ranked_in is not None and candidate.ranked_in[0] is ranked and not parts_unread(candidate.payload):
-                self._judge(candidate, ranked.own_agreement(candidate.ranked_in[1]), ranked)
+                self._judge(candidate, ranked.agreement_of(candidate), ranked)
+
+    def rank_outside(self, ranked: RankedSet, taken: list[Candidate], size: int, k: int) -> list[Candidate]:
+        """The faces the set's shortlist left out, where a choice must reach past the shortlists (they
+        would otherwise rank by the network alone): of those at least min_gap from every face in `taken`,
+        the best `size` (chosen as a shortlist is), embedded and judged beside the set, their agreement
+        with the centre of all its faces; parts as ever, where the choice reaches them. Best first."""
+        free = [c for c in ranked.outside if c.ranked_in is None and all(abs(c.time - t.time) >= self.min_gap for t in taken)]
+        chosen = self.shortlist(free, size, k)
+        for candidate, embedding in zip(chosen, self.embed(chosen).astype(np.float64) if chosen else []):
+            candidate.ranked_in = (ranked, None)
+            self._judge(candidate, ranked.agreement(embedding, None), ranked)
+        return sorted(chosen, key=Candidate.sort_key)
 
     @staticmethod
     def unrank(candidates: list[Candidate]) -> None:

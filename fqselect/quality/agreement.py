@@ -63,10 +63,11 @@ def centre_weights(embeddings: np.ndarray, net_quality: np.ndarray, match: float
     return robust_weights(np.asarray(embeddings, np.float64), prior_weights(net_quality), match)
 
 
-def agreement_in_place_of(embedding: np.ndarray, i: int, embeddings: np.ndarray, weights: np.ndarray) -> float:
+def agreement_in_place_of(embedding: np.ndarray, i: int | None, embeddings: np.ndarray, weights: np.ndarray) -> float:
     """The cosine of a unit embedding to the centre of a set's faces other than face i (`weights`: each
-    face's weight in the centre): face i's own agreement, or that of another face standing in for it."""
-    centre = weights @ embeddings - weights[i] * embeddings[i]
+    face's weight in the centre): face i's own agreement, or that of another face standing in for it;
+    with i None, of a face beside the set (the centre of all of its faces)."""
+    centre = weights @ embeddings - (0.0 if i is None else weights[i] * embeddings[i])
     return float(np.dot(embedding, centre) / (np.linalg.norm(centre) + 1e-12))
 
 
