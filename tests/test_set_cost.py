@@ -155,6 +155,8 @@ def test_a_pick_from_outside_the_shortlist_is_ranked_beside_its_set_not_by_the_n
     assert [p.time for p in picks] == [0.5, 4.0]
     assert picks[1].payload.agreement is not None and picks[1].payload.eyes_open > 0.9
     assert faces[3].payload.eyes_open < 0.1  # read, and passed over
+    held = [c.ranked_in[0] for c in faces if c.ranked_in is not None]
+    assert held and all(s.unsettled is None and not s.outside for s in held)  # no faces held once chosen
 
 
 def test_a_ranked_set_the_choice_never_reaches_has_no_eyes_read():

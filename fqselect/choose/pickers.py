@@ -258,6 +258,7 @@ class TopKPicker:
         self.ranker.settle_parts(lambda: choice(ranked, others, self.k, self.min_gap, self.min_quality)[1])
         ranked, others = reach_outside(self.ranker, ranked, others, self.k, self.min_gap, self.min_quality)
         picks = choose(ranked, others, self.k, self.min_gap, self.min_quality)
+        self.ranker.release(ranked)
         embedded = self.ranker.embed.embedded if self.ranker.embed else 0
         return Selection([picks], embedded=embedded)
 
@@ -395,6 +396,7 @@ def pick_within(person: Person, ranker: SetRanker, k: int, min_gap: float, min_q
     ranker.settle_parts(lambda: choice(ranked, others, k, min_gap, min_quality)[1])
     ranked, others = reach_outside(ranker, ranked, others, k, min_gap, min_quality)
     person.picks = choose(ranked, others, k, min_gap, min_quality)
+    ranker.release(ranked)
 
 
 def reach_outside(ranker: SetRanker, ranked: list[Candidate], others: list[Candidate], k: int, min_gap: float,

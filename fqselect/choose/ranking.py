@@ -273,6 +273,14 @@ class SetRanker:
         return sorted(chosen, key=Candidate.sort_key)
 
     @staticmethod
+    def release(ranked: list[Candidate]) -> None:
+        """The faces the ranked faces' sets hold let go, once the choice is made: they would hold the
+        sets' frames in reference cycles (a live watcher frees each emitted person at once)."""
+        for candidate in ranked:
+            if candidate.ranked_in is not None:
+                candidate.ranked_in[0].unsettled, candidate.ranked_in[0].outside = None, []
+
+    @staticmethod
     def unrank(candidates: list[Candidate]) -> None:
         """The candidates back as they streamed (a set that grew is ranked again from its streaming merits)."""
         for candidate in candidates:
