@@ -255,7 +255,7 @@ class SetRanker:
         if ranked.eyes is not None:
             return
         faces, ranked.unsettled = ranked.unsettled or [], None
-        ranked.eyes = self.eyes if self.eyes != "any" and self.eyes_readable(faces) else "any"
+        ranked.eyes = self.eyes if self.eyes != "any" and faces and self.eyes_readable(faces) else "any"
         for candidate in faces + ranked.outside:
             if candidate.ranked_in is not None and candidate.ranked_in[0] is ranked and not parts_unread(candidate.payload):
                 self._judge(candidate, ranked.agreement_of(candidate), ranked)
