@@ -255,10 +255,7 @@ class TopKPicker:
         others = [c for faces in parts for c in faces if id(c) not in ranked_ids]
         if search is not None:
             ranked = self.polish(ranked, search)
-        self.ranker.settle_parts(lambda: choice(ranked, others, self.k, self.min_gap, self.min_quality)[1])
-        ranked, others = reach_outside(self.ranker, ranked, others, self.k, self.min_gap, self.min_quality)
-        picks = choose(ranked, others, self.k, self.min_gap, self.min_quality)
-        self.ranker.release(ranked)
+        picks = final_choice(self.ranker, ranked, others, self.k, self.min_gap, self.min_quality)
         embedded = self.ranker.embed.embedded if self.ranker.embed else 0
         return Selection([picks], embedded=embedded)
 
@@ -393,10 +390,19 @@ def pick_within(person: Person, ranker: SetRanker, k: int, min_gap: float, min_q
     """The person's `k` picks (`person.picks`), ranked within the person's own faces."""
     ranked = ranker.rank(person.candidates, ranker.shortlist_size(sets, k), k)
     others = [c for c in person.candidates if not any(c is r for r in ranked)]
+    person.picks = final_choice(ranker, ranked, others, k, min_gap, min_quality)
+
+
+def final_choice(ranker: SetRanker, ranked: list[Candidate], others: list[Candidate], k: int, min_gap: float,
+                 min_quality: float) -> list[Candidate]:
+    """The picks among a ranking's faces (`choose`): the parts of the faces the choice reaches read first,
+    the faces the shortlists left out ranked beside their sets where it reaches past them
+    (`reach_outside`); then the sets let go of the faces they hold."""
     ranker.settle_parts(lambda: choice(ranked, others, k, min_gap, min_quality)[1])
     ranked, others = reach_outside(ranker, ranked, others, k, min_gap, min_quality)
-    person.picks = choose(ranked, others, k, min_gap, min_quality)
+    picks = choose(ranked, others, k, min_gap, min_quality)
     ranker.release(ranked)
+    return picks
 
 
 def reach_outside(ranker: SetRanker, ranked: list[Candidate], others: list[Candidate], k: int, min_gap: float,

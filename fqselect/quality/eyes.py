@@ -27,7 +27,7 @@ import numpy as np
 
 from ..cores import across_cores
 from ..faces.batch import FaceBatch
-from ..zoo.files import package_weights, shipped_model
+from ..zoo.files import is_shipped, shipped_model
 from ..zoo.registry import register_model
 from ..zoo.sessions import load_session
 
@@ -128,7 +128,7 @@ def check_eye_model(_pack: str | None = None) -> Path:
 
 
 def eye_model_installed() -> bool:
-    return (package_weights() / EYE_MODEL).is_file()
+    return is_shipped(EYE_MODEL)
 
 
 @register_model("scorer", "eyes", "mediapipe-iris-0.10.14", source="fqselect/zoo/weights/mediapipe (Apache-2.0)",

@@ -21,7 +21,7 @@ import numpy as np
 from ..cores import across_cores
 from ..faces.batch import FaceBatch
 from ..faces.recognize import batched
-from ..zoo.files import package_weights, shipped_model
+from ..zoo.files import is_shipped, shipped_model
 from ..zoo.registry import register_model
 from ..zoo.sessions import load_session
 
@@ -77,7 +77,7 @@ def check_mesh_model(_pack: str | None = None) -> Path:
 
 
 def mesh_model_installed() -> bool:
-    return (package_weights() / MESH_MODEL).is_file()
+    return is_shipped(MESH_MODEL)
 
 
 @register_model("scorer", "mouth", "mediapipe-face-mesh-0.10.14", source="fqselect/zoo/weights/mediapipe (Apache-2.0)",

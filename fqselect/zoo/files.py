@@ -69,13 +69,17 @@ def package_weights() -> Path:
     return Path(str(importlib.resources.files(__package__) / "weights"))
 
 
+def is_shipped(name: str) -> bool:
+    """Whether the model file `name` (relative to zoo/weights/) is installed."""
+    return (package_weights() / name).is_file()
+
+
 def shipped_model(name: str, what: str) -> Path:
     """A model file fqselect ships in zoo/weights/ (`name` relative to it); UsageError naming it when it is
     missing (a broken install)."""
-    path = package_weights() / name
-    if not path.is_file():
-        raise UsageError(f"{path}: {what} is missing (reinstall fqselect)")
-    return path
+    if not is_shipped(name):
+        raise UsageError(f"{package_weights() / name}: {what} is missing (reinstall fqselect)")
+    return package_weights() / name
 
 
 def model_pack_dir(pack: str) -> Path:
